@@ -1,0 +1,35 @@
+# ceiling-grid: one command to set up and run, one to set up and test. See README.md.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: setup run test lint unit lock clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@test -x $(PY) || uv venv --quiet --python python3.11 $(VENV) || python3 -m venv $(VENV)
+	VIRTUAL_ENV=$(abspath $(VENV)) uv pip install --quiet -r requirements.lock
+	VIRTUAL_ENV=$(abspath $(VENV)) uv pip install --quiet --no-deps -e .
+	@touch $@
+
+setup: $(VENV)/.installed ## create .venv with the pinned lock and the package
+
+run: setup ## lay out the sample rooms in-process (no Airflow) into data/output/cli
+	$(VENV)/bin/ceiling-grid run data/input --out data/output/cli
+
+lint: setup
+	$(VENV)/bin/ruff check src dags tests
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(VENV)/bin/pytest -q -m "not integration and not browser"
+
+test: setup lint ## the full suite: lint, unit, Airflow integration, browser
+	$(VENV)/bin/pytest -q
+
+lock: ## re-resolve requirements.lock from requirements-dev.txt
+	uv pip compile requirements-dev.txt --python-version 3.11 -o requirements.lock -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,88 @@
+"""The exceptions ceiling-grid raises, all under one base class.
+
+Hierarchy::
+
+    CeilingGridError                 - base: catch this to catch everything below
+    ├── InputError                   - the input is wrong; retrying cannot help (never retried)
+    │   ├── RoomValidationError      - a room file breaks the schema; lists every problem with its JSON path
+    │   ├── LimitExceededError       - a file or a room is bigger than a configured limit
+    │   └── InfeasibleRoomError      - no compliant layout exists; names the blocking rule
+    ├── PayloadTooLargeError         - a payload (e.g. an Airflow XCom) is over its size guard
+    └── TransientError               - an outside fault (disk, network) that a retry may cure
+
+Every message says what went wrong *and* what to do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "CeilingGridError",
+    "InfeasibleRoomError",
+    "InputError",
+    "Issue",
+    "LimitExceededError",
+    "PayloadTooLargeError",
+    "RoomValidationError",
+    "TransientError",
+]
+
+
+class CeilingGridError(Exception):
+    """Base class of every error ceiling-grid raises on purpose."""
+
+
+class InputError(CeilingGridError):
+    """The input itself is wrong. Fix the input; a retry gives the same answer."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a room file: where (JSON path), what, and how to fix it."""
+
+    path: str
+    message: str
+    fix: str = ""
+
+    def render(self, source: str) -> str:
+        where = f"{source}: " if source else ""
+        loc = f"{self.path}: " if self.path and not self.message.startswith(self.path) else ""
+        tail = f" (fix: {self.fix})" if self.fix else ""
+        return f"{where}{loc}{self.message}{tail}"
+
+
+class RoomValidationError(InputError):
+    """A room file breaks the schema. ``issues`` holds every problem found, in file order."""
+
+    def __init__(self, source: str, issues: Sequence[Issue]) -> None:
+        self.source = source
+        self.issues = list(issues)
+        shown = self.issues[:20]
+        lines = [issue.render(source) for issue in shown]
+        if len(self.issues) > len(shown):
+            lines.append(f"{source}: ... and {len(self.issues) - len(shown)} more problems")
+        super().__init__("\n".join(lines) if lines else f"{source}: invalid room")
+
+
+class LimitExceededError(InputError):
+    """A file or room is larger than a configured limit (checked before any large allocation)."""
+
+
+class InfeasibleRoomError(InputError):
+    """No layout can satisfy the hard rules in this room; ``rule`` names the one that blocks it."""
+
+    def __init__(self, source: str, rule: str, reason: str) -> None:
+        self.source = source
+        self.rule = rule
+        self.reason = reason
+        super().__init__(f"{source}: infeasible under rule {rule}: {reason}")
+
+
+class PayloadTooLargeError(CeilingGridError):
+    """A serialised payload is over its size guard (e.g. Airflow XCom)."""
+
+
+class TransientError(CeilingGridError):
+    """An outside fault (I/O, network) that may succeed on retry."""

@@ -1,0 +1,539 @@
+"""The room grid: the JSON schema (Pydantic v2), loading with clear errors, and O(1) tile arrays."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_serializer, model_validator
+
+from .config import (
+    DEFAULT_CEILING_HEIGHT_M,
+    DEFAULT_DETECTOR_STANDARD,
+    DEFAULT_LIMITS,
+    DEFAULT_ROOM_TYPE,
+    DEFAULT_TILE_SIZE_M,
+    DETECTOR_STANDARDS,
+    ROOM_TYPES,
+    DetectorStandard,
+    DetectorStandardSpec,
+    DiffuserSpec,
+    Limits,
+    LuminaireSpec,
+    RoomTypeSpec,
+)
+from .errors import Issue, LimitExceededError, RoomValidationError
+
+__all__ = [
+    "Cell",
+    "Component",
+    "DiffuserParams",
+    "LuminaireParams",
+    "RoomGrid",
+    "TileArrays",
+    "TileState",
+    "dump_room",
+    "load_room",
+    "parse_room",
+]
+
+GRID_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_GRID_ID_RE = re.compile(GRID_ID_PATTERN)
+
+
+class Component(StrEnum):
+    """What sits in a tile. ``invalid`` is the legacy "blocked tile that is still ceiling"."""
+
+    EMPTY = "empty"
+    INVALID = "invalid"
+    LIGHT = "light"
+    AIR_SUPPLY = "air_supply"
+    AIR_RETURN = "air_return"
+    SMOKE_DETECTOR = "smoke_detector"
+
+
+class TileState(StrEnum):
+    """Why a tile may be unavailable (§1.4). ``ceiling`` is an ordinary free tile."""
+
+    CEILING = "ceiling"
+    OUTSIDE = "outside"  # not part of the room (L-shapes); not ceiling
+    COLUMN = "column"  # structural column: no ceiling there, a hole for points, not a wall
+    BEAM = "beam"  # tile under a downstand beam
+    SPRINKLER = "sprinkler"
+    ACCESS_PANEL = "access_panel"
+    EQUIPMENT = "equipment"  # speaker, camera, exit sign ...
+    CUT_TILE = "cut_tile"  # perimeter tile cut below 50 %: detectors only
+
+
+STATE_ALIASES = {"outside_room": "outside", "beam_under": "beam", "existing_equipment": "equipment"}
+_STATE_NAMES = {s.value for s in TileState} | set(STATE_ALIASES)
+
+COMPONENT_CODES = {c: np.int8(i) for i, c in enumerate(Component)}
+STATE_CODES = {s: np.int8(i) for i, s in enumerate(TileState)}
+COMPONENTS = list(Component)
+STATES = list(TileState)
+
+
+class Cell(BaseModel):
+    """One tile: its position, what sits in it, and its state (default: free ceiling)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    x: int = Field(strict=True)
+    y: int = Field(strict=True)
+    component: Component = Component.EMPTY
+    state: TileState = TileState.CEILING
+
+    @model_validator(mode="before")
+    @classmethod
+    def _state_names_in_component(cls, data: Any) -> Any:
+        # Accept a tile state written in "component" ({"component": "column"}) and state aliases.
+        if isinstance(data, dict):
+            comp = data.get("component")
+            if isinstance(comp, str) and comp in _STATE_NAMES and "state" not in data:
+                data = {**data, "component": "empty", "state": comp}
+            state = data.get("state")
+            if isinstance(state, str) and state in STATE_ALIASES:
+                data = {**data, "state": STATE_ALIASES[state]}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if self.state is TileState.CEILING:
+            out.pop("state", None)
+        return out
+
+
+class LuminaireParams(BaseModel):
+    """Luminaire parameters of the room (defaults: 600x600 LED panel, §1.3)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flux_lm: float = Field(LuminaireSpec.flux_lm, gt=0, le=200_000, allow_inf_nan=False)
+    power_w: float = Field(LuminaireSpec.power_w, gt=0, le=2_000, allow_inf_nan=False)
+    cos_exponent: float = Field(LuminaireSpec.cos_exponent, ge=1, le=50, allow_inf_nan=False)
+
+    def spec(self) -> LuminaireSpec:
+        return LuminaireSpec(self.flux_lm, self.power_w, self.cos_exponent)
+
+
+class DiffuserParams(BaseModel):
+    """Supply-diffuser parameters of the room (defaults: 600x600 4-way, §3.2)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    capacity_l_s: float = Field(DiffuserSpec.capacity_l_s, gt=0, le=5_000, allow_inf_nan=False)
+    t50_at_capacity_m: float = Field(DiffuserSpec.t50_at_capacity_m, gt=0, le=50, allow_inf_nan=False)
+
+    def spec(self) -> DiffuserSpec:
+        return DiffuserSpec(self.capacity_l_s, self.t50_at_capacity_m)
+
+
+@dataclass(frozen=True)
+class TileArrays:
+    """The grid as (height, width) numpy arrays for O(1) tile lookups.
+
+    ``state`` and ``component`` hold int8 codes (``STATE_CODES`` / ``COMPONENT_CODES``);
+    ``index[y, x]`` is the position of that tile's cell in ``RoomGrid.cells``.
+    """
+
+    state: np.ndarray
+    component: np.ndarray
+    index: np.ndarray
+
+    def is_state(self, *states: TileState) -> np.ndarray:
+        return np.isin(self.state, [STATE_CODES[s] for s in states])
+
+    def is_component(self, *components: Component) -> np.ndarray:
+        return np.isin(self.component, [COMPONENT_CODES[c] for c in components])
+
+    @property
+    def in_room(self) -> np.ndarray:
+        """Tiles inside the room polygon (columns included: they are holes, not walls)."""
+        return self.state != STATE_CODES[TileState.OUTSIDE]
+
+    @property
+    def ceiling_area(self) -> np.ndarray:
+        """Tiles that count as ceiling for coverage and illuminance (not outside, not columns)."""
+        return self.in_room & (self.state != STATE_CODES[TileState.COLUMN])
+
+    @property
+    def free_for_light(self) -> np.ndarray:
+        return (self.state == STATE_CODES[TileState.CEILING]) & (self.component == COMPONENT_CODES[Component.EMPTY])
+
+    @property
+    def free_for_diffuser(self) -> np.ndarray:
+        return self.free_for_light
+
+    @property
+    def free_for_detector(self) -> np.ndarray:
+        return self.is_state(TileState.CEILING, TileState.CUT_TILE) & (
+            self.component == COMPONENT_CODES[Component.EMPTY]
+        )
+
+    def positions(self, component: Component) -> np.ndarray:
+        """(n, 2) int array of (x, y) of every tile holding ``component``, in row-major order."""
+        ys, xs = np.nonzero(self.component == COMPONENT_CODES[component])
+        return np.stack([xs, ys], axis=1)
+
+
+def _finite(name: str, value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+
+
+class RoomGrid(BaseModel):
+    """One room's ceiling: tile grid, tile states, placed components and design parameters.
+
+    The legacy format ``{"grid_id", "width", "height", "cells": [{"x", "y", "component"}]}`` is
+    accepted as-is; every other field is optional with the defaults of ``config``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grid_id: str = Field(min_length=1, max_length=128)
+    width: int = Field(strict=True, ge=1)
+    height: int = Field(strict=True, ge=1)
+    tile_size_m: float = Field(DEFAULT_TILE_SIZE_M, gt=0.2, le=2.0, allow_inf_nan=False)
+    ceiling_height_m: float = Field(DEFAULT_CEILING_HEIGHT_M, ge=2.0, le=12.0, allow_inf_nan=False)
+    work_plane_m: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
+    room_type: str = DEFAULT_ROOM_TYPE
+    detector_standard: DetectorStandard = DEFAULT_DETECTOR_STANDARD
+    occupants: int | None = Field(None, ge=0, le=100_000)
+    luminaire: LuminaireParams = Field(default_factory=LuminaireParams)
+    diffuser: DiffuserParams = Field(default_factory=DiffuserParams)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    cells: list[Cell]
+
+    _arrays: TileArrays | None = PrivateAttr(default=None)
+    _geometry: Any = PrivateAttr(default=None)  # geometry.RoomGeometry, cached; depends on states only
+
+    @field_validator("grid_id")
+    @classmethod
+    def _safe_grid_id(cls, value: str) -> str:
+        if not _GRID_ID_RE.match(value):
+            raise ValueError(
+                f"grid_id {value!r} may only use letters, digits, '.', '_' and '-' and must start with a "
+                "letter or digit (it names the output files, so no path separators or '..')"
+            )
+        return value
+
+    @field_validator("room_type")
+    @classmethod
+    def _known_room_type(cls, value: str) -> str:
+        if value not in ROOM_TYPES:
+            raise ValueError(f"unknown room_type {value!r}; use one of {', '.join(sorted(ROOM_TYPES))}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_cells(self) -> RoomGrid:
+        width, height = self.width, self.height
+        issues: list[Issue] = []
+        if len(self.cells) != width * height:
+            issues.append(
+                Issue(
+                    "cells",
+                    f"cells has {len(self.cells)} entries but width x height = {width} x {height} = "
+                    f"{width * height}",
+                    "give exactly one cell per tile",
+                )
+            )
+        seen = np.full((height, width), -1, dtype=np.int64)
+        for i, cell in enumerate(self.cells):
+            if not 0 <= cell.x < width:
+                issues.append(Issue(f"cells[{i}].x", f"cells[{i}].x = {cell.x} is outside width {width}",
+                                    f"use 0 <= x < {width}"))
+                continue
+            if not 0 <= cell.y < height:
+                issues.append(Issue(f"cells[{i}].y", f"cells[{i}].y = {cell.y} is outside height {height}",
+                                    f"use 0 <= y < {height}"))
+                continue
+            first = seen[cell.y, cell.x]
+            if first >= 0:
+                issues.append(Issue(f"cells[{i}]", f"cells[{i}] repeats tile ({cell.x}, {cell.y}) of cells[{first}]",
+                                    "remove the duplicate"))
+            else:
+                seen[cell.y, cell.x] = i
+            if len(issues) > 50:
+                break
+        if not issues:
+            ok = np.array([c.state is not TileState.OUTSIDE and c.state is not TileState.COLUMN for c in self.cells])
+            if not ok.any():
+                issues.append(Issue("cells", "no tile is ceiling: every tile is outside or a column",
+                                    "mark the room's tiles as ceiling"))
+            wp = self.effective_work_plane_m
+            if wp >= self.ceiling_height_m - 0.5:
+                issues.append(Issue("work_plane_m", f"work_plane_m = {wp} is not at least 0.5 m below "
+                                    f"ceiling_height_m = {self.ceiling_height_m}", "lower the work plane"))
+        if issues:
+            raise _CellIssues(issues)
+        return self
+
+    # ----- derived parameters -------------------------------------------------------------
+    @property
+    def room_spec(self) -> RoomTypeSpec:
+        return ROOM_TYPES[self.room_type]
+
+    @property
+    def detector_spec(self) -> DetectorStandardSpec:
+        return DETECTOR_STANDARDS[self.detector_standard]
+
+    @property
+    def effective_work_plane_m(self) -> float:
+        return self.room_spec.work_plane_m if self.work_plane_m is None else self.work_plane_m
+
+    @property
+    def mounting_height_m(self) -> float:
+        """Hm: luminaire (ceiling) height above the reference plane."""
+        return self.ceiling_height_m - self.effective_work_plane_m
+
+    def luminaire_spec(self) -> LuminaireSpec:
+        return self.luminaire.spec()
+
+    def diffuser_spec(self) -> DiffuserSpec:
+        return self.diffuser.spec()
+
+    # ----- tile arrays (O(1) lookups) -----------------------------------------------------
+    @property
+    def arrays(self) -> TileArrays:
+        if self._arrays is None:
+            state = np.full((self.height, self.width), STATE_CODES[TileState.OUTSIDE], dtype=np.int8)
+            comp = np.zeros((self.height, self.width), dtype=np.int8)
+            index = np.zeros((self.height, self.width), dtype=np.int64)
+            if self.cells:
+                xs = np.fromiter((c.x for c in self.cells), dtype=np.int64, count=len(self.cells))
+                ys = np.fromiter((c.y for c in self.cells), dtype=np.int64, count=len(self.cells))
+                state[ys, xs] = np.fromiter((STATE_CODES[c.state] for c in self.cells), dtype=np.int8)
+                comp[ys, xs] = np.fromiter((COMPONENT_CODES[c.component] for c in self.cells), dtype=np.int8)
+                index[ys, xs] = np.arange(len(self.cells))
+            for arr in (state, comp, index):
+                arr.setflags(write=False)
+            self._arrays = TileArrays(state, comp, index)
+        return self._arrays
+
+    def cell(self, x: int, y: int) -> Cell:
+        """The cell of tile (x, y), in O(1)."""
+        return self.cells[int(self.arrays.index[y, x])]
+
+    def tile_centres(self, xy: np.ndarray) -> np.ndarray:
+        """Centres in metres of the (n, 2) tiles ``xy``."""
+        return (np.asarray(xy, dtype=float) + 0.5) * self.tile_size_m
+
+    def positions(self, component: Component) -> np.ndarray:
+        return self.arrays.positions(component)
+
+    def count(self, component: Component) -> int:
+        return int(np.count_nonzero(self.arrays.component == COMPONENT_CODES[component]))
+
+    def with_components(self, component: Component, tiles: Iterable[tuple[int, int]]) -> RoomGrid:
+        """A new grid with ``component`` placed on ``tiles`` (each must be empty and in the room)."""
+        cells = list(self.cells)
+        arrays = self.arrays
+        for x, y in tiles:
+            x, y = int(x), int(y)
+            i = int(arrays.index[y, x])
+            old = cells[i]
+            if old.component is not Component.EMPTY or old.state is TileState.OUTSIDE:
+                raise ValueError(f"{self.grid_id}: tile ({x}, {y}) is not free for {component.value}")
+            cells[i] = Cell.model_construct(x=x, y=y, component=component, state=old.state)
+        return self._same_states(cells)
+
+    def _same_states(self, cells: list[Cell]) -> RoomGrid:
+        new = self.model_copy(update={"cells": cells})
+        new._geometry = self._geometry  # states are unchanged, so the geometry still holds
+        return new
+
+    def without_components(self, component: Component) -> RoomGrid:
+        """A new grid with every ``component`` removed (tiles become empty)."""
+        cells = [
+            Cell.model_construct(x=c.x, y=c.y, component=Component.EMPTY, state=c.state)
+            if c.component is component
+            else c
+            for c in self.cells
+        ]
+        return self._same_states(cells)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> RoomGrid:
+        new = super().model_copy(update=update, deep=deep)
+        if update and "cells" in update:
+            new._arrays = None
+            new._geometry = None
+        return new
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RoomGrid):
+            return NotImplemented
+        return self.model_dump(mode="json", exclude={"cells"}) == other.model_dump(
+            mode="json", exclude={"cells"}
+        ) and (
+            np.array_equal(self.arrays.state, other.arrays.state)
+            and np.array_equal(self.arrays.component, other.arrays.component)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-ready dict in the input schema (cells in row-major order, compact)."""
+        data = self.model_dump(mode="json", exclude={"cells", "metadata"})
+        if self.metadata:
+            data["metadata"] = self.metadata
+        arrays = self.arrays
+        cells = []
+        for y in range(self.height):
+            for x in range(self.width):
+                cell: dict[str, Any] = {"x": x, "y": y, "component": COMPONENTS[arrays.component[y, x]].value}
+                state = STATES[arrays.state[y, x]]
+                if state is not TileState.CEILING:
+                    cell["state"] = state.value
+                cells.append(cell)
+        data["cells"] = cells
+        return data
+
+
+class _CellIssues(ValueError):
+    """Carries structured issues out of a model validator (pydantic wraps it)."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(i.message for i in issues))
+
+
+# ----- loading ----------------------------------------------------------------------------
+
+_FIXES = {
+    "missing": "add the field",
+    "extra_forbidden": "remove the field or check its spelling",
+    "int_type": "use a whole number",
+    "float_type": "use a number",
+    "finite_number": "use a finite number (no NaN or Infinity)",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+    "enum": "use one of the listed values",
+    "string_type": "use a string",
+    "list_type": "use a JSON array",
+    "model_type": "use a JSON object",
+    "dict_type": "use a JSON object",
+}
+
+
+def json_path(loc: Iterable[Any]) -> str:
+    """``("cells", 17, "x")`` -> ``"cells[17].x"``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "$"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _issues_from_pydantic(err: pydantic.ValidationError) -> list[Issue]:
+    issues: list[Issue] = []
+    for e in err.errors(include_url=False):
+        ctx_error = (e.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _CellIssues):
+            issues.extend(ctx_error.issues)
+            continue
+        loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        path = json_path(loc)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            issues.append(Issue(path, f"{path} is missing", _FIXES["missing"]))
+        elif e["type"] == "extra_forbidden":
+            issues.append(Issue(path, f"{path} is not a known field", _FIXES["extra_forbidden"]))
+        else:
+            issues.append(Issue(path, f"{path} = {_short(e.get('input'))}: {msg}", _FIXES.get(e["type"], "")))
+    return issues
+
+
+def _precheck_size(data: Any, source: str, limits: Limits) -> None:
+    """Reject oversized rooms from the raw JSON, before any per-cell allocation."""
+    if not isinstance(data, dict):
+        raise RoomValidationError(
+            source, [Issue("$", f"the top level is a JSON {type(data).__name__}, not an object",
+                           'write {"grid_id": ..., "width": ..., "height": ..., "cells": [...]}')]
+        )
+    w, h = data.get("width"), data.get("height")
+    if isinstance(w, int) and isinstance(h, int) and not isinstance(w, bool) and not isinstance(h, bool):
+        if w > limits.max_side or h > limits.max_side:
+            raise LimitExceededError(
+                f"{source}: width x height = {w} x {h} exceeds the side limit of {limits.max_side} tiles "
+                "(split the floor into rooms, or raise CEILING_GRID_MAX_SIDE)"
+            )
+        if w > 0 and h > 0 and w * h > limits.max_cells:
+            raise LimitExceededError(
+                f"{source}: width x height = {w} x {h} = {w * h} cells exceeds the limit of "
+                f"{limits.max_cells} (split the floor into rooms, or raise CEILING_GRID_MAX_CELLS)"
+            )
+    cells = data.get("cells")
+    if isinstance(cells, list) and len(cells) > limits.max_cells:
+        raise LimitExceededError(
+            f"{source}: cells has {len(cells)} entries, over the limit of {limits.max_cells} "
+            "(split the floor into rooms, or raise CEILING_GRID_MAX_CELLS)"
+        )
+
+
+def parse_room(data: Any, source: str = "<room>", limits: Limits = DEFAULT_LIMITS) -> RoomGrid:
+    """Validate an already-decoded JSON value as a room; errors name ``source`` and the JSON path."""
+    _precheck_size(data, source, limits)
+    try:
+        return RoomGrid.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise RoomValidationError(source, _issues_from_pydantic(err)) from None
+
+
+def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> RoomGrid:
+    """Read and validate one room file. Raises ``InputError`` subclasses with actionable messages."""
+    p = Path(path)
+    source = str(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise RoomValidationError(source, [Issue("", "file not found", "check the path")]) from None
+    except OSError as exc:
+        raise RoomValidationError(source, [Issue("", f"cannot read file: {exc.strerror}", "check permissions")]) \
+            from None
+    if p.is_dir():
+        raise RoomValidationError(source, [Issue("", "is a folder, not a room file", "pass a .json file")])
+    if size > limits.max_file_bytes:
+        raise LimitExceededError(
+            f"{source}: file is {size} bytes, over the limit of {limits.max_file_bytes} bytes "
+            "(split the floor into rooms, or raise CEILING_GRID_MAX_FILE_BYTES)"
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RoomValidationError(source, [Issue("", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8 JSON")]) \
+            from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RoomValidationError(
+            source, [Issue("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                           "fix the JSON syntax (a linter such as `python -m json.tool` shows where)")]
+        ) from None
+    except RecursionError:
+        raise RoomValidationError(source, [Issue("", "JSON nested too deeply", "flatten the file")]) from None
+    return parse_room(data, source, limits)
+
+
+def dump_room(grid: RoomGrid) -> str:
+    """The room as JSON text in the input schema (stable key and cell order)."""
+    return json.dumps(grid.to_payload(), separators=(",", ":"))
