@@ -1,0 +1,64 @@
+"""Local services the integration tests use, and the skip-or-fail rule when one is missing.
+
+On a laptop a missing service skips the test with a message saying how to enable it.
+Under ``CI=true`` a missing service fails the test: CI must never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+POSTGRES_HOST = os.environ.get("CEILING_GRID_TEST_PG_HOST", "127.0.0.1")
+POSTGRES_PORT = int(os.environ.get("CEILING_GRID_TEST_PG_PORT", "5432"))
+POSTGRES_USER = os.environ.get("CEILING_GRID_TEST_PG_USER", "postgres")
+REDIS_HOST = os.environ.get("CEILING_GRID_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("CEILING_GRID_TEST_REDIS_PORT", "6379"))
+
+HOW_TO = {
+    "postgres": "start PostgreSQL on 127.0.0.1:5432 with trust auth "
+    "(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)",
+    "redis": "start Redis on 127.0.0.1:6379 (redis-server --daemonize yes --port 6379)",
+    "chromium": "install Debian's chromium (apt-get install chromium) and pip playwright",
+}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require(name: str, available: bool, detail: str = "") -> None:
+    """Skip (laptop) or fail (CI) when ``name`` is not available."""
+    if available:
+        return
+    msg = f"{name} is not available{': ' + detail if detail else ''}; to enable: {HOW_TO.get(name, name)}"
+    if in_ci():
+        pytest.fail(f"CI=true and {msg}", pytrace=False)
+    pytest.skip(msg)
+
+
+def require_postgres() -> None:
+    require("postgres", port_open(POSTGRES_HOST, POSTGRES_PORT), f"nothing listens on {POSTGRES_HOST}:{POSTGRES_PORT}")
+
+
+def require_redis() -> None:
+    require("redis", port_open(REDIS_HOST, REDIS_PORT), f"nothing listens on {REDIS_HOST}:{REDIS_PORT}")
+
+
+def require_executable(name: str, how: str) -> str:
+    path = shutil.which(name)
+    HOW_TO.setdefault(name, how)
+    require(name, path is not None, f"{name} is not on PATH")
+    assert path is not None
+    return path

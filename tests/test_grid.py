@@ -1,0 +1,78 @@
+"""The room schema: legacy format, extensions, clear errors with JSON paths, limits, round trip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ceiling_grid import Component, LimitExceededError, Limits, RoomValidationError, TileState, load_room, parse_room
+from ceiling_grid.grid import dump_room
+from ceiling_grid.testing import make_room, room_payload
+
+
+def test_legacy_format_is_accepted_with_defaults() -> None:
+    """A file with only grid_id/width/height/cells loads, with the documented defaults."""
+    grid = parse_room(room_payload(10, 10, grid_id="room-001"))
+    assert grid.tile_size_m == 0.6 and grid.ceiling_height_m == 2.7
+    assert grid.room_type == "office" and grid.detector_standard == "nfpa72"
+    assert grid.effective_work_plane_m == 0.75
+
+
+def test_state_names_in_component_become_states() -> None:
+    """{"component": "column"} is read as a column tile with no component."""
+    payload = room_payload(3, 3, components={(1, 1): "column"})
+    grid = parse_room(payload)
+    cell = grid.cell(1, 1)
+    assert cell.state is TileState.COLUMN and cell.component is Component.EMPTY
+
+
+def test_out_of_range_cell_names_file_path_and_fix() -> None:
+    """The error names the file, the JSON path and the allowed range."""
+    payload = room_payload(10, 10)
+    payload["cells"][17]["x"] = 12
+    with pytest.raises(RoomValidationError) as info:
+        parse_room(payload, "rooms/a.json")
+    assert "rooms/a.json: cells[17].x = 12 is outside width 10" in str(info.value)
+
+
+def test_duplicate_and_missing_cells_are_reported() -> None:
+    """A repeated tile and a wrong cell count are both named."""
+    payload = room_payload(2, 2)
+    payload["cells"][3] = {"x": 0, "y": 0, "component": "empty"}
+    with pytest.raises(RoomValidationError) as info:
+        parse_room(payload, "r.json")
+    assert "cells[3] repeats tile (0, 0) of cells[0]" in str(info.value)
+
+
+def test_size_limit_is_checked_before_cells_are_built() -> None:
+    """A declared 10^6 x 10^6 room is rejected from its header alone."""
+    with pytest.raises(LimitExceededError, match="exceeds"):
+        parse_room({"grid_id": "big", "width": 10**6, "height": 10**6, "cells": []}, "big.json")
+    with pytest.raises(LimitExceededError, match="limit of 50"):
+        parse_room(room_payload(10, 10), "r.json", Limits(max_cells=50))
+
+
+def test_file_errors(tmp_path) -> None:
+    """Broken JSON and oversized files give one-line errors naming the file."""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"grid_id": "a",')
+    with pytest.raises(RoomValidationError, match=r"bad.json: not valid JSON"):
+        load_room(bad)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(room_payload(20, 20)))
+    with pytest.raises(LimitExceededError, match="over the limit"):
+        load_room(big, Limits(max_file_bytes=100))
+
+
+def test_round_trip_and_o1_lookup() -> None:
+    """load(dump(grid)) == grid, and tile arrays index cells in O(1)."""
+    grid = make_room(6, 4, states={(2, 1): "sprinkler"}, components={(0, 0): "air_return"})
+    again = parse_room(json.loads(dump_room(grid)))
+    assert again == grid
+    assert grid.cell(2, 1).state is TileState.SPRINKLER
+    assert grid.arrays.free_for_light.sum() == 24 - 2
+    moved = grid.with_components(Component.LIGHT, [(3, 3)])
+    assert moved.count(Component.LIGHT) == 1 and grid.count(Component.LIGHT) == 0
+    assert np.array_equal(moved.positions(Component.LIGHT), [[3, 3]])
