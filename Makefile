@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run test lint unit lock clean
+.PHONY: setup system-deps run test lint unit lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -14,6 +14,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	@touch $@
 
 setup: $(VENV)/.installed ## create .venv with the pinned lock and the package
+
+system-deps: ## Debian packages the full suite drives (chromium, docker-compose, prometheus)
+	@scripts/setup-system
 
 run: setup ## lay out the sample rooms in-process (no Airflow) into data/output/cli
 	$(VENV)/bin/ceiling-grid run data/input --out data/output/cli
@@ -25,7 +28,7 @@ lint: setup
 unit: setup
 	$(VENV)/bin/pytest -q -m "not integration and not browser"
 
-test: setup lint ## the full suite: lint, unit, Airflow integration, browser
+test: setup system-deps lint ## the full suite: lint, unit, Airflow integration, browser
 	$(VENV)/bin/pytest -q
 
 lock: ## re-resolve requirements.lock from requirements-dev.txt
