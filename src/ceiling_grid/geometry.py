@@ -39,7 +39,7 @@ def point_segment_distance(points: np.ndarray, segments: np.ndarray, chunk: int 
 
 def _merge_runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
     """Runs of True in each row of ``mask``: (row, start, stop)."""
-    runs = []
+    runs: list[tuple[int, int, int]] = []
     for r in range(mask.shape[0]):
         row = mask[r]
         if not row.any():

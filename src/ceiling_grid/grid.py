@@ -508,8 +508,8 @@ def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> 
     except FileNotFoundError:
         raise RoomValidationError(source, [Issue("", "file not found", "check the path")]) from None
     except OSError as exc:
-        raise RoomValidationError(source, [Issue("", f"cannot read file: {exc.strerror}", "check permissions")]) \
-            from None
+        issue = Issue("", f"cannot read file: {exc.strerror}", "check permissions")
+        raise RoomValidationError(source, [issue]) from None
     if p.is_dir():
         raise RoomValidationError(source, [Issue("", "is a folder, not a room file", "pass a .json file")])
     if size > limits.max_file_bytes:
@@ -520,8 +520,8 @@ def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> 
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise RoomValidationError(source, [Issue("", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8 JSON")]) \
-            from None
+        issue = Issue("", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8 JSON")
+        raise RoomValidationError(source, [issue]) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
