@@ -1,0 +1,237 @@
+"""PipelineRunner mechanics: true concurrency, §8 selection, failures, logs, metrics and nested spans."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import time
+from typing import Any, ClassVar
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from structlog.testing import capture_logs
+
+from ceiling_grid.grid import Component, RoomGrid
+from ceiling_grid.models.base import ModelResult, Stage
+from ceiling_grid.observability import PipelineMetrics, PipelineTracer
+from ceiling_grid.runner import PipelineRunner, StageFailedError, explain_selection
+from ceiling_grid.testing import make_room
+
+# A barrier shared with forked pool workers: each fake light model waits until all three are
+# inside place() at the same time, so the stage only succeeds when the models truly overlap.
+_BARRIER: Any = None
+_BARRIER_TIMEOUT_S = 30.0
+
+
+def _rank(results: list[ModelResult]) -> ModelResult:
+    """Stand-in for the §8 selector while the lighting evaluator is not used: compliance, score, count."""
+    return max(results, key=lambda r: (r.compliant, r.score, -r.details["count"]))
+
+
+class FakeLight:
+    """Places ``n`` lights in the first free tiles and reports a fixed score."""
+
+    name: ClassVar[str] = "FakeLight"
+    stage: ClassVar[Stage] = Stage.LIGHTS
+    version: ClassVar[str] = "test"
+
+    def __init__(self, label: str, n: int, score: float, compliant: bool = True, wait: bool = False) -> None:
+        self.label, self.n, self.score, self.compliant, self.wait = label, n, score, compliant, wait
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        if self.wait:
+            _BARRIER.wait(_BARRIER_TIMEOUT_S)
+        tiles = [(x, 0) for x in range(self.n)]
+        details = {"count": self.n, "max_shr": 1.0, "pid": os.getpid(), "t_in": time.time_ns()}
+        return ModelResult(
+            self.label,
+            self.stage,
+            grid.with_components(Component.LIGHT, tiles),
+            self.score,
+            self.compliant,
+            self.n,
+            details,
+        )
+
+
+class FakeA(FakeLight):
+    name = "FakeA"
+
+
+class FakeB(FakeLight):
+    name = "FakeB"
+
+
+class FakeC(FakeLight):
+    name = "FakeC"
+
+
+class Exploding(FakeLight):
+    name = "Exploding"
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        raise ValueError("boom in the model")
+
+
+class DyingWorker(FakeLight):
+    name = "DyingWorker"
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        os._exit(3)
+
+
+def _models(wait: bool = False) -> list[FakeLight]:
+    return [
+        FakeA("FakeA", 3, 150.0, wait=wait),
+        FakeB("FakeB", 2, 180.0, wait=wait),
+        FakeC("FakeC", 4, 120.0, wait=wait),
+    ]
+
+
+@pytest.fixture
+def room() -> RoomGrid:
+    return make_room(6, 5, grid_id="fake-room")
+
+
+def test_light_models_run_concurrently_in_separate_processes(room: RoomGrid) -> None:
+    """All three models are inside place() at once (a 3-party barrier passes) in three worker PIDs."""
+    global _BARRIER
+    _BARRIER = multiprocessing.get_context("fork").Barrier(3)
+    with PipelineRunner(max_workers=3, selector=_rank) as runner:
+        outcome = runner.run_parallel_stage(_models(wait=True), room)
+    pids = {r.pid for r in outcome.runs}
+    assert len(pids) == 3 and os.getpid() not in pids
+    starts = [r.start_ns for r in outcome.runs]
+    ends = [r.end_ns for r in outcome.runs]
+    assert max(starts) < min(ends)  # every run started before any run finished
+
+
+def test_sequential_fallback_runs_in_process(room: RoomGrid) -> None:
+    """max_workers=1 runs the models in the calling process, one after another."""
+    runner = PipelineRunner(max_workers=1, selector=_rank)
+    outcome = runner.run_parallel_stage(_models(), room)
+    assert {r.pid for r in outcome.runs} == {os.getpid()}
+    runs = sorted(outcome.runs, key=lambda r: r.start_ns)
+    assert all(a.end_ns <= b.start_ns for a, b in itertools.pairwise(runs))
+
+
+def test_selection_takes_highest_score_and_explains_it(room: RoomGrid) -> None:
+    """The 180-point layout wins over 150 and 120, and the reason names the runner-up."""
+    with PipelineRunner(max_workers=3, selector=_rank) as runner:
+        outcome = runner.run_parallel_stage(_models(), room)
+    assert outcome.selected.model == "FakeB"
+    assert outcome.selected.grid.count(Component.LIGHT) == 2
+    assert len(outcome.candidates) == 3
+    assert outcome.reason == "highest score 180.0 (next: FakeA 150.0)"
+
+
+def test_selection_reason_for_compliance_and_ties(room: RoomGrid) -> None:
+    """A compliant layout beats a higher-scoring non-compliant one; equal scores go to fewer fixtures."""
+    runner = PipelineRunner(max_workers=1, selector=_rank)
+    out = runner.run_parallel_stage([FakeA("FakeA", 3, 120.0), FakeB("FakeB", 2, 90.0, compliant=False)], room)
+    assert out.selected.model == "FakeA" and out.reason.startswith("only compliant layout")
+    out = runner.run_parallel_stage([FakeA("FakeA", 3, 150.0), FakeB("FakeB", 2, 150.0)], room)
+    assert out.selected.model == "FakeB"
+    assert explain_selection(out.selected_run, out.runs) == "tied on score 150.0 with FakeA; fewer fixtures (2 vs 3)"
+
+
+def test_model_error_fails_the_stage_loudly(room: RoomGrid) -> None:
+    """A raising model is logged with its traceback, counted as an error, and fails the stage by name."""
+    metrics = PipelineMetrics()
+    with (
+        PipelineRunner(max_workers=2, metrics=metrics, selector=_rank) as runner,
+        capture_logs() as logs,
+        pytest.raises(StageFailedError, match="Exploding raised ValueError: boom in the model"),
+    ):
+        runner.run_parallel_stage([FakeA("FakeA", 3, 150.0), Exploding("x", 1, 0.0)], room)
+    failed = [e for e in logs if e["event"] == "model_failed"]
+    assert len(failed) == 1 and "boom in the model" in failed[0]["traceback"]
+    assert failed[0]["log_level"] == "error" and failed[0]["grid_id"] == "fake-room"
+    labels = {"stage": "lights", "model": "Exploding", "outcome": "error"}
+    assert metrics.value("ceiling_grid_model_executions_total", labels) == 1.0
+
+
+def test_dead_worker_fails_the_stage_and_the_pool_recovers(room: RoomGrid) -> None:
+    """A worker that exits hard fails the stage; the next stage gets a fresh pool and succeeds."""
+    with PipelineRunner(max_workers=2, selector=_rank) as runner:
+        with pytest.raises(StageFailedError, match="worker process died"):
+            runner.run_parallel_stage([DyingWorker("d", 1, 0.0), FakeA("FakeA", 1, 10.0)], room)
+        outcome = runner.run_parallel_stage(_models(), room)
+    assert outcome.selected.model == "FakeB"
+
+
+def test_model_run_events_and_metrics(room: RoomGrid) -> None:
+    """Each run logs model_run with the key figures and updates the Prometheus samples."""
+    metrics = PipelineMetrics()
+    with PipelineRunner(max_workers=3, metrics=metrics, selector=_rank) as runner, capture_logs() as logs:
+        runner.run_parallel_stage(_models(), room)
+    runs = {e["model"]: e for e in logs if e["event"] == "model_run"}
+    assert set(runs) == {"FakeA", "FakeB", "FakeC"}
+    b = runs["FakeB"]
+    assert b["grid_id"] == "fake-room" and b["stage"] == "lights" and b["score"] == 180.0
+    assert b["confidence"] == 0.9 and b["compliant"] is True and b["count"] == 2 and b["placed"] == 2
+    assert b["duration_s"] >= 0
+    selected = [e for e in logs if e["event"] == "stage_selected"]
+    assert len(selected) == 1 and selected[0]["model"] == "FakeB"
+    assert metrics.value("ceiling_grid_model_score", {"stage": "lights", "model": "FakeC"}) == 120.0
+    assert metrics.value("ceiling_grid_model_selections_total", {"stage": "lights", "model": "FakeB"}) == 1.0
+    assert metrics.value("ceiling_grid_model_duration_seconds_count", {"stage": "lights", "model": "FakeA"}) == 1.0
+    compliant = {"stage": "lights", "model": "FakeA", "outcome": "compliant"}
+    assert metrics.value("ceiling_grid_model_executions_total", compliant) == 1.0
+
+
+def test_model_spans_nest_under_the_stage_span(room: RoomGrid) -> None:
+    """Model spans (made from worker timestamps) are children of the stage span, with attributes."""
+    tracer = PipelineTracer(otlp_from_env=False)
+    exporter = InMemorySpanExporter()
+    tracer.add_exporter(exporter)
+    with PipelineRunner(max_workers=3, tracer=tracer, selector=_rank) as runner:
+        runner.run_parallel_stage(_models(), room)
+    tracer.force_flush()
+    spans = exporter.get_finished_spans()
+    stage = next(s for s in spans if s.name == "stage lights")
+    models = [s for s in spans if s.name.startswith("model ")]
+    assert len(models) == 3
+    for span in models:
+        assert span.parent is not None and span.parent.span_id == stage.context.span_id
+        assert span.context.trace_id == stage.context.trace_id
+        assert stage.start_time <= span.start_time <= span.end_time <= stage.end_time
+    attrs = {s.attributes["model"]: s.attributes for s in models}
+    assert attrs["FakeB"]["score"] == 180.0 and attrs["FakeB"]["count"] == 2 and attrs["FakeB"]["compliant"]
+    assert stage.attributes["selected"] == "FakeB"
+
+
+def test_without_exporter_tracing_records_nothing(room: RoomGrid, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no OTLP endpoint and no test exporter the tracer is a no-op."""
+    for key in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(key, raising=False)
+    tracer = PipelineTracer()
+    assert not tracer.enabled
+    span = tracer.tracer.start_span("x")
+    assert not span.is_recording()
+
+
+def test_runner_reuses_one_pool_across_rooms(room: RoomGrid) -> None:
+    """Two rooms through the same runner use the same worker processes."""
+    with PipelineRunner(max_workers=3, selector=_rank) as runner:
+        first = {r.pid for r in runner.run_parallel_stage(_models(), room).runs}
+        second = {r.pid for r in runner.run_parallel_stage(_models(), make_room(4, 4, grid_id="b")).runs}
+    assert len(first | second) <= 3  # a new pool per room would bring new worker PIDs
+
+
+def test_runner_rejects_bad_arguments(room: RoomGrid) -> None:
+    """Zero workers, no models, or models of different stages are usage errors."""
+    with pytest.raises(ValueError, match="max_workers"):
+        PipelineRunner(max_workers=0)
+    with pytest.raises(ValueError, match="at least one model"):
+        PipelineRunner(max_workers=1).run_parallel_stage([], room)
+
+
+def test_logs_are_not_configured_by_the_runner() -> None:
+    """Importing and using the runner never configures structlog (only the CLI does)."""
+    import structlog
+
+    was = structlog.is_configured()
+    PipelineRunner(max_workers=1)
+    assert structlog.is_configured() == was
