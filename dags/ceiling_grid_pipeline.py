@@ -1,0 +1,181 @@
+"""
+### ceiling_grid_pipeline
+
+Lays out the suspended ceiling of every room file given in **inputs**: light fixtures first (three
+competing models run in parallel, the best §8 score wins), then supply-air diffusers, then smoke
+detectors; finally the independent evaluator checks every rule and the results are written.
+
+| task | what it does |
+|---|---|
+| `load_rooms` | validates every room file (a bad one fails the run at once, no retry); chunks of `chunk_size` |
+| `place_lights` | one mapped instance per chunk: LightModelA/B/C in parallel, keeps the best |
+| `place_air_supply` | one mapped instance per chunk: supply diffusers |
+| `place_smoke_detectors` | one mapped instance per chunk: smoke detectors under the chosen standard |
+| `publish` | evaluates each room; writes `<id>.json/.report.json/.svg` + `summary.json` to `<output_dir>/<run_id>/` |
+
+Paths are relative to the data folder (`$CEILING_GRID_DATA_DIR`, default the repository's `data/`);
+paths leaving it are refused. Rooms move between tasks as JSON through XCom, guarded by
+`CEILING_GRID_XCOM_MAX_BYTES`: lower `chunk_size` (or use the object-storage XCom backend) if a
+chunk is too large. Failures emit one structured `task_failed_alert` log line (and a webhook POST
+when `CEILING_GRID_ALERT_WEBHOOK_URL` is set).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+DAG_ID = "ceiling_grid_pipeline"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+FROM_FILE = "from file"
+DETECTOR_STANDARDS = ("nfpa72", "bs5839_1", "cen_ts_54_14")  # = ceiling_grid.config.DETECTOR_STANDARDS
+ROOM_TYPES = ("office", "open_plan", "conference", "classroom", "classroom_2011", "corridor", "us_office_30fc")
+DEFAULT_CHUNK_SIZE = 10
+
+
+def _alert(context: Any) -> None:
+    """on_failure_callback: one structured alert line (and webhook); logic in ceiling_grid.orchestration."""
+    from ceiling_grid.orchestration import alert_on_failure
+
+    alert_on_failure(context)
+
+
+default_args = {
+    "owner": "ceiling-grid",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=5),
+    "retry_exponential_backoff": 2.0,  # Airflow 3: a multiplier; 5 s, then 10 s
+    "max_retry_delay": timedelta(minutes=2),
+    "on_failure_callback": _alert,
+}
+
+params = {
+    "inputs": Param(
+        ["input"],
+        type="array",
+        items={"type": "string"},
+        minItems=1,
+        title="Room files or folders",
+        description="One per line: room JSON files or folders of them, relative to the data folder "
+        "(default: the sample rooms in data/input).",
+    ),
+    "detector_standard": Param(
+        FROM_FILE,
+        type="string",
+        enum=[FROM_FILE, *DETECTOR_STANDARDS],
+        title="Smoke-detector standard",
+        description="Override the rule set of every room, or keep each file's own ('from file').",
+    ),
+    "room_type": Param(
+        FROM_FILE,
+        type="string",
+        enum=[FROM_FILE, *ROOM_TYPES],
+        title="Room type",
+        description="Override the room type (illuminance and air targets) of every room, or keep each file's own.",
+    ),
+    "output_dir": Param(
+        "output",
+        type="string",
+        minLength=1,
+        title="Output folder",
+        description="Relative to the data folder; results go to <output_dir>/<run_id>/.",
+    ),
+    "chunk_size": Param(
+        DEFAULT_CHUNK_SIZE,
+        type="integer",
+        minimum=1,
+        maximum=1000,
+        title="Rooms per mapped task",
+        description="Rooms are processed in chunks; each chunk is one mapped task instance per stage.",
+    ),
+    "on_infeasible": Param(
+        "fail",
+        type="string",
+        enum=["fail", "report"],
+        title="Impossible room",
+        description="'fail': a room with no compliant layout fails the run at once (no retry); "
+        "'report': keep it and mark it non-compliant in the outputs.",
+    ),
+}
+
+
+@dag(
+    dag_id=DAG_ID,
+    doc_md=__doc__,
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=4,
+    is_paused_upon_creation=False,
+    default_args=default_args,
+    params=params,
+    tags=["ceiling-grid", "layout"],
+)
+def ceiling_grid_pipeline() -> None:
+    @task(show_return_value_in_logs=False)
+    def load_rooms() -> list[list[dict[str, Any]]]:
+        """Validate the input rooms (fail fast, no retry, on bad input) and split them into chunks."""
+        from ceiling_grid import orchestration as orch
+
+        context = get_current_context()
+        p = context["params"]
+        with orch.task_scope(orch.TaskInfo.from_context(context)):
+            return orch.load_rooms(
+                p["inputs"],
+                detector_standard=p["detector_standard"],
+                room_type=p["room_type"],
+                chunk_size=int(p["chunk_size"]),
+                base=orch.data_dir(DEFAULT_DATA_DIR),
+            )
+
+    def _stage(stage: str, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from ceiling_grid import orchestration as orch
+
+        context = get_current_context()
+        p = context["params"]
+        with orch.task_scope(orch.TaskInfo.from_context(context)):
+            return orch.run_stage_on_chunk(
+                stage, chunk, fail_on_infeasible=p["on_infeasible"] == "fail", chunk_size=int(p["chunk_size"])
+            )
+
+    @task(show_return_value_in_logs=False)
+    def place_lights(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Lights: LightModelA/B/C in parallel on each room of the chunk; the best score wins."""
+        return _stage("lights", chunk)
+
+    @task(show_return_value_in_logs=False)
+    def place_air_supply(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Supply-air diffusers on each room of the chunk."""
+        return _stage("air_supply", chunk)
+
+    @task(show_return_value_in_logs=False)
+    def place_smoke_detectors(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Smoke detectors on each room of the chunk."""
+        return _stage("smoke_detectors", chunk)
+
+    @task(show_return_value_in_logs=False)
+    def publish(chunks: Any) -> dict[str, Any]:
+        """Evaluate every room and write its layout, report and SVG plus summary.json."""
+        from ceiling_grid import orchestration as orch
+
+        context = get_current_context()
+        p = context["params"]
+        with orch.task_scope(orch.TaskInfo.from_context(context)):
+            return orch.publish(
+                list(chunks),
+                run_id=str(context["run_id"]),
+                output_dir=p["output_dir"],
+                base=orch.data_dir(DEFAULT_DATA_DIR),
+            )
+
+    chunks = load_rooms()
+    lit = place_lights.expand(chunk=chunks)
+    aired = place_air_supply.expand(chunk=lit)
+    detected = place_smoke_detectors.expand(chunk=aired)
+    publish(detected)
+
+
+ceiling_grid_pipeline()

@@ -1,0 +1,539 @@
+#!/usr/bin/env python3
+"""Local Airflow 3 stack without Docker: start, check, trigger and stop api-server, scheduler, dag-processor, triggerer.
+
+Usage (the Makefile targets call these)::
+
+    python scripts/stack.py up        # start in the background, wait until healthy, print URL + login
+    python scripts/stack.py demo      # up if needed, trigger on the sample rooms, wait, print per-room summary
+    python scripts/stack.py trigger [--cli] [--conf JSON] [--run-id ID] [--wait]
+    python scripts/stack.py status
+    python scripts/stack.py down
+
+Each component runs as its own process group (``setsid``) with ``AIRFLOW_HOME=airflow_home/``, the
+repository's ``dags/``, LocalExecutor and the embedded SQLite database by default. Point
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` at PostgreSQL to use it instead (``up`` runs
+``airflow db migrate`` first in both cases). The login comes from ``.env``
+(``AIRFLOW_ADMIN_USERNAME`` / ``AIRFLOW_ADMIN_PASSWORD``); without ``.env``, ``scripts/init-env``
+writes one, or the stack generates its own secrets into ``airflow_home/stack.env``.
+Environment: ``AIRFLOW_PORT`` (default 8080), ``CEILING_GRID_AIRFLOW_HOME``, ``CEILING_GRID_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+DAG_ID = "ceiling_grid_pipeline"
+DEFAULT_PORT = 8080
+DEFAULT_HOME = REPO / "airflow_home"
+ALL_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
+DEFAULT_PARALLELISM = 4
+DEFAULT_REFRESH_INTERVAL_S = 10
+DEFAULT_UP_TIMEOUT_S = 120.0
+DEFAULT_RUN_TIMEOUT_S = 600.0
+STOP_GRACE_S = 20.0
+TERMINAL_STATES = {"success", "failed"}
+SECRET_KEYS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY")
+
+
+class StackError(RuntimeError):
+    """The stack could not start, answer or finish a run; the message says where to look."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a dotenv file (``#`` comments, optional quotes, ``export`` prefix)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _fernet_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Stack:
+    """One local Airflow installation: its home, port, database and credentials."""
+
+    home: Path = DEFAULT_HOME
+    port: int = DEFAULT_PORT
+    dags_folder: Path = REPO / "dags"
+    data_dir: Path | None = None
+    sql_conn: str | None = None
+    username: str = "admin"
+    password: str = ""
+    secrets: dict[str, str] = field(default_factory=dict)
+    components: Sequence[str] = ALL_COMPONENTS
+    extra_env: dict[str, str] = field(default_factory=dict)
+    bin_dir: Path = Path(sys.executable).parent
+
+    # ----- configuration -----------------------------------------------------------------
+    @classmethod
+    def from_environment(cls) -> Stack:
+        """The ``make up`` stack: ``airflow_home/``, ``$AIRFLOW_PORT``, login and secrets from ``.env``."""
+        home = Path(os.environ.get("CEILING_GRID_AIRFLOW_HOME", DEFAULT_HOME)).resolve()
+        values = _load_credentials(home)
+        return cls(
+            home=home,
+            port=int(os.environ.get("AIRFLOW_PORT", DEFAULT_PORT)),
+            data_dir=Path(os.environ["CEILING_GRID_DATA_DIR"]) if os.environ.get("CEILING_GRID_DATA_DIR") else None,
+            sql_conn=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or None,
+            username=values["AIRFLOW_ADMIN_USERNAME"],
+            password=values["AIRFLOW_ADMIN_PASSWORD"],
+            secrets={k: values[k] for k in SECRET_KEYS},
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / "simple_auth_manager_passwords.json"
+
+    def env(self) -> dict[str, str]:
+        """The environment every component and CLI call of this stack runs with."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"}
+        worker_log_port = 8793 if self.port == DEFAULT_PORT else self.port + 1
+        trigger_log_port = 8794 if self.port == DEFAULT_PORT else self.port + 2
+        env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "PATH": f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(DEFAULT_PARALLELISM),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": str(DEFAULT_REFRESH_INTERVAL_S),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_log_port),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.username}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+        })
+        env.update(self.secrets)
+        if self.sql_conn:
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.sql_conn
+        if self.data_dir is not None:
+            env["CEILING_GRID_DATA_DIR"] = str(self.data_dir)
+        env.update(self.extra_env)
+        return env
+
+    def airflow(self, *args: str, timeout: float = 180.0, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run one ``airflow`` CLI command against this stack."""
+        proc = subprocess.run([str(self.bin_dir / "airflow"), *args], env=self.env(), cwd=self.home,
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise StackError(f"`airflow {' '.join(args)}` exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+        return proc
+
+    # ----- lifecycle -------------------------------------------------------------------------
+    def pids(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for comp in ALL_COMPONENTS:
+            f = self.run_dir / f"{comp}.pid"
+            if f.is_file():
+                try:
+                    out[comp] = int(f.read_text().strip())
+                except ValueError:
+                    continue
+        return out
+
+    def running(self) -> dict[str, int]:
+        return {c: p for c, p in self.pids().items() if _pid_alive(p)}
+
+    def prepare(self) -> None:
+        """Create the home, the fixed login file, and the database schema (``airflow db migrate``)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(exist_ok=True)
+        (self.home / "stack-logs").mkdir(exist_ok=True)
+        if not self.password:
+            raise StackError("no admin password configured (set AIRFLOW_ADMIN_PASSWORD in .env)")
+        current: dict[str, str] = {}
+        if self.passwords_file.is_file():
+            try:
+                current = json.loads(self.passwords_file.read_text() or "{}")
+            except json.JSONDecodeError:
+                current = {}
+        if current.get(self.username) != self.password:
+            current[self.username] = self.password
+            self.passwords_file.write_text(json.dumps(current))
+            self.passwords_file.chmod(0o600)
+        self.airflow("db", "migrate", timeout=300)
+
+    def start(self, timeout: float = DEFAULT_UP_TIMEOUT_S) -> None:
+        """Start the components as separate process groups and wait until they report healthy."""
+        if self.running():
+            raise StackError(f"the stack in {self.home} is already running ({self.running()}); "
+                             "stop it first (make down)")
+        if port_in_use(self.port):
+            raise StackError(f"port {self.port} is already in use by another program; free it or pick "
+                             "another with AIRFLOW_PORT=<port>")
+        self.prepare()
+        env = self.env()
+        for comp in self.components:
+            log = open(self.home / "stack-logs" / f"{comp}.log", "ab")  # noqa: SIM115 - owned by the child
+            proc = subprocess.Popen([str(self.bin_dir / "airflow"), comp], env=env, cwd=self.home,
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+            log.close()
+            (self.run_dir / f"{comp}.pid").write_text(str(proc.pid))
+        try:
+            self.wait_healthy(timeout)
+        except StackError:
+            self.stop()
+            raise
+
+    def stop(self, grace: float = STOP_GRACE_S) -> list[str]:
+        """SIGTERM every component's process group, SIGKILL what is left after ``grace`` seconds."""
+        stopped: list[str] = []
+        pids = self.pids()
+        for pid in pids.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_pid_alive(p) for p in pids.values()):
+            time.sleep(0.2)
+        for comp, pid in pids.items():
+            if _pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            stopped.append(comp)
+            (self.run_dir / f"{comp}.pid").unlink(missing_ok=True)
+        return stopped
+
+    # ----- REST ------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any] | None:
+        try:
+            r = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5)
+        except httpx.HTTPError:
+            return None
+        return r.json() if r.status_code == 200 else None
+
+    def unhealthy(self, health: Mapping[str, Any] | None) -> list[str]:
+        """Components (of those started) the health JSON does not report healthy. HTTP 200 alone proves nothing."""
+        if health is None:
+            return ["api-server"]
+        keys = ["metadatabase"] + [HEALTH_KEYS[c] for c in self.components if c in HEALTH_KEYS]
+        return [k for k in keys if (health.get(k) or {}).get("status") != "healthy"]
+
+    def wait_healthy(self, timeout: float = DEFAULT_UP_TIMEOUT_S) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        bad: list[str] = []
+        while time.monotonic() < deadline:
+            dead = [c for c, p in self.pids().items() if c in self.components and not _pid_alive(p)]
+            if dead:
+                raise StackError(f"{', '.join(dead)} exited during start-up; see "
+                                 f"{self.home / 'stack-logs'}/<component>.log")
+            health = self.health()
+            bad = self.unhealthy(health)
+            if not bad and health is not None:
+                return health
+            time.sleep(0.5)
+        raise StackError(f"not healthy after {timeout:.0f} s (still unhealthy: {', '.join(bad)}); see "
+                         f"{self.home / 'stack-logs'}/<component>.log")
+
+    def token(self) -> str:
+        r = httpx.post(f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password},
+                       timeout=10)
+        if r.status_code not in (200, 201):
+            raise StackError(f"login as {self.username!r} failed: HTTP {r.status_code} {r.text[:200]} "
+                             "(check AIRFLOW_ADMIN_USERNAME / AIRFLOW_ADMIN_PASSWORD in .env)")
+        return str(r.json()["access_token"])
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token()}"},
+                            timeout=30)
+
+    def wait_dag(self, client: httpx.Client, dag_id: str = DAG_ID, timeout: float = 90.0) -> dict[str, Any]:
+        """Wait until the dag-processor has registered ``dag_id``; fail at once on an import error."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = client.get(f"/api/v2/dags/{dag_id}")
+            if r.status_code == 200:
+                return dict(r.json())
+            errors = client.get("/api/v2/importErrors").json().get("import_errors", [])
+            if errors:
+                raise StackError("DAG import errors:\n" + "\n".join(f"{e['filename']}: {e['stack_trace'][-1500:]}"
+                                                                    for e in errors))
+            time.sleep(1.0)
+        raise StackError(f"DAG {dag_id} not registered after {timeout:.0f} s; see "
+                         f"{self.home}/logs/dag_processor/ and the dag-processor log")
+
+    def unpause(self, client: httpx.Client, dag_id: str = DAG_ID) -> None:
+        r = client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+        r.raise_for_status()
+
+    def trigger(self, client: httpx.Client, conf: Mapping[str, Any] | None = None, run_id: str | None = None,
+                dag_id: str = DAG_ID) -> str:
+        """Trigger a run over REST; returns its run id."""
+        run_id = run_id or f"rest__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%f')}"
+        r = client.post(f"/api/v2/dags/{dag_id}/dagRuns",
+                        json={"dag_run_id": run_id, "logical_date": None, "conf": dict(conf or {})})
+        if r.status_code != 200:
+            raise StackError(f"trigger failed: HTTP {r.status_code} {r.text[:500]}")
+        return str(r.json()["dag_run_id"])
+
+    def trigger_cli(self, conf: Mapping[str, Any] | None = None, run_id: str | None = None,
+                    dag_id: str = DAG_ID) -> str:
+        """Trigger a run with ``airflow dags trigger`` (writes to the metadata DB directly)."""
+        run_id = run_id or f"cli__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%f')}"
+        self.airflow("dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(dict(conf or {})))
+        return run_id
+
+    def wait_run(self, client: httpx.Client, run_id: str, timeout: float = DEFAULT_RUN_TIMEOUT_S,
+                 dag_id: str = DAG_ID, poll: float = 0.25) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            if r.status_code == 200 and r.json()["state"] in TERMINAL_STATES:
+                return dict(r.json())
+            time.sleep(poll)
+        raise StackError(f"run {run_id} did not finish within {timeout:.0f} s")
+
+    def task_instances(self, client: httpx.Client, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        r = client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        r.raise_for_status()
+        return list(r.json()["task_instances"])
+
+    def xcom(self, client: httpx.Client, run_id: str, task_id: str, map_index: int = -1,
+             dag_id: str = DAG_ID) -> Any:
+        r = client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
+                       params={"map_index": map_index, "deserialize": True})
+        r.raise_for_status()
+        return r.json()["value"]
+
+    def task_log(self, client: httpx.Client, run_id: str, task_id: str, try_number: int = 1,
+                 map_index: int = -1, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        """The task log as a list of JSON events (REST needs ``Accept: application/json``)."""
+        r = client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+                       params={"map_index": map_index, "full_content": True},
+                       headers={"Accept": "application/json"})
+        r.raise_for_status()
+        content = r.json().get("content", [])
+        return [c if isinstance(c, dict) else {"event": str(c)} for c in content]
+
+
+def _load_credentials(home: Path) -> dict[str, str]:
+    """Login and shared secrets: ``.env``, else ``scripts/init-env`` writes it, else our own file in ``home``."""
+    dotenv = REPO / ".env"
+    init = REPO / "scripts" / "init-env"
+    if not dotenv.is_file() and init.is_file() and os.access(init, os.X_OK):
+        subprocess.run([str(init), "--if-missing"], cwd=REPO, check=True)
+    values = read_env_file(dotenv)
+    own = home / "stack.env"
+    if any(k not in values for k in ("AIRFLOW_ADMIN_USERNAME", "AIRFLOW_ADMIN_PASSWORD", *SECRET_KEYS)):
+        generated = read_env_file(own)
+        defaults = {
+            "AIRFLOW_ADMIN_USERNAME": "admin",
+            "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
+            "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        }
+        for key, value in defaults.items():
+            generated.setdefault(key, value)
+        home.mkdir(parents=True, exist_ok=True)
+        own.write_text("".join(f"{k}={v}\n" for k, v in generated.items()))
+        own.chmod(0o600)
+        values = {**generated, **values}
+    for key in SECRET_KEYS:  # an exported variable wins over the files
+        if os.environ.get(key):
+            values[key] = os.environ[key]
+    return values
+
+
+# ----- commands --------------------------------------------------------------------------------
+
+def _print_login(stack: Stack) -> None:
+    db = stack.sql_conn or f"sqlite:///{stack.home / 'airflow.db'}"
+    print(f"Airflow UI:  {stack.base_url}   login: {stack.username} / {stack.password}")
+    print(f"AIRFLOW_HOME={stack.home}  database={db.split('@')[-1]}  logs={stack.home / 'stack-logs'}")
+
+
+def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
+    if stack.running():
+        if not stack.unhealthy(stack.health()):
+            print(f"already running ({', '.join(stack.running())})")
+            _print_login(stack)
+            return 0
+        raise StackError(f"the stack is partly running ({stack.running()}) but unhealthy; run `make down` first")
+    t0 = time.monotonic()
+    stack.start(timeout=args.timeout)
+    with stack.client() as client:
+        stack.wait_dag(client)
+    print(f"healthy after {time.monotonic() - t0:.1f} s: {', '.join(stack.components)}; DAG {DAG_ID} registered")
+    _print_login(stack)
+    return 0
+
+
+def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
+    stopped = stack.stop()
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    return 0
+
+
+def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
+    running = stack.running()
+    for comp in ALL_COMPONENTS:
+        pid = stack.pids().get(comp)
+        print(f"{comp:14s} {'running' if comp in running else 'stopped':8s} pid={pid or '-'}")
+    health = stack.health()
+    if health is None:
+        print(f"api-server at {stack.base_url}: not answering")
+        return 1 if running else 3
+    for key in ("metadatabase", "scheduler", "dag_processor", "triggerer"):
+        print(f"health {key:14s} {(health.get(key) or {}).get('status')}")
+    with stack.client() as client:
+        r = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns", params={"order_by": "-run_after", "limit": 5})
+        if r.status_code == 200:
+            for run in r.json().get("dag_runs", []):
+                print(f"run {run['dag_run_id']:45s} {run['state']}")
+    _print_login(stack)
+    return 0 if not stack.unhealthy(health) else 1
+
+
+def _conf(args: argparse.Namespace) -> dict[str, Any]:
+    conf: dict[str, Any] = json.loads(args.conf) if args.conf else {}
+    if args.inputs:
+        conf["inputs"] = args.inputs
+    return conf
+
+
+def cmd_trigger(stack: Stack, args: argparse.Namespace) -> int:
+    conf = _conf(args)
+    with stack.client() as client:
+        stack.wait_dag(client)
+        stack.unpause(client)
+        run_id = stack.trigger_cli(conf, args.run_id) if args.cli else stack.trigger(client, conf, args.run_id)
+        print(run_id)
+        if args.wait:
+            run = stack.wait_run(client, run_id, timeout=args.timeout)
+            print(f"{run_id}: {run['state']}")
+            return 0 if run["state"] == "success" else 1
+    return 0
+
+
+def print_summary(summary: Mapping[str, Any]) -> None:
+    """The per-room table of a published run."""
+    rows = summary.get("results", [])
+    print(f"{'room':24s} {'result':14s} {'lights':>6s} {'diff.':>5s} {'det.':>4s}  light model")
+    for r in rows:
+        status = "COMPLIANT" if r["compliant"] else "NOT COMPLIANT"
+        print(f"{r['grid_id']:24s} {status:14s} {r['lights']:6d} {r['air_supply']:5d} {r['smoke_detectors']:4d}  "
+              f"{r['models'].get('lights', '?')}")
+    print(f"{summary.get('compliant')} of {summary.get('rooms')} rooms compliant; "
+          f"outputs in {summary.get('output_dir')}")
+
+
+def _explain_failure(stack: Stack, client: httpx.Client, run_id: str) -> None:
+    for ti in stack.task_instances(client, run_id):
+        if ti["state"] in ("failed", "upstream_failed"):
+            print(f"task {ti['task_id']}[{ti['map_index']}] {ti['state']} (try {ti['try_number']})")
+            if ti["state"] == "failed":
+                events = stack.task_log(client, run_id, ti["task_id"], max(1, ti["try_number"]), ti["map_index"])
+                for e in events:
+                    if e.get("level") in ("error", "critical"):
+                        print(f"  {e.get('event')}: {str(e.get('error') or e.get('exception') or '')[:1500]}")
+
+
+def cmd_demo(stack: Stack, args: argparse.Namespace) -> int:
+    if not stack.running() or stack.unhealthy(stack.health()):
+        cmd_up(stack, args)
+    conf = _conf(args)
+    with stack.client() as client:
+        stack.wait_dag(client)
+        stack.unpause(client)
+        t0 = time.monotonic()
+        run_id = stack.trigger(client, conf, args.run_id)
+        print(f"triggered {DAG_ID} run {run_id} over REST; waiting ...")
+        run = stack.wait_run(client, run_id, timeout=args.timeout)
+        print(f"{run_id}: {run['state']} in {time.monotonic() - t0:.1f} s")
+        if run["state"] != "success":
+            _explain_failure(stack, client, run_id)
+            return 1
+        print_summary(stack.xcom(client, run_id, "publish"))
+        print(f"UI: {stack.base_url}/dags/{DAG_ID}/runs/{run_id}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "status", "trigger", "demo"):
+        p = sub.add_parser(name)
+        p.add_argument("--timeout", type=float, default=DEFAULT_UP_TIMEOUT_S if name == "up" else DEFAULT_RUN_TIMEOUT_S)
+        if name in ("trigger", "demo"):
+            p.add_argument("--conf", help="run conf as JSON, e.g. '{\"chunk_size\": 5}'")
+            p.add_argument("--inputs", nargs="*", help="room files/folders relative to the data folder")
+            p.add_argument("--run-id")
+        if name == "trigger":
+            p.add_argument("--cli", action="store_true", help="use `airflow dags trigger` instead of REST")
+            p.add_argument("--wait", action="store_true", help="wait for the run to finish")
+    args = parser.parse_args(argv)
+    if shutil.which("airflow", path=str(Path(sys.executable).parent)) is None:
+        print(f"no airflow next to {sys.executable}; run `make setup` first", file=sys.stderr)
+        return 2
+    stack = Stack.from_environment()
+    try:
+        return {"up": cmd_up, "down": cmd_down, "status": cmd_status, "trigger": cmd_trigger,
+                "demo": cmd_demo}[args.command](stack, args)
+    except (StackError, httpx.HTTPError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,568 @@
+"""Task logic of the Airflow DAG, as plain functions: load and chunk rooms, run each stage, publish, alert.
+
+Nothing here imports Airflow at module level, so every step is unit-testable in plain Python; the
+DAG file (``dags/ceiling_grid_pipeline.py``) only wires these functions into tasks.
+
+Rooms travel between tasks as JSON dicts (one *chunk* = a list of room entries)::
+
+    {"source": "input/office.json", "grid": <RoomGrid.to_payload()>, "stages": [<stage summary>, ...]}
+
+and every receiving step re-validates the grid with :func:`ceiling_grid.grid.parse_room`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from .config import Limits
+from .errors import InfeasibleRoomError, InputError, PayloadTooLargeError, TransientError
+
+if TYPE_CHECKING:
+    from .grid import RoomGrid
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_INPUTS",
+    "DEFAULT_OUTPUT_DIR",
+    "FROM_FILE",
+    "TaskInfo",
+    "alert_on_failure",
+    "build_alert",
+    "chunk_rooms",
+    "data_dir",
+    "guard_payload",
+    "load_rooms",
+    "publish",
+    "resolve_under",
+    "run_stage_on_chunk",
+    "safe_run_id",
+    "task_scope",
+]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_CHUNK_SIZE = 10
+MAX_CHUNK_SIZE = 1000
+DEFAULT_INPUTS = ("input",)
+DEFAULT_OUTPUT_DIR = "output"
+FROM_FILE = "from file"
+DATA_DIR_ENV = "CEILING_GRID_DATA_DIR"
+ALERT_WEBHOOK_ENV = "CEILING_GRID_ALERT_WEBHOOK_URL"
+DEFAULT_ALERT_TIMEOUT_S = 3.0
+OBJECT_STORAGE_XCOM_BACKEND = "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend"
+STAGES = ("lights", "air_supply", "smoke_detectors")
+_RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+# ----- where things live ------------------------------------------------------------------
+
+def data_dir(default: Path | None = None) -> Path:
+    """The data folder: ``$CEILING_GRID_DATA_DIR``, else ``default``, else the source checkout's ``data/``."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).resolve()
+    if default is not None:
+        return Path(default).resolve()
+    return (Path(__file__).resolve().parents[2] / "data").resolve()
+
+
+def resolve_under(base: Path, relative: str, what: str) -> Path:
+    """``base / relative`` resolved, refusing anything that escapes ``base`` (``..``, absolute paths, links)."""
+    base = base.resolve()
+    text = str(relative).strip()
+    if not text:
+        raise InputError(f"{what}: empty path (fix: give a path relative to the data folder {base})")
+    candidate = Path(text)
+    target = (candidate if candidate.is_absolute() else base / candidate).resolve()
+    if target != base and base not in target.parents:
+        raise InputError(
+            f"{what}: {text!r} resolves to {target}, outside the data folder {base} "
+            f"(fix: give a path inside the data folder, or point {DATA_DIR_ENV} at the folder that holds it)"
+        )
+    return target
+
+
+def safe_run_id(run_id: str) -> str:
+    """``run_id`` as one safe folder name: ``a:b+c`` -> ``a_b_c``; never empty, never ``..``."""
+    cleaned = _RUN_ID_UNSAFE.sub("_", run_id).strip("._-")
+    return cleaned[:200] or "run"
+
+
+# ----- task context and logging -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """Who is running: the Airflow identifiers bound to every log line of a task."""
+
+    dag_id: str = "ceiling_grid_pipeline"
+    run_id: str = "manual"
+    task_id: str = "task"
+    try_number: int = 1
+    map_index: int = -1
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> TaskInfo:
+        """Build from an Airflow task context (``get_current_context()``)."""
+        ti = context.get("ti") or context.get("task_instance")
+        dag_run = context.get("dag_run")
+        return cls(
+            dag_id=str(getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", "") or ""),
+            run_id=str(context.get("run_id") or getattr(dag_run, "run_id", "") or getattr(ti, "run_id", "")),
+            task_id=str(getattr(ti, "task_id", "") or ""),
+            try_number=int(getattr(ti, "try_number", 1) or 1),
+            map_index=int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1),
+        )
+
+    def fields(self) -> dict[str, Any]:
+        return {"dag_id": self.dag_id, "run_id": self.run_id, "task_id": self.task_id,
+                "try_number": self.try_number, "map_index": self.map_index}
+
+
+def _fail_now(message: str) -> BaseException | None:
+    """Airflow's no-retry exception, or None when Airflow is not installed (plain Python)."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # pragma: no cover - Airflow is a runtime dependency of the DAG only
+        return None
+    return AirflowFailException(message)
+
+
+@contextmanager
+def task_scope(info: TaskInfo) -> Iterator[None]:
+    """Bind the task identifiers to every structlog line, and turn input errors into a fail-now.
+
+    ``InputError`` (malformed, oversized or impossible room) and ``PayloadTooLargeError`` cannot be
+    cured by a retry: they are logged once with the full validation message and re-raised as
+    Airflow's ``AirflowFailException``, which fails the task on this try. Anything else (e.g.
+    ``TransientError``) propagates unchanged, so Airflow's retries apply.
+    """
+    with structlog.contextvars.bound_contextvars(**info.fields()):
+        try:
+            yield
+        except (InputError, PayloadTooLargeError) as exc:
+            log.error("input_rejected", error_type=type(exc).__name__, error=str(exc), retry=False)
+            fail = _fail_now(f"{type(exc).__name__}: {exc}")
+            if fail is None:
+                raise
+            raise fail from exc
+
+
+# ----- payload guard ----------------------------------------------------------------------
+
+def guard_payload(obj: Any, limits: Limits, what: str, chunk_size: int | None = None) -> Any:
+    """Return ``obj`` unchanged if its JSON is within ``limits.xcom_max_bytes``; else raise a clear error."""
+    size = len(json.dumps(obj, separators=(",", ":")).encode())
+    if size > limits.xcom_max_bytes:
+        smaller = f"a smaller chunk_size (now {chunk_size})" if chunk_size else "a smaller chunk_size"
+        raise PayloadTooLargeError(
+            f"{what}: XCom payload is {size} bytes, over the guard of {limits.xcom_max_bytes} bytes "
+            f"(CEILING_GRID_XCOM_MAX_BYTES). Fix: trigger with {smaller}, or configure the object-storage "
+            f"XCom backend (AIRFLOW__CORE__XCOM_BACKEND={OBJECT_STORAGE_XCOM_BACKEND} with "
+            "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH) and raise CEILING_GRID_XCOM_MAX_BYTES"
+        )
+    return obj
+
+
+# ----- load_rooms ---------------------------------------------------------------------------
+
+def _as_list(inputs: str | Sequence[str] | None) -> list[str]:
+    if inputs is None:
+        return list(DEFAULT_INPUTS)
+    if isinstance(inputs, str):
+        parts = [p.strip() for p in re.split(r"[\n,]", inputs)]
+    else:
+        parts = [str(p).strip() for p in inputs]
+    return [p for p in parts if p] or list(DEFAULT_INPUTS)
+
+
+def _room_files(inputs: Sequence[str], base: Path) -> list[tuple[str, Path]]:
+    """(label relative to the data folder, file) of every room file named by ``inputs``, sorted, no repeats."""
+    found: dict[Path, str] = {}
+    for entry in inputs:
+        target = resolve_under(base, entry, "inputs")
+        if target.is_dir():
+            files = sorted(p for p in target.glob("*.json") if p.is_file())
+            if not files:
+                raise InputError(f"inputs: folder {target} holds no *.json room files (fix: add rooms or "
+                                 "name the files directly)")
+        elif target.is_file():
+            files = [target]
+        else:
+            raise InputError(f"inputs: {entry!r} does not exist under the data folder {base} "
+                             "(fix: check the path; it is relative to the data folder)")
+        for f in files:
+            resolved = f.resolve()
+            if base.resolve() not in resolved.parents:
+                raise InputError(f"inputs: {f} links outside the data folder {base} (fix: copy the file in)")
+            found.setdefault(resolved, str(resolved.relative_to(base.resolve())))
+    return sorted(((label, path) for path, label in found.items()), key=lambda t: t[0])
+
+
+def chunk_rooms(rooms: Sequence[Any], chunk_size: int) -> list[list[Any]]:
+    """Split ``rooms`` into consecutive chunks of at most ``chunk_size`` (order kept)."""
+    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise InputError(f"chunk_size = {chunk_size}: use 1 <= chunk_size <= {MAX_CHUNK_SIZE}")
+    return [list(rooms[i:i + chunk_size]) for i in range(0, len(rooms), chunk_size)]
+
+
+def _apply_overrides(grid: RoomGrid, detector_standard: str | None, room_type: str | None,
+                     source: str, limits: Limits) -> RoomGrid:
+    from .grid import parse_room
+
+    update: dict[str, Any] = {}
+    if detector_standard and detector_standard != FROM_FILE:
+        update["detector_standard"] = detector_standard
+    if room_type and room_type != FROM_FILE:
+        update["room_type"] = room_type
+    if not update:
+        return grid
+    return parse_room({**grid.to_payload(), **update}, f"{source} (with trigger overrides {update})", limits)
+
+
+def load_rooms(
+    inputs: str | Sequence[str] | None = None,
+    *,
+    detector_standard: str | None = FROM_FILE,
+    room_type: str | None = FROM_FILE,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    base: Path | None = None,
+    limits: Limits | None = None,
+) -> list[list[dict[str, Any]]]:
+    """Validate every room file named by ``inputs`` and split the rooms into chunks of room entries.
+
+    Every file is checked before failing, so one run reports every bad file at once. Raises
+    ``InputError`` naming each file, JSON path and fix; duplicate ``grid_id`` values are an error
+    too (they would overwrite each other's outputs).
+    """
+    from .grid import load_room
+
+    limits = limits or Limits.from_env()
+    base = (base or data_dir()).resolve()
+    chunk_size = int(chunk_size)
+    chunk_rooms([], chunk_size)  # validate chunk_size before reading anything
+    files = _room_files(_as_list(inputs), base)
+    entries: list[dict[str, Any]] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for label, path in files:
+        try:
+            grid = _apply_overrides(load_room(path, limits), detector_standard, room_type, label, limits)
+        except InputError as exc:
+            problems.append(str(exc).replace(str(path), label))
+            continue
+        if grid.grid_id in seen:
+            problems.append(f"{label}: grid_id {grid.grid_id!r} repeats the one in {seen[grid.grid_id]} "
+                            "(fix: give every room a unique grid_id; it names the output files)")
+            continue
+        seen[grid.grid_id] = label
+        entries.append({"source": label, "grid": grid.to_payload(), "stages": []})
+    if problems:
+        raise InputError(f"{len(problems)} of {len(files)} room files are invalid:\n" + "\n".join(problems))
+    chunks = chunk_rooms(entries, chunk_size)
+    log.info("rooms_loaded", rooms=len(entries), chunks=len(chunks), chunk_size=chunk_size,
+             inputs=_as_list(inputs), data_dir=str(base))
+    for i, chunk in enumerate(chunks):
+        guard_payload(chunk, limits, f"load_rooms chunk {i}", chunk_size)
+    return chunks
+
+
+# ----- the stages -----------------------------------------------------------------------------
+
+StageFn = Callable[["RoomGrid"], Any]
+
+
+def _decode(entry: Mapping[str, Any], limits: Limits) -> RoomGrid:
+    from .grid import parse_room
+
+    if not isinstance(entry, Mapping) or "grid" not in entry:
+        raise InputError(f"XCom room entry is not a {{'source', 'grid', 'stages'}} object: {str(entry)[:80]}")
+    return parse_room(entry["grid"], f"{entry.get('source', '<xcom>')} (XCom)", limits)
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (numpy scalars and arrays become numbers and lists)."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def _stage_record(outcome: Any, before: RoomGrid) -> dict[str, Any]:
+    """A JSON record of one ``StageOutcome``: the winner and why, every candidate, and the tiles it filled.
+
+    ``selection`` is ``outcome.summary()`` verbatim, so ``publish`` writes the same report as the CLI;
+    ``added`` lists the tiles the stage filled, so the stage's input grid can be rebuilt exactly.
+    """
+    from .runner import STAGE_COMPONENT
+
+    best = outcome.selected
+    component = STAGE_COMPONENT[str(outcome.stage)]
+    had = {tuple(t) for t in before.positions(component).tolist()}
+    added = [list(t) for t in best.grid.positions(component).tolist() if tuple(t) not in had]
+    infeasible = best.details.get("infeasible")
+    return _jsonable({
+        "stage": str(outcome.stage),
+        "model": best.model,
+        "score": round(float(best.score), 3),
+        "confidence": round(float(best.confidence), 4),
+        "compliant": bool(best.compliant),
+        "placed": int(best.placed),
+        "infeasible": dict(infeasible) if isinstance(infeasible, Mapping) else None,
+        "reason": outcome.reason,
+        "duration_s": round(float(outcome.duration_s), 4),
+        "timings": outcome.timings(),
+        "added": added,
+        "selection": outcome.summary(),
+    })
+
+
+class _StageRunner:
+    """The real model call for one stage through ``PipelineRunner`` (imported lazily: numpy/scipy)."""
+
+    def __init__(self, stage: str) -> None:
+        from .runner import PipelineRunner
+
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; use one of {STAGES}")
+        self.stage = stage
+        # Only the light stage races several models; the others run in-process (no pool to start).
+        self.runner = PipelineRunner() if stage == "lights" else PipelineRunner(max_workers=1)
+
+    def __call__(self, grid: RoomGrid) -> Any:
+        if self.stage == "lights":
+            return self.runner.run_parallel_stage(self.runner.light_models, grid)
+        model = self.runner.air_model if self.stage == "air_supply" else self.runner.detector_model
+        return self.runner.run_sequential_stage(model, grid)
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+def run_stage_on_chunk(
+    stage: str,
+    chunk: Sequence[Mapping[str, Any]],
+    *,
+    fail_on_infeasible: bool = True,
+    limits: Limits | None = None,
+    run: StageFn | None = None,
+    chunk_size: int | None = None,
+) -> list[dict[str, Any]]:
+    """Run one stage on every room of a chunk and return the updated chunk (JSON, size-guarded).
+
+    ``run`` maps a grid to a ``runner.StageOutcome``; by default the real ``PipelineRunner`` call
+    (the light stage races LightModelA/B/C in a process pool and keeps the best). An infeasible
+    room (no compliant layout exists) raises ``InfeasibleRoomError`` naming the blocking rule when
+    ``fail_on_infeasible``; otherwise it is kept and reported as non-compliant by ``publish``.
+    """
+    limits = limits or Limits.from_env()
+    own = _StageRunner(stage) if run is None else None
+    call: StageFn = own if own is not None else run  # type: ignore[assignment]
+    out: list[dict[str, Any]] = []
+    try:
+        for entry in chunk:
+            grid = _decode(entry, limits)
+            source = str(entry.get("source", grid.grid_id))
+            with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id):
+                outcome = call(grid)
+                summary = _stage_record(outcome, grid)
+                infeasible = summary["infeasible"]
+                if infeasible and fail_on_infeasible:
+                    raise InfeasibleRoomError(
+                        source, str(infeasible.get("rule", "?")),
+                        f"{infeasible.get('reason', 'no compliant layout exists')} (fix: change the room, "
+                        "or trigger with on_infeasible='report' to keep it as non-compliant)")
+                out.append({"source": source, "grid": outcome.selected.grid.to_payload(),
+                            "stages": [*entry.get("stages", []), summary]})
+    finally:
+        if own is not None:
+            own.close()
+    return guard_payload(out, limits, f"{stage} chunk", chunk_size)
+
+
+# ----- publish --------------------------------------------------------------------------------
+
+def _flatten(chunks: Iterable[Iterable[Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
+    rooms = [entry for chunk in chunks for entry in chunk]
+    return sorted(rooms, key=lambda e: str(e.get("source", "")))
+
+
+def publish(
+    chunks: Iterable[Iterable[Mapping[str, Any]]],
+    *,
+    run_id: str,
+    output_dir: str = DEFAULT_OUTPUT_DIR,
+    base: Path | None = None,
+    limits: Limits | None = None,
+) -> dict[str, Any]:
+    """Evaluate every room, write ``<id>.json/.report.json/.svg`` and ``summary.json`` under ``<output_dir>/<run_id>/``.
+
+    Returns the summary (rooms, compliance, scores, chosen models, output folder) and logs one
+    ``room_published`` line per room.
+    """
+    from .evaluator import evaluate
+    from .outputs import write_room_outputs
+
+    limits = limits or Limits.from_env()
+    base = (base or data_dir()).resolve()
+    out_dir = resolve_under(base, output_dir, "output_dir") / safe_run_id(run_id)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TransientError(f"cannot create output folder {out_dir}: {exc.strerror} "
+                             "(fix: check free space and permissions; the task retries)") from exc
+    rooms: list[dict[str, Any]] = []
+    for entry in _flatten(chunks):
+        grid = _decode(entry, limits)
+        with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id):
+            report = evaluate(grid)
+            result = pipeline_result(grid, report, entry.get("stages", []))
+            try:
+                paths = write_room_outputs(result, out_dir)
+            except OSError as exc:
+                raise TransientError(f"cannot write outputs of {grid.grid_id} to {out_dir}: {exc} "
+                                     "(fix: check free space and permissions; the task retries)") from exc
+            room = _jsonable(_room_summary(result, entry, paths, out_dir))
+            log.info("room_published", summary=result.summary_line(), compliant=room["compliant"],
+                     lights=room["lights"], air_supply=room["air_supply"],
+                     smoke_detectors=room["smoke_detectors"], models=room["models"])
+            rooms.append(room)
+    summary = {
+        "run_id": run_id,
+        "output_dir": str(out_dir),
+        "rooms": len(rooms),
+        "compliant": sum(1 for r in rooms if r["compliant"]),
+        "results": rooms,
+    }
+    _write_json_atomic(out_dir / "summary.json", summary)
+    log.info("run_published", rooms=summary["rooms"], compliant=summary["compliant"], output_dir=str(out_dir))
+    return guard_payload(summary, limits, "publish summary")
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    """A stage outcome rebuilt from its XCom record: what ``outputs.build_report`` reads of a ``StageOutcome``."""
+
+    stage: str
+    record: Mapping[str, Any]
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.record.get("duration_s", 0.0))
+
+    @property
+    def reason(self) -> str:
+        return str(self.record.get("reason", ""))
+
+    def summary(self) -> dict[str, Any]:
+        return dict(self.record["selection"])
+
+    def timings(self) -> dict[str, Any]:
+        return dict(self.record.get("timings") or {"duration_s": self.duration_s})
+
+
+def _input_grid(final: RoomGrid, stages: Sequence[Mapping[str, Any]]) -> RoomGrid:
+    """The room as it was before the stages: ``final`` with every tile a stage filled emptied again."""
+    from .grid import Cell, Component
+
+    filled = {(int(x), int(y)) for s in stages for x, y in s.get("added", [])}
+    if not filled:
+        return final
+    cells = [Cell.model_construct(x=c.x, y=c.y, component=Component.EMPTY, state=c.state)
+             if (c.x, c.y) in filled else c for c in final.cells]
+    return final.model_copy(update={"cells": cells})
+
+
+def pipeline_result(grid: RoomGrid, report: Any, stages: Sequence[Mapping[str, Any]]) -> Any:
+    """The runner's ``PipelineResult`` of a room whose stages ran in separate tasks (records from XCom)."""
+    from .runner import PipelineResult, headline_figures
+
+    outcomes = {str(s["stage"]): StoredOutcome(str(s["stage"]), s) for s in stages}
+    duration = sum(o.duration_s for o in outcomes.values())
+    return PipelineResult(_input_grid(grid, stages), grid, outcomes, report, duration,  # type: ignore[arg-type]
+                          headline_figures(grid, report))
+
+
+def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Path], out_dir: Path) -> dict[str, Any]:
+    """One room's line of ``summary.json``: status, counts, chosen models, §8 stage scores, files."""
+    report = result.report
+    grid = result.final_grid
+    headline = result.headline
+    return {
+        "grid_id": grid.grid_id,
+        "source": entry.get("source"),
+        "status": result.status(),
+        "compliant": bool(report.compliant),
+        "failed_rules": sorted(set(report.failed_rules())),
+        "models": {str(s["stage"]): s["model"] for s in entry.get("stages", [])},
+        "scores": {name: round(float(stage.score), 3) for name, stage in report.stages.items()},
+        "lights": int(headline["lights"]),
+        "air_supply": int(headline["diffusers"]),
+        "smoke_detectors": int(headline["detectors"]),
+        "em_lux": headline.get("em_lux"),
+        "u0": headline.get("u0"),
+        "files": sorted(str(Path(p).relative_to(out_dir)) for p in paths.values()),
+    }
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ----- alerting ---------------------------------------------------------------------------------
+
+def build_alert(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The alert of a failed task as one flat JSON-able dict (dag, task, run, try, exception)."""
+    info = TaskInfo.from_context(context)
+    exc = context.get("exception")
+    return {
+        "alert": "task_failed",
+        "dag_id": info.dag_id,
+        "task_id": info.task_id,
+        "run_id": info.run_id,
+        "try_number": info.try_number,
+        "map_index": info.map_index,
+        "exception_type": type(exc).__name__ if isinstance(exc, BaseException) else None,
+        "exception": str(exc)[:2000] if exc is not None else None,
+    }
+
+
+def alert_on_failure(
+    context: Mapping[str, Any], *, post: Callable[[str, dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """``on_failure_callback``: log ONE structured ``task_failed_alert`` line, and POST it to the webhook if set.
+
+    The webhook (``$CEILING_GRID_ALERT_WEBHOOK_URL``) gets the alert as JSON with a short timeout;
+    a failing webhook is logged and never raises (an alert must not mask the task's own failure).
+    """
+    alert = build_alert(context)
+    log.error("task_failed_alert", **{k: v for k, v in alert.items() if k != "alert"})
+    url = os.environ.get(ALERT_WEBHOOK_ENV, "").strip()
+    if url:
+        try:
+            (post or _post_json)(url, alert)
+        except Exception as exc:  # never let the alert path raise
+            log.warning("alert_webhook_failed", url=url, error=f"{type(exc).__name__}: {exc}")
+    return alert
+
+
+def _post_json(url: str, payload: dict[str, Any]) -> None:
+    import httpx
+
+    response = httpx.post(url, json=payload, timeout=DEFAULT_ALERT_TIMEOUT_S)
+    response.raise_for_status()
