@@ -36,3 +36,21 @@ lock: ## re-resolve requirements.lock from requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# ----- local Airflow stack (no Docker): api-server, scheduler, dag-processor, triggerer -----
+.PHONY: up down demo trigger status
+
+up: setup ## start Airflow locally (airflow_home/, SQLite + LocalExecutor), print URL and login
+	$(PY) scripts/stack.py up
+
+demo: setup ## up if needed, trigger ceiling_grid_pipeline on data/input over REST, print the per-room summary
+	$(PY) scripts/stack.py demo
+
+trigger: setup ## trigger one run (REST; CLI=1 for `airflow dags trigger`), print its run id
+	$(PY) scripts/stack.py trigger $(if $(CLI),--cli) $(if $(CONF),--conf '$(CONF)')
+
+status: ## components, health and the latest runs of the local stack
+	$(PY) scripts/stack.py status
+
+down: ## stop the local stack (every component's process group)
+	$(PY) scripts/stack.py down
