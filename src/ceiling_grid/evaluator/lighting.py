@@ -1,0 +1,236 @@
+"""§7.2 lighting rules L1-L5 and the §8 lighting score, recomputed from the layout; plus the §8 model selection."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX
+from ..geometry import geometry_of
+from ..grid import STATE_CODES, Component, RoomGrid, TileState
+from ..lighting import (
+    array_shapes,
+    calculation_grid,
+    fixture_rules,
+    lpd_w_m2,
+    lumen_method_count,
+    regular_array,
+    shr_minimum_count,
+)
+from ..models.base import ModelResult
+from ..photometry import ROOM_CACHE, IlluminanceStats, illuminance_stats, room_key
+from .geometry_rules import evaluate_geometry, misplaced_tiles
+from .report import RuleResult, StageReport
+
+__all__ = ["ScoreTerms", "evaluate_lighting", "lighting_score", "select_best", "smallest_passing_regular_array"]
+
+SCORE_DECIMALS = 6  # scores equal to this many decimals are ties (§8 tie rules apply)
+_L5_MAX_ASPECT = 1.5  # L5 reference arrays: Sx/Sy within [1/1.5, 1.5]
+_L5_UF_BOUND = 1.5  # optimistic equivalent UF: no array below E A / (Φ MF 1.5) fixtures can pass
+_L5_RECHECK = 6  # levels below the bisection result that are re-checked
+_L5_LINEAR_LEVELS = 40  # up to this many levels above the bound are scanned one by one instead
+
+
+@dataclass(frozen=True)
+class ScoreTerms:
+    """The §8 lighting score terms."""
+
+    compliant: bool
+    s_e: float
+    s_u: float
+    s_over: float
+    s_p: float
+    s_r: float
+
+    @property
+    def score(self) -> float:
+        return (
+            100.0 * self.compliant + 25.0 * self.s_e + 25.0 * self.s_u + 20.0 * self.s_over
+            + 20.0 * self.s_p + 10.0 * self.s_r
+        )
+
+
+def lighting_score(compliant: bool, em: float, u0: float, lpd: float, s_r: float,
+                   target_lux: float, target_u0: float, lpd_limit: float) -> ScoreTerms:
+    """Score = 100 C + 25 s_E + 25 s_U + 20 s_over + 20 s_P + 10 s_R (§8)."""
+    ratio = em / target_lux
+    s_over = 1.0 - 0.5 * min(1.0, max(0.0, (ratio - 1.0) / 0.5))
+    s_p = 1.0 if lpd <= 0 else min(1.0, lpd_limit / lpd)
+    return ScoreTerms(compliant, min(ratio, 1.0), min(u0 / target_u0, 1.0), s_over, s_p, s_r)
+
+
+def _l3_pass(stats: IlluminanceStats, target_lux: float, target_u0: float) -> bool:
+    return stats.count > 0 and stats.em_lx >= target_lux and stats.u0 >= target_u0
+
+
+def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:
+    """L5 reference: the smallest near-square regular array (no pre-placed lights) that passes L3.
+
+    Shapes are limited to spacing ratios Sx/Sy within [1/1.5, 1.5] or one row/column (the best shape per
+    count). Starting at an optimistic lower bound (equivalent UF 1.5), the count doubles until an
+    array passes, then bisection narrows it and the few levels just below are re-checked (pass/fail
+    is close to, not exactly, monotone in the count). Cached per room; ``None`` when nothing passes.
+    """
+    key = (room_key(grid), "l5_reference")
+    cached = ROOM_CACHE.get(key)
+    if cached is not None:
+        return cached if cached else None
+    spec = grid.room_spec
+    free = np.asarray(grid.arrays.state == STATE_CODES[TileState.CEILING])
+    n_free = int(free.sum())
+    points = calculation_grid(grid).points
+    best_by_count: dict[int, tuple[int, int]] = {}
+    x0, y0, x1, y1 = geometry_of(grid).bbox
+    for nx, ny in array_shapes(grid):
+        aspect = abs(math.log(((x1 - x0) / nx) / ((y1 - y0) / ny)))
+        if nx == 1 or ny == 1 or aspect <= math.log(_L5_MAX_ASPECT) + 1e-9:
+            best_by_count.setdefault(nx * ny, (nx, ny))
+    counts = sorted(c for c in best_by_count if c <= n_free)
+    memo: dict[int, tuple[bool, int, IlluminanceStats]] = {}
+
+    def check(i: int) -> bool:
+        if i not in memo:
+            nx, ny = best_by_count[counts[i]]
+            tiles = regular_array(grid, nx, ny, free=free)
+            st = illuminance_stats(grid, tiles, points)
+            memo[i] = (_l3_pass(st, spec.target_lux, spec.target_u0), len(tiles), st)
+        return memo[i][0]
+
+    result: dict[str, Any] = {}
+    if counts and len(points):
+        area = geometry_of(grid).area_m2
+        lower = spec.target_lux * area / (grid.luminaire.flux_lm * DEFAULT_MAINTENANCE_FACTOR * _L5_UF_BOUND)
+        lo = int(np.searchsorted(counts, lower))
+        lo = min(lo, len(counts) - 1)
+        start = hi = lo
+        while not check(hi) and hi < len(counts) - 1:
+            lo = hi + 1
+            hi = min(len(counts) - 1, int(np.searchsorted(counts, 2 * counts[hi])))
+        if check(hi):
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if check(mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if hi - start <= _L5_LINEAR_LEVELS:  # small rooms: scan every level from the bound
+                hi = next(i for i in range(start, hi + 1) if check(i))
+            else:
+                for i in range(hi - 1, max(-1, hi - 1 - _L5_RECHECK), -1):
+                    if check(i):
+                        hi = i
+            _ok, n, st = memo[hi]
+            nx, ny = best_by_count[counts[hi]]
+            result = {"nx": nx, "ny": ny, "count": n, "em_lx": round(st.em_lx, 1), "u0": round(st.u0, 3)}
+    ROOM_CACHE.put(key, result)
+    return result or None
+
+
+def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> StageReport:
+    """Check L1-L5 and G1 (lights) on ``grid`` with the §2.5 reference model and score it (§8).
+
+    ``include_reference=False`` skips the L5 "smallest passing regular array" search (it does not
+    change the score; search models use it to save time).
+    """
+    spec = grid.room_spec
+    cg = calculation_grid(grid)
+    lights = grid.positions(Component.LIGHT)
+    n = len(lights)
+    stats = illuminance_stats(grid, lights, cg.points)
+    rules_l4 = fixture_rules(grid, lights)
+    lpd = lpd_w_m2(grid, n)
+    n_lumen = lumen_method_count(grid)
+    rules: list[RuleResult] = []
+
+    l1 = len(cg.points) > 0
+    rules.append(RuleResult(
+        "L1", l1, True,
+        f"evaluation area = ceiling minus a {cg.band_m:.2f} m wall band, columns excluded"
+        if l1 else "the evaluation area is empty; the room is too small or fully blocked",
+        {"band_m": round(cg.band_m, 4), "bbox_m": [round(v, 4) for v in cg.bbox]},
+    ))
+    rules.append(RuleResult(
+        "L2", l1, True,
+        f"p = 0.2 x 5^log10({cg.d_m:.2f}) = {cg.p_m:.3f} m, {cg.nx} x {cg.ny} cells, {len(cg.points)} points kept",
+        {"d_m": round(cg.d_m, 4), "p_m": round(cg.p_m, 4), "nx": cg.nx, "ny": cg.ny, "points": len(cg.points)},
+    ))
+    l3 = l1 and _l3_pass(stats, spec.target_lux, spec.target_u0)
+    if n == 0:
+        msg3 = f"no luminaires: Em = 0 lx < {spec.target_lux:g} lx; place lights"
+    elif l3:
+        msg3 = f"Em = {stats.em_lx:.1f} lx >= {spec.target_lux:g} lx and U0 = {stats.u0:.3f} >= {spec.target_u0:g}"
+    else:
+        msg3 = (f"Em = {stats.em_lx:.1f} lx (target {spec.target_lux:g}), U0 = {stats.u0:.3f} "
+                f"(target {spec.target_u0:g}); add or move luminaires")
+    rules.append(RuleResult("L3", l3, True, msg3, {
+        "em_lx": round(stats.em_lx, 2), "emin_lx": round(stats.emin_lx, 2), "emax_lx": round(stats.emax_lx, 2),
+        "u0": round(stats.u0, 4), "g2": round(stats.g2, 4),
+    }))
+    n_spacing_bad = int((~rules_l4.spacing_ok).sum())
+    n_wall_bad = int((~rules_l4.wall_ok).sum())
+    lpd_ok = lpd <= spec.lpd_limit_w_m2
+    l4 = n_spacing_bad == 0 and n_wall_bad == 0 and lpd_ok and stats.uf_in_band and n > 0
+    rules.append(RuleResult(
+        "L4", l4, False,
+        f"max S/Hm {rules_l4.max_shr:.2f} (limit {DEFAULT_SHR_MAX}), {n_spacing_bad} fixtures over; "
+        f"{n_wall_bad} fixtures outside the wall-offset window; LPD {lpd:.2f} W/m² "
+        f"(limit {spec.lpd_limit_w_m2:.2f}); equivalent UF {stats.equivalent_uf:.2f} (band 0.45-1.10)",
+        {"max_shr": round(rules_l4.max_shr, 4), "spacing_fail": n_spacing_bad, "wall_offset_fail": n_wall_bad,
+         "lpd_w_m2": round(lpd, 3), "lpd_limit_w_m2": round(spec.lpd_limit_w_m2, 3),
+         "equivalent_uf": round(stats.equivalent_uf, 4), "uf_in_band": stats.uf_in_band,
+         "s_r": round(rules_l4.fraction, 4)},
+    ))
+    reference = smallest_passing_regular_array(grid) if include_reference else None
+    ref_n = reference["count"] if reference else None
+    plausible = None
+    if ref_n is not None:
+        plausible = min(ref_n, n_lumen) <= n <= max(ref_n, n_lumen)
+    rules.append(RuleResult(
+        "L5", True, False,
+        f"N = {n} vs lumen-method N = {n_lumen}"
+        + (f" and smallest passing regular array N = {ref_n}" if ref_n is not None else ""),
+        {"count": n, "lumen_method_count": n_lumen, "regular_array": reference, "plausible": plausible,
+         "shr_minimum_count": shr_minimum_count(grid)},
+    ))
+    bad = misplaced_tiles(grid, Component.LIGHT)
+    rules.append(RuleResult(
+        "G1", not bad, True,
+        "every luminaire stands on a free ceiling tile" if not bad
+        else f"{len(bad)} luminaires on tiles that forbid them, e.g. {bad[:5]}; move them to ceiling tiles",
+        {"misplaced": bad},
+    ))
+    geo_rules = {r.rule: r for r in evaluate_geometry(grid).rules}
+    rules.append(geo_rules["G2"])
+    rules.append(geo_rules["G3"])
+
+    compliant = all(r.passed for r in rules if r.hard)
+    terms = lighting_score(compliant, stats.em_lx, stats.u0, lpd, rules_l4.fraction,
+                           spec.target_lux, spec.target_u0, spec.lpd_limit_w_m2)
+    metrics = {
+        "em_lx": stats.em_lx, "emin_lx": stats.emin_lx, "emax_lx": stats.emax_lx, "u0": stats.u0, "g2": stats.g2,
+        "count": n, "lumen_method_count": n_lumen, "lpd_w_m2": lpd, "max_shr": rules_l4.max_shr,
+        "target_lux": spec.target_lux, "target_u0": spec.target_u0, "equivalent_uf": stats.equivalent_uf,
+        "points": len(cg.points), "s_e": terms.s_e, "s_u": terms.s_u, "s_over": terms.s_over,
+        "s_p": terms.s_p, "s_r": terms.s_r,
+    }
+    infeasible = None
+    if not l3 and n > 0 and not bool(grid.arrays.free_for_light.any()):
+        infeasible = {"rule": "L3", "reason": "no free ceiling tile is left for another luminaire"}
+    return StageReport("lights", rules, score=round(terms.score, 9), metrics=metrics, infeasible=infeasible)
+
+
+def _selection_key(result: ModelResult) -> tuple[float, int, float, str]:
+    count = result.details.get("count", result.grid.count(Component.LIGHT))
+    max_shr = result.details.get("max_shr", math.inf)
+    return (-round(result.score, SCORE_DECIMALS), int(count), float(max_shr), result.model)
+
+
+def select_best(results: Sequence[ModelResult]) -> ModelResult:
+    """§8 argmax: highest score; ties go to fewer fixtures, then lower max S/Hm, then model name."""
+    if not results:
+        raise ValueError("select_best needs at least one model result; run the light models first")
+    return min(results, key=_selection_key)

@@ -1,0 +1,369 @@
+"""Three competing light-placement models (§5.2): lumen-method array, seeded local search, greedy coverage."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import structlog
+
+from ..config import DEFAULT_SHR_MAX
+from ..evaluator.lighting import evaluate_lighting, lighting_score
+from ..grid import Component, RoomGrid
+from ..lighting import array_shapes, calculation_points, fixture_rules, lumen_method_count, regular_array
+from ..photometry import ROOM_CACHE, contribution_matrix, room_key
+from .base import ModelResult, Stage
+
+__all__ = ["DEFAULT_DESIGN_MARGIN", "DEFAULT_SEED", "LightModelA", "LightModelB", "LightModelC"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_DESIGN_MARGIN = 0.002  # models aim 0.2 % above the Em and U0 targets (float-order safety vs the evaluator)
+DEFAULT_SEED = 12464
+DEFAULT_MAX_ARRAY_TRIES = 400  # model A: regular arrays tried above the lumen-method count
+DEFAULT_SA_RADIUS_TILES = 3  # model B: a move shifts one fixture by at most this many tiles per axis
+DEFAULT_SA_ATTEMPTS = 12  # model B: annealing runs (each one tries to drop one more fixture)
+DEFAULT_MAX_LEVELS_SCORED = 60  # candidate layouts whose §8 score is estimated before the final check
+_FLOAT32_ABOVE = 20_000_000  # contribution matrices larger than this use float32
+
+
+@dataclass
+class _Problem:
+    """A room prepared for search: candidate tiles, calculation points, and each tile's contribution."""
+
+    grid: RoomGrid
+    points: np.ndarray
+    target: float
+    target_u0: float
+    existing: np.ndarray  # (n0, 2) pre-placed light tiles
+    free: np.ndarray  # (nf, 2) tiles a light may go on
+    index: np.ndarray  # (h, w) free-tile index, -1 elsewhere
+    v: np.ndarray  # (nf, P) maintained lx each free tile adds at each point
+    e0: np.ndarray  # (P,) lx of the pre-placed lights
+
+    def tiles(self, idx: np.ndarray) -> np.ndarray:
+        return self.free[np.asarray(idx, dtype=np.int64)]
+
+    def illuminance(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        return self.e0 + (self.v[idx].sum(axis=0, dtype=np.float64) if len(idx) else 0.0)
+
+    def violation(self, e: np.ndarray, margin: float = DEFAULT_DESIGN_MARGIN) -> np.ndarray:
+        """Relative shortfall against L3 (0 = passes with margin); ``e`` is (P,) or (k, P)."""
+        em = e.mean(axis=-1)
+        emin = e.min(axis=-1)
+        u0 = np.where(em > 0, emin / np.maximum(em, 1e-300), 0.0)
+        return np.maximum(0.0, 1.0 + margin - em / self.target) + np.maximum(
+            0.0, 1.0 + margin - u0 / self.target_u0
+        )
+
+    def slack(self, e: np.ndarray) -> np.ndarray:
+        """How far above both L3 targets ``e`` is (relative; larger = more spare light and uniformity)."""
+        em = e.mean(axis=-1)
+        u0 = np.where(em > 0, e.min(axis=-1) / np.maximum(em, 1e-300), 0.0)
+        return np.minimum(em / self.target - 1.0, u0 / self.target_u0 - 1.0)
+
+
+def _problem(grid: RoomGrid) -> _Problem:
+    """Build (or fetch from the per-process cache) the search problem of ``grid``."""
+    existing = grid.positions(Component.LIGHT)
+    free_mask = np.asarray(grid.arrays.free_for_light)
+    digest = hashlib.blake2b(existing.tobytes() + free_mask.tobytes(), digest_size=16).hexdigest()
+    key = (room_key(grid), "light_problem:" + digest)
+    cached = ROOM_CACHE.get(key)
+    if cached is not None:
+        pb: _Problem = cached
+        pb.grid = grid
+        return pb
+    points = calculation_points(grid)
+    fy, fx = np.nonzero(free_mask)
+    free = np.stack([fx, fy], axis=1).astype(np.int64)
+    index = np.full(free_mask.shape, -1, dtype=np.int64)
+    index[fy, fx] = np.arange(len(free))
+    dtype = np.float32 if len(free) * len(points) > _FLOAT32_ABOVE else np.float64
+    v = contribution_matrix(grid, free, points, dtype=dtype)
+    e0 = contribution_matrix(grid, existing, points).sum(axis=0) if len(existing) else np.zeros(len(points))
+    spec = grid.room_spec
+    pb = _Problem(grid, points, spec.target_lux, spec.target_u0, existing, free, index, v, e0)
+    ROOM_CACHE.put(key, pb)
+    return pb
+
+
+def _proxy_score(pb: _Problem, idx: np.ndarray) -> float:
+    """The §8 score the evaluator would give ``idx`` (from the contribution matrix; C from L3 alone)."""
+    e = pb.illuminance(idx)
+    em = float(e.mean()) if len(e) else 0.0
+    u0 = float(e.min()) / em if em > 0 else 0.0
+    tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
+    n = len(tiles)
+    spec = pb.grid.room_spec
+    from ..geometry import geometry_of
+
+    lpd = n * pb.grid.luminaire.power_w / geometry_of(pb.grid).area_m2
+    s_r = fixture_rules(pb.grid, tiles).fraction
+    ok = bool(pb.violation(e, margin=0.0) <= 0) and n > 0
+    return lighting_score(ok, em, u0, lpd, s_r, spec.target_lux, spec.target_u0, spec.lpd_limit_w_m2).score
+
+
+def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[str, Any],
+            started: float) -> ModelResult:
+    """Score candidate layouts, run the shared evaluator on the best, and build the result."""
+    grid = pb.grid
+    unique: dict[bytes, np.ndarray] = {}
+    for c in candidates:
+        c = np.sort(np.asarray(c, dtype=np.int64))
+        unique.setdefault(c.tobytes(), c)
+    cands = list(unique.values())
+    if len(cands) > DEFAULT_MAX_LEVELS_SCORED:
+        keep = np.unique(np.linspace(0, len(cands) - 1, DEFAULT_MAX_LEVELS_SCORED).round().astype(int))
+        cands = [cands[i] for i in keep]
+    scored = sorted(((-_proxy_score(pb, c), len(c), i) for i, c in enumerate(cands)))
+    best_grid, best_report, best_idx = grid, None, np.zeros(0, dtype=np.int64)
+    for _, _, i in scored[:5]:
+        new_grid = grid.with_components(Component.LIGHT, [tuple(t) for t in pb.tiles(cands[i]).tolist()])
+        report = evaluate_lighting(new_grid, include_reference=False)
+        if best_report is None or report.score > best_report.score:
+            best_grid, best_report, best_idx = new_grid, report, cands[i]
+        if report.compliant:
+            break
+    if best_report is None:
+        best_report = evaluate_lighting(grid, include_reference=False)
+    m = best_report.metrics
+    details: dict[str, Any] = {
+        "count": m["count"], "max_shr": round(m["max_shr"], 4), "em_lx": round(m["em_lx"], 2),
+        "u0": round(m["u0"], 4), "lpd_w_m2": round(m["lpd_w_m2"], 3), "emin_lx": round(m["emin_lx"], 2),
+        "lumen_method_count": m["lumen_method_count"], "preplaced": len(pb.existing),
+        "candidates_scored": len(cands), "elapsed_s": round(time.perf_counter() - started, 4), **diag,
+    }
+    if not best_report.compliant:
+        reason = diag.get("infeasible_reason") or "no layout found that meets Em and U0 on the calculation grid"
+        details["infeasible"] = {"rule": "L3", "reason": reason}
+    details.pop("infeasible_reason", None)
+    log.info("light_model_done", model=model, grid_id=grid.grid_id, score=round(best_report.score, 3),
+             count=m["count"], compliant=best_report.compliant, elapsed_s=details["elapsed_s"])
+    return ModelResult(model, Stage.LIGHTS, best_grid, best_report.score, best_report.compliant,
+                       len(best_idx), details)
+
+
+# ----- model A: lumen-method regular array ---------------------------------------------------
+
+def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX,
+                 max_tries: int = DEFAULT_MAX_ARRAY_TRIES) -> tuple[np.ndarray, dict[str, Any]]:
+    """The first regular array (count >= lumen-method N, S <= SHR Hm) that passes L3, else the least-violating."""
+    grid = pb.grid
+    n0 = max(lumen_method_count(grid) - len(pb.existing), 1)
+    occupied = np.zeros(pb.index.shape, dtype=bool)
+    if len(pb.existing):
+        occupied[pb.existing[:, 1], pb.existing[:, 0]] = True
+    free_mask = pb.index >= 0
+    best: tuple[float, np.ndarray, tuple[int, int]] | None = None
+    tries = 0
+    shapes = array_shapes(grid, shr_max=shr_max)
+    for nx, ny in shapes:
+        if nx * ny < n0:
+            continue
+        tiles = regular_array(grid, nx, ny, free=free_mask, occupied=occupied)
+        idx = pb.index[tiles[:, 1], tiles[:, 0]] if len(tiles) else np.zeros(0, dtype=np.int64)
+        viol = float(pb.violation(pb.illuminance(idx)))
+        tries += 1
+        if best is None or viol < best[0]:
+            best = (viol, idx, (nx, ny))
+        if viol <= 0 or tries >= max_tries or len(idx) >= len(pb.free):
+            break
+    if best is None:
+        return np.zeros(0, dtype=np.int64), {"arrays_tried": 0, "shape": None, "lumen_n": n0}
+    viol, idx, shape = best
+    diag: dict[str, Any] = {"arrays_tried": tries, "shape": list(shape), "lumen_n": n0 + len(pb.existing)}
+    if viol > 0:
+        diag["infeasible_reason"] = (
+            f"no regular array up to {tries} shapes meets L3 on the free tiles ({len(pb.free)} free)"
+        )
+    return idx, diag
+
+
+@dataclass(frozen=True)
+class LightModelA:
+    """Textbook lumen method (§2.3, §5.2a): N from the published UF, an aspect-matched array with
+    S <= 1.5 Hm and wall offset S/2, snapped to tiles; grows to the next array until L3 passes."""
+
+    name: ClassVar[str] = "LightModelA"
+    stage: ClassVar[Stage] = Stage.LIGHTS
+    version: ClassVar[str] = "1.0"
+    shr_max: float = DEFAULT_SHR_MAX
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        started = time.perf_counter()
+        pb = _problem(grid)
+        idx, diag = _lumen_array(pb, self.shr_max)
+        return _finish(self.name, pb, [idx], diag, started)
+
+
+# ----- model B: greedy removal + simulated annealing from model A -----------------------------
+
+def _greedy_remove(pb: _Problem, idx: np.ndarray, levels: list[np.ndarray]) -> np.ndarray:
+    """Remove, one at a time, the fixture whose removal leaves the most slack while L3 still passes."""
+    idx = np.asarray(idx, dtype=np.int64)
+    while len(idx) > 1:
+        e = pb.illuminance(idx)
+        without = e[None, :] - pb.v[idx]
+        ok = pb.violation(without) <= 0
+        if not ok.any():
+            break
+        slack = np.where(ok, pb.slack(without), -np.inf)
+        drop = int(np.argmax(slack))
+        idx = np.delete(idx, drop)
+        levels.append(idx.copy())
+    return idx
+
+
+def _anneal(pb: _Problem, idx: np.ndarray, rng: np.random.Generator, iterations: int,
+            radius: int) -> tuple[np.ndarray, bool, int]:
+    """Move fixtures to nearby free tiles (Metropolis, linear cooling) until L3 passes; deterministic per seed."""
+    idx = np.asarray(idx, dtype=np.int64).copy()
+    if len(idx) == 0:
+        return idx, False, 0
+    used = np.zeros(len(pb.free), dtype=bool)
+    used[idx] = True
+    e = pb.illuminance(idx)
+    f = float(pb.violation(e))
+    h, w = pb.index.shape
+    t0 = 0.02
+    for it in range(iterations):
+        if f <= 0:
+            return idx, True, it
+        temp = t0 * (1.0 - it / iterations) + 1e-6
+        i = int(rng.integers(len(idx)))
+        x, y = pb.free[idx[i]]
+        dx, dy = (int(v) for v in rng.integers(-radius, radius + 1, size=2))
+        nx_, ny_ = x + dx, y + dy
+        if not (0 <= nx_ < w and 0 <= ny_ < h):
+            continue
+        j = int(pb.index[ny_, nx_])
+        if j < 0 or used[j]:
+            continue
+        e_new = e - pb.v[idx[i]] + pb.v[j]
+        f_new = float(pb.violation(e_new))
+        if f_new <= f or rng.random() < math.exp(-(f_new - f) / temp):
+            used[idx[i]] = False
+            used[j] = True
+            idx[i] = j
+            e, f = e_new, f_new
+    return idx, f <= 0, iterations
+
+
+@dataclass(frozen=True)
+class LightModelB:
+    """Local search from model A (§5.2b): greedy removal while L3 holds, then seeded simulated
+    annealing on tile positions with one fixture fewer; keeps the best-scoring feasible level."""
+
+    name: ClassVar[str] = "LightModelB"
+    stage: ClassVar[Stage] = Stage.LIGHTS
+    version: ClassVar[str] = "1.0"
+    seed: int = DEFAULT_SEED
+    radius_tiles: int = DEFAULT_SA_RADIUS_TILES
+    attempts: int = DEFAULT_SA_ATTEMPTS
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        started = time.perf_counter()
+        pb = _problem(grid)
+        start, diag_a = _lumen_array(pb)
+        rng = np.random.default_rng(self.seed)
+        levels: list[np.ndarray] = [start.copy()]
+        diag: dict[str, Any] = {"seed": self.seed, "start_count": len(start) + len(pb.existing),
+                                "sa_runs": 0, "sa_successes": 0, "sa_iterations": 0}
+        if float(pb.violation(pb.illuminance(start))) > 0:
+            # start infeasible: anneal at the same count first
+            moved, ok, its = _anneal(pb, start, rng, 4000, self.radius_tiles)
+            diag["sa_runs"] += 1
+            diag["sa_iterations"] += its
+            if ok:
+                levels.append(moved)
+                start = moved
+                diag["sa_successes"] += 1
+            else:
+                diag["infeasible_reason"] = diag_a.get("infeasible_reason")
+                return _finish(self.name, pb, levels, diag, started)
+        idx = _greedy_remove(pb, start, levels)
+        for _ in range(self.attempts):
+            if len(idx) <= 1:
+                break
+            e = pb.illuminance(idx)
+            drop = int(np.argmax(pb.slack(e[None, :] - pb.v[idx])))
+            trial = np.delete(idx, drop)
+            iterations = int(min(3000, max(300, 40 * len(trial))))
+            moved, ok, its = _anneal(pb, trial, rng, iterations, self.radius_tiles)
+            diag["sa_runs"] += 1
+            diag["sa_iterations"] += its
+            if not ok:
+                break
+            diag["sa_successes"] += 1
+            levels.append(moved.copy())
+            idx = _greedy_remove(pb, moved, levels)
+        return _finish(self.name, pb, levels, diag, started)
+
+
+# ----- model C: greedy coverage ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LightModelC:
+    """Coverage model (§5.2c): lazy-greedy choice of tiles until every calculation point reaches the
+    target (largest covered deficit first), then reverse pruning while L3 still holds."""
+
+    name: ClassVar[str] = "LightModelC"
+    stage: ClassVar[Stage] = Stage.LIGHTS
+    version: ClassVar[str] = "1.0"
+    margin: float = DEFAULT_DESIGN_MARGIN
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        started = time.perf_counter()
+        pb = _problem(grid)
+        need = pb.target * (1.0 + self.margin)
+        e = pb.e0.astype(np.float64).copy()
+        deficit = np.maximum(need - e, 0.0)
+        chosen: list[int] = []
+        taken = np.zeros(len(pb.free), dtype=bool)
+        recomputed = 0
+        if len(pb.free) and len(pb.points):
+            ub = np.minimum(pb.v, deficit[None, :]).sum(axis=1)
+            heap = [(-float(g), j) for j, g in enumerate(ub) if g > 0]
+            heapq.heapify(heap)
+            while deficit.sum() > 1e-9 and heap:
+                _neg, j = heapq.heappop(heap)
+                gain = float(np.minimum(pb.v[j], deficit).sum())
+                recomputed += 1
+                if gain <= 0:
+                    continue
+                if heap and gain < -heap[0][0] - 1e-12:
+                    heapq.heappush(heap, (-gain, j))
+                    continue
+                chosen.append(j)
+                taken[j] = True
+                e += pb.v[j]
+                deficit = np.maximum(need - e, 0.0)
+        idx = np.array(chosen, dtype=np.int64)
+        # U0 repair: light the darkest point until both targets hold (rarely needed once Emin >= Et)
+        while float(pb.violation(pb.illuminance(idx))) > 0 and not taken.all():
+            dark = int(np.argmin(pb.illuminance(idx)))
+            col = np.where(taken, -np.inf, pb.v[:, dark])
+            j = int(np.argmax(col))
+            taken[j] = True
+            idx = np.append(idx, j)
+        levels = [idx.copy()]
+        # reverse pruning: drop fixtures, latest first, while L3 still holds
+        for pos in range(len(idx) - 1, -1, -1):
+            trial = np.delete(idx, pos)
+            if len(trial) and float(pb.violation(pb.illuminance(trial))) <= 0:
+                idx = trial
+                levels.append(idx.copy())
+        diag: dict[str, Any] = {"greedy_count": len(chosen) + len(pb.existing),
+                                "gain_evaluations": recomputed, "pruned": len(levels) - 1}
+        if float(pb.violation(pb.illuminance(idx))) > 0:
+            diag["infeasible_reason"] = (
+                f"even with every free tile lit ({len(pb.free)} free) Em/U0 stay below target"
+            )
+        return _finish(self.name, pb, levels, diag, started)

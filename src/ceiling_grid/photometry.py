@@ -1,0 +1,365 @@
+"""Point-by-point illuminance of §2.5: cos^m sub-sources per panel plus a split-flux indirect term, vectorised."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import DEFAULT_LUMINAIRE_SUBDIVISION, DEFAULT_MAINTENANCE_FACTOR, DEFAULT_REFLECTANCES
+from .geometry import geometry_of
+from .grid import RoomGrid
+
+__all__ = [
+    "DEFAULT_CHUNK_ELEMENTS",
+    "DEFAULT_UF_SANITY_BAND",
+    "IlluminanceStats",
+    "RoomPhotometry",
+    "contribution_matrix",
+    "corner_flux_fraction",
+    "direct_illuminance",
+    "illuminance",
+    "illuminance_stats",
+    "rectangle_flux_fraction",
+    "room_key",
+    "room_photometry",
+    "sub_sources",
+    "work_plane_flux",
+]
+
+DEFAULT_CHUNK_ELEMENTS = 2_000_000  # sources x points per numpy block (about 16 MB of float64 per temporary)
+DEFAULT_UF_SANITY_BAND = (0.45, 1.10)  # §2.5: equivalent UF outside this band means a broken model
+_GAUSS_NODES = 32  # per angular piece, for the cos^m (m != 1) flux integral
+_CACHE_SIZE = 16
+
+
+def room_key(grid: RoomGrid) -> str:
+    """A digest of everything that fixes a room's photometric geometry (tile states and parameters, not components)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(grid.arrays.state).tobytes())
+    h.update(
+        repr(
+            (
+                grid.width,
+                grid.height,
+                grid.tile_size_m,
+                grid.ceiling_height_m,
+                grid.effective_work_plane_m,
+                grid.room_type,
+                grid.luminaire.flux_lm,
+                grid.luminaire.power_w,
+                grid.luminaire.cos_exponent,
+            )
+        ).encode()
+    )
+    return h.hexdigest()
+
+
+class _LRU:
+    """A tiny per-process LRU cache of per-room constants (keyed by :func:`room_key`)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: OrderedDict[tuple[str, str], Any] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> Any:
+        value = self.data.get(key)
+        if value is not None:
+            self.data.move_to_end(key)
+        return value
+
+    def put(self, key: tuple[str, str], value: Any) -> None:
+        self.data[key] = value
+        self.data.move_to_end(key)
+        while len(self.data) > self.size:
+            self.data.popitem(last=False)
+
+
+ROOM_CACHE = _LRU(_CACHE_SIZE)
+
+
+def _rectangles(mask: np.ndarray, tile: float) -> np.ndarray:
+    """Cover the True tiles of ``mask`` by disjoint axis-aligned rectangles (x0, y0, x1, y1) in metres.
+
+    Row runs are merged with identical runs of the next rows, so a rectangle room is one rectangle.
+    """
+    open_runs: dict[tuple[int, int], int] = {}  # (start, stop) -> first row
+    rects: list[tuple[float, float, float, float]] = []
+    h = mask.shape[0]
+    for r in range(h + 1):
+        runs: set[tuple[int, int]] = set()
+        if r < h and mask[r].any():
+            padded = np.concatenate([[False], mask[r], [False]]).astype(np.int8)
+            d = np.diff(padded)
+            runs = set(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist(), strict=True))
+        for run in [k for k in open_runs if k not in runs]:
+            r0 = open_runs.pop(run)
+            rects.append((run[0] * tile, r0 * tile, run[1] * tile, r * tile))
+        for run in runs:
+            open_runs.setdefault(run, r)
+    return np.array(sorted(rects), dtype=float).reshape(-1, 4)
+
+
+@dataclass(frozen=True)
+class RoomPhotometry:
+    """Per-room constants of the §2.5 model (computed once per room and cached)."""
+
+    hm: float  # luminaire height above the reference plane
+    tile: float
+    flux_lm: float
+    power_w: float
+    cos_exponent: float
+    k: int  # k x k sub-sources per panel
+    mf: float
+    floor_area_m2: float  # work-plane area (ceiling tiles; columns excluded)
+    perimeter_m: float
+    wall_height_m: float
+    reflectances: tuple[float, float, float]  # ceiling, walls, floor
+    rects: np.ndarray  # work-plane rectangles (x0, y0, x1, y1)
+
+    @property
+    def sphere_factor(self) -> float:
+        """1 / (A_s (1 - rho_m)) of the split-flux formula."""
+        rc, rw, rf = self.reflectances
+        a = self.floor_area_m2
+        wall = self.perimeter_m * self.wall_height_m
+        a_s = 2.0 * a + wall
+        rho_m = (a * rc + a * rf + wall * rw) / a_s
+        return 1.0 / (a_s * (1.0 - rho_m))
+
+    def indirect_per_luminaire(self, flux_on_work_plane: np.ndarray) -> np.ndarray:
+        """E_ind (lx, before MF) each luminaire adds, given its direct flux on the work plane (linear in flux)."""
+        _, rw, rf = self.reflectances
+        phi1 = rf * flux_on_work_plane + rw * (self.flux_lm - flux_on_work_plane)
+        return phi1 * self.sphere_factor
+
+
+def room_photometry(grid: RoomGrid) -> RoomPhotometry:
+    """The cached per-room constants of ``grid`` (work-plane rectangles, areas, luminaire data)."""
+    key = (room_key(grid), "photometry")
+    cached = ROOM_CACHE.get(key)
+    if cached is not None:
+        return cached
+    geo = geometry_of(grid)
+    lum = grid.luminaire
+    ph = RoomPhotometry(
+        hm=grid.mounting_height_m,
+        tile=grid.tile_size_m,
+        flux_lm=lum.flux_lm,
+        power_w=lum.power_w,
+        cos_exponent=lum.cos_exponent,
+        k=DEFAULT_LUMINAIRE_SUBDIVISION,
+        mf=DEFAULT_MAINTENANCE_FACTOR,
+        floor_area_m2=geo.area_m2,
+        perimeter_m=geo.perimeter_m,
+        wall_height_m=grid.ceiling_height_m,
+        reflectances=DEFAULT_REFLECTANCES,
+        rects=_rectangles(geo.ceiling, grid.tile_size_m),
+    )
+    ROOM_CACHE.put(key, ph)
+    return ph
+
+
+def sub_sources(lights_xy: np.ndarray, tile: float, k: int = DEFAULT_LUMINAIRE_SUBDIVISION) -> np.ndarray:
+    """(n*k*k, 2) point-source positions in metres: each tile split into k x k equal cells, one source per centre."""
+    xy = np.asarray(lights_xy, dtype=float).reshape(-1, 2)
+    offs = (np.arange(k) + 0.5) / k  # fractions of the tile
+    ox, oy = np.meshgrid(offs, offs, indexing="xy")
+    local = np.stack([ox.ravel(), oy.ravel()], axis=1)  # (k*k, 2)
+    return ((xy[:, None, :] + local[None, :, :]) * tile).reshape(-1, 2)
+
+
+def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float, m: float) -> np.ndarray:
+    """(len(src), len(pts)) direct illuminance of cos^m point sources of ``flux_each`` lm at height ``hm``."""
+    dx = pts[None, :, 0] - src[:, None, 0]
+    dy = pts[None, :, 1] - src[:, None, 1]
+    d2 = dx * dx + dy * dy + hm * hm
+    # E = I0 cos^(m+3) / hm^2 with I0 = (m+1) flux / (2 pi) and cos = hm / d
+    scale = (m + 1.0) * flux_each / (2.0 * math.pi) * hm ** (m + 1.0)
+    if m == 1.0:
+        return scale / (d2 * d2)
+    return scale * d2 ** (-(m + 3.0) / 2.0)
+
+
+def direct_illuminance(
+    sources: np.ndarray, points: np.ndarray, hm: float, flux_each: float, m: float = 1.0,
+    chunk: int = DEFAULT_CHUNK_ELEMENTS,
+) -> np.ndarray:
+    """Summed direct illuminance (lx, no MF) at ``points`` from cos^m point ``sources`` (both (n, 2) metres)."""
+    src = np.asarray(sources, dtype=float).reshape(-1, 2)
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    out = np.zeros(len(pts))
+    if len(src) == 0 or len(pts) == 0:
+        return out
+    step = max(1, chunk // len(pts))
+    for s in range(0, len(src), step):
+        out += _direct_kernel(src[s : s + step], pts, hm, flux_each, m).sum(axis=0)
+    return out
+
+
+def _corner_lambertian(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Signed flux fraction of a Lambertian point source (unit height) onto the rectangle [0, x] x [0, y].
+
+    The closed-form view factor from a parallel differential area to a rectangle whose corner lies
+    below the source; odd in x and in y, so any rectangle follows by inclusion-exclusion.
+    """
+    ax = np.sqrt(1.0 + x * x)
+    ay = np.sqrt(1.0 + y * y)
+    return (x / ax * np.arctan(y / ax) + y / ay * np.arctan(x / ay)) / (2.0 * math.pi)
+
+
+_GL_T, _GL_W = np.polynomial.legendre.leggauss(_GAUSS_NODES)
+
+
+def _corner_general(x: np.ndarray, y: np.ndarray, m: float) -> np.ndarray:
+    """As :func:`_corner_lambertian` for a cos^m source, by Gauss-Legendre over the azimuth.
+
+    In polar coordinates the radial integral is exact: a wedge dθ out to ground radius R receives
+    (1 - cos^(m+1) γ_R) dθ / 2π. The azimuth integral is split where the ray meets the rectangle corner.
+    """
+    sx, sy = np.sign(x), np.sign(y)
+    ax_, ay_ = np.abs(x), np.abs(y)
+    theta_c = np.arctan2(ay_, ax_)[..., None]
+    # piece 1: theta in [0, theta_c], boundary x = ax_ (R = ax_/cos)
+    t1 = 0.5 * theta_c * (_GL_T + 1.0)
+    r1 = ax_[..., None] / np.cos(t1)
+    f1 = 1.0 - (1.0 + r1 * r1) ** (-(m + 1.0) / 2.0)
+    i1 = 0.5 * theta_c[..., 0] * (f1 * _GL_W).sum(axis=-1)
+    # piece 2: theta in [theta_c, pi/2], boundary y = ay_ (R = ay_/sin)
+    half = math.pi / 2.0
+    t2 = theta_c + 0.5 * (half - theta_c) * (_GL_T + 1.0)
+    r2 = ay_[..., None] / np.sin(t2)
+    f2 = 1.0 - (1.0 + r2 * r2) ** (-(m + 1.0) / 2.0)
+    i2 = 0.5 * (half - theta_c[..., 0]) * (f2 * _GL_W).sum(axis=-1)
+    out = sx * sy * (i1 + i2) / (2.0 * math.pi)
+    return np.where((ax_ == 0) | (ay_ == 0), 0.0, out)
+
+
+def corner_flux_fraction(x: np.ndarray, y: np.ndarray, m: float = 1.0) -> np.ndarray:
+    """Signed fraction of a cos^m source's flux landing on [0, x] x [0, y] (coordinates in units of the height)."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if m == 1.0:
+        return _corner_lambertian(x, y)
+    return _corner_general(x, y, m)
+
+
+def rectangle_flux_fraction(sources: np.ndarray, rects: np.ndarray, hm: float, m: float = 1.0) -> np.ndarray:
+    """(n,) fraction of each source's flux landing on the union of the disjoint ``rects`` (exact up to quadrature)."""
+    src = np.asarray(sources, dtype=float).reshape(-1, 2)
+    out = np.zeros(len(src))
+    if len(src) == 0 or len(rects) == 0:
+        return out
+    step = max(1, DEFAULT_CHUNK_ELEMENTS // (4 * len(rects) * (1 if m == 1.0 else 2 * _GAUSS_NODES)))
+    for s in range(0, len(src), step):
+        sx = src[s : s + step, 0:1]
+        sy = src[s : s + step, 1:2]
+        x0 = (rects[None, :, 0] - sx) / hm
+        y0 = (rects[None, :, 1] - sy) / hm
+        x1 = (rects[None, :, 2] - sx) / hm
+        y1 = (rects[None, :, 3] - sy) / hm
+        frac = (
+            corner_flux_fraction(x1, y1, m)
+            - corner_flux_fraction(x0, y1, m)
+            - corner_flux_fraction(x1, y0, m)
+            + corner_flux_fraction(x0, y0, m)
+        )
+        out[s : s + step] = frac.sum(axis=1)
+    return out
+
+
+def work_plane_flux(grid: RoomGrid, lights_xy: np.ndarray) -> np.ndarray:
+    """(n,) direct flux (lm, before MF) each luminaire puts on the work plane inside the room."""
+    ph = room_photometry(grid)
+    xy = np.asarray(lights_xy, dtype=float).reshape(-1, 2)
+    if len(xy) == 0:
+        return np.zeros(0)
+    src = sub_sources(xy, ph.tile, ph.k)
+    frac = rectangle_flux_fraction(src, ph.rects, ph.hm, ph.cos_exponent).reshape(len(xy), ph.k * ph.k)
+    return frac.mean(axis=1) * ph.flux_lm
+
+
+def illuminance(grid: RoomGrid, lights_xy: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Maintained illuminance E(P) = MF (sum E_dir + E_ind) in lx at ``points`` (m, 2 metres).
+
+    ``lights_xy`` are the (n, 2) tile indices of every luminaire (pre-placed ones included).
+    """
+    ph = room_photometry(grid)
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    xy = np.asarray(lights_xy, dtype=float).reshape(-1, 2)
+    if len(xy) == 0:
+        return np.zeros(len(pts))
+    src = sub_sources(xy, ph.tile, ph.k)
+    direct = direct_illuminance(src, pts, ph.hm, ph.flux_lm / (ph.k * ph.k), ph.cos_exponent)
+    phi_tot = ph.flux_lm * len(xy)
+    phi_wp = float(work_plane_flux(grid, xy).sum())
+    _, rw, rf = ph.reflectances
+    e_ind = (rf * phi_wp + rw * (phi_tot - phi_wp)) * ph.sphere_factor
+    return ph.mf * (direct + e_ind)
+
+
+def contribution_matrix(grid: RoomGrid, tiles_xy: np.ndarray, points: np.ndarray,
+                        dtype: type = np.float64) -> np.ndarray:
+    """(n, m) maintained illuminance each candidate luminaire tile adds at each point.
+
+    The model of §2.5 is linear in the luminaire set (E_ind is linear in Φ_tot and Φ_wp), so the
+    illuminance of any layout is the sum of its rows. Used by search models; the evaluator calls
+    :func:`illuminance` directly.
+    """
+    ph = room_photometry(grid)
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    xy = np.asarray(tiles_xy, dtype=float).reshape(-1, 2)
+    kk = ph.k * ph.k
+    out: np.ndarray = np.empty((len(xy), len(pts)), dtype=dtype)
+    if len(xy) == 0 or len(pts) == 0:
+        return out
+    e_ind = ph.indirect_per_luminaire(work_plane_flux(grid, xy))
+    step = max(1, DEFAULT_CHUNK_ELEMENTS // (kk * len(pts)))
+    for s in range(0, len(xy), step):
+        src = sub_sources(xy[s : s + step], ph.tile, ph.k)
+        block = _direct_kernel(src, pts, ph.hm, ph.flux_lm / kk, ph.cos_exponent)
+        block = block.reshape(-1, kk, len(pts)).sum(axis=1)
+        out[s : s + step] = ph.mf * (block + e_ind[s : s + step, None])
+    return out
+
+
+@dataclass(frozen=True)
+class IlluminanceStats:
+    """Headline figures of a layout on a calculation grid."""
+
+    em_lx: float
+    emin_lx: float
+    emax_lx: float
+    u0: float  # Emin / Em
+    g2: float  # Emin / Emax
+    equivalent_uf: float  # Em A / (Φ_tot MF); §2.5 sanity band [0.45, 1.10]
+    count: int
+
+    @property
+    def uf_in_band(self) -> bool:
+        lo, hi = DEFAULT_UF_SANITY_BAND
+        return self.count == 0 or lo <= self.equivalent_uf <= hi
+
+
+def stats_from_values(grid: RoomGrid, values: np.ndarray, count: int) -> IlluminanceStats:
+    """Em/Emin/Emax/U0/g2/equivalent UF of the illuminance ``values`` produced by ``count`` luminaires."""
+    ph = room_photometry(grid)
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return IlluminanceStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, count)
+    em, emin, emax = float(v.mean()), float(v.min()), float(v.max())
+    u0 = emin / em if em > 0 else 0.0
+    g2 = emin / emax if emax > 0 else 0.0
+    phi = ph.flux_lm * count
+    uf = em * ph.floor_area_m2 / (phi * ph.mf) if phi > 0 else 0.0
+    return IlluminanceStats(em, emin, emax, u0, g2, uf, count)
+
+
+def illuminance_stats(grid: RoomGrid, lights_xy: np.ndarray, points: np.ndarray) -> IlluminanceStats:
+    """Em, Emin, Emax, U0, g2 and the equivalent UF of the luminaires ``lights_xy`` on ``points``."""
+    xy = np.asarray(lights_xy).reshape(-1, 2)
+    return stats_from_values(grid, illuminance(grid, xy, points), len(xy))
