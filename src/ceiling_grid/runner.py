@@ -237,7 +237,7 @@ def headline_figures(grid: RoomGrid, report: ComplianceReport) -> dict[str, Any]
     lm = lights.metrics if lights else {}
     dm = detectors.metrics if detectors else {}
     return {
-        "em_lux": _first(lm, "em_lux", "Em", "em"),
+        "em_lux": _first(lm, "em_lx", "em_lux", "Em"),
         "u0": _first(lm, "u0", "U0"),
         "lights": grid.count(Component.LIGHT),
         "diffusers": grid.count(Component.AIR_SUPPLY),

@@ -1,0 +1,319 @@
+"""The ``ceiling-grid`` command: run rooms through the pipeline, validate room files, render a plan."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import DETECTOR_STANDARDS, ROOM_TYPES
+from .errors import CeilingGridError, InputError, RoomValidationError
+from .grid import RoomGrid, load_room, parse_room
+from .observability.logging import DEFAULT_CLI_LOG_LEVEL, configure_cli_logging, get_logger
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_OK = 0  # every room valid and compliant
+EXIT_FAILED = 1  # some room not compliant, infeasible, or a model failed
+EXIT_USAGE = 2  # invalid input file or command-line usage
+DEFAULT_WORKERS = 3
+PUSH_JOB = "ceiling_grid_cli"
+
+log = get_logger("ceiling_grid.cli")
+
+EPILOG = """\
+examples:
+  ceiling-grid run data/input --out data/output/cli
+      lay out every room file in the folder (sorted; *.report.json skipped)
+  ceiling-grid run room.json other.json --out out --standard bs5839_1 --workers 2
+  ceiling-grid run data/input --out out --json-logs --log-level info 2> events.jsonl
+  ceiling-grid validate data/input/*.json
+  ceiling-grid render out/room-001.json --out room-001.svg
+
+exit codes: 0 every room valid and compliant; 1 a room is not compliant or infeasible
+(or a model failed); 2 an input file is invalid or the command line is wrong.
+Environment: PROMETHEUS_PUSHGATEWAY_URL pushes run metrics; OTEL_EXPORTER_OTLP_ENDPOINT exports traces.
+"""
+
+
+# ----- input discovery ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Problem:
+    path: str
+    message: str
+
+
+def expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[_Problem]]:
+    """Files as given; folders as their ``*.json`` files sorted by name, without ``*.report.json``."""
+    files: list[Path] = []
+    problems: list[_Problem] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.glob("*.json") if f.is_file() and not f.name.endswith(".report.json"))
+            if not found:
+                problems.append(_Problem(raw, f"{raw}: folder has no *.json room files (fix: pass a folder of rooms)"))
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            problems.append(_Problem(raw, f"{raw}: file not found (fix: check the path)"))
+    return files, problems
+
+
+def one_line(exc: BaseException) -> str:
+    """A single-line message for an input error (first problem, and how many more there are)."""
+    if isinstance(exc, RoomValidationError) and exc.issues:
+        first = exc.issues[0].render(exc.source)
+        more = len(exc.issues) - 1
+        if more:
+            first += f" (+{more} more; `ceiling-grid validate {exc.source}` lists them all)"
+        return first
+    return " ".join(str(exc).split())
+
+
+def load_with_overrides(path: Path, standard: str | None, room_type: str | None) -> RoomGrid:
+    grid = load_room(path)
+    overrides: dict[str, Any] = {}
+    if standard is not None:
+        overrides["detector_standard"] = standard
+    if room_type is not None:
+        overrides["room_type"] = room_type
+    if not overrides:
+        return grid
+    return parse_room({**grid.to_payload(), **overrides}, source=str(path))
+
+
+# ----- progress -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Any]:
+    """A rich progress bar on stderr (TTY only), or a no-op advancing callable."""
+    if not enabled:
+        yield lambda description="": None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as progress:
+        task = progress.add_task("rooms", total=total)
+
+        def advance(description: str = "") -> None:
+            progress.update(task, advance=1, description=description or "rooms")
+
+        yield advance
+
+
+# ----- commands -------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .outputs import write_room_outputs
+    from .runner import PipelineRunner
+
+    files, problems = expand_inputs(args.inputs)
+    code = EXIT_OK
+    for problem in problems:
+        print(problem.message, file=sys.stderr)
+        code = EXIT_USAGE
+    seen: dict[str, Path] = {}
+    rooms: list[tuple[Path, RoomGrid]] = []
+    for path in files:
+        try:
+            grid = load_with_overrides(path, args.standard, args.room_type)
+        except InputError as exc:
+            print(one_line(exc), file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        if grid.grid_id in seen:
+            print(
+                f"{path}: grid_id: {grid.grid_id!r} is also used by {seen[grid.grid_id]} and names the output "
+                "files (fix: give each room a unique grid_id)",
+                file=sys.stderr,
+            )
+            code = EXIT_USAGE
+            continue
+        seen[grid.grid_id] = path
+        rooms.append((path, grid))
+    if not rooms:
+        return code or EXIT_USAGE
+
+    out_dir = Path(args.out)
+    show_bar = len(rooms) > 1 and sys.stderr.isatty()
+    runner = PipelineRunner(max_workers=args.workers)
+    try:
+        with runner, _progress(len(rooms), show_bar) as advance:
+            for _path, grid in rooms:
+                try:
+                    result = runner.run_full_pipeline(grid)
+                    write_room_outputs(result, out_dir, timings=args.timings)
+                except InputError as exc:
+                    print(one_line(exc), file=sys.stderr)
+                    code = max(code, EXIT_USAGE)
+                except CeilingGridError as exc:
+                    print(f"{grid.grid_id}: ERROR {one_line(exc)}")
+                    code = max(code, EXIT_FAILED)
+                except OSError as exc:
+                    print(
+                        f"{grid.grid_id}: ERROR cannot write outputs to {out_dir}: {exc.strerror or exc} "
+                        "(fix: check the folder exists and is writable)"
+                    )
+                    code = max(code, EXIT_FAILED)
+                else:
+                    print(result.summary_line(), flush=True)
+                    if not result.report.compliant:
+                        code = max(code, EXIT_FAILED)
+                advance(grid.grid_id)
+    finally:
+        runner.metrics.push(PUSH_JOB, {"instance": os.uname().nodename})
+        runner.tracer.force_flush()
+        runner.tracer.shutdown()
+    return code
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    files, problems = expand_inputs(args.inputs)
+    code = EXIT_OK
+    for problem in problems:
+        print(problem.message, file=sys.stderr)
+        code = EXIT_USAGE
+    for path in files:
+        try:
+            grid = load_room(path)
+        except RoomValidationError as exc:
+            for issue in exc.issues:
+                print(issue.render(exc.source), file=sys.stderr)
+            code = EXIT_USAGE
+        except InputError as exc:
+            print(one_line(exc), file=sys.stderr)
+            code = EXIT_USAGE
+        else:
+            print(
+                f"{path}: OK {grid.grid_id} {grid.width}x{grid.height} tiles of {grid.tile_size_m:g} m, "
+                f"{grid.room_type}, {grid.detector_standard}"
+            )
+    return code
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .evaluator import evaluate
+    from .outputs import atomic_write_text
+    from .render import render_svg
+
+    src = Path(args.grid)
+    try:
+        grid = load_room(src)
+    except InputError as exc:
+        print(one_line(exc), file=sys.stderr)
+        return EXIT_USAGE
+    target = Path(args.out) if args.out else src.with_suffix(".svg")
+    report = evaluate(grid)
+    atomic_write_text(target, render_svg(grid, report))
+    status = "COMPLIANT" if report.compliant else f"NOT COMPLIANT ({', '.join(report.failed_rules())})"
+    print(f"{grid.grid_id}: {status} -> {target}")
+    return EXIT_OK
+
+
+# ----- parser ---------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ceiling-grid",
+        description="Lay out a suspended ceiling per room (luminaires: best of three models, then supply "
+        "diffusers, then smoke detectors) and check the result against the rules.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="lay out rooms and write <id>.json, <id>.report.json, <id>.svg",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="room JSON files or folders of them")
+    run.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    run.add_argument(
+        "--standard", choices=sorted(str(k) for k in DETECTOR_STANDARDS), help="override every room's detector_standard"
+    )
+    run.add_argument("--room-type", choices=sorted(ROOM_TYPES), help="override every room's room_type")
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"processes for the light models (default {DEFAULT_WORKERS}; 1 = in-process)",
+    )
+    run.add_argument(
+        "--json-logs",
+        action="store_true",
+        help="JSON-lines log events on stderr (default on a TTY: human-readable; otherwise JSON)",
+    )
+    run.add_argument(
+        "--log-level",
+        default=DEFAULT_CLI_LOG_LEVEL,
+        choices=["debug", "info", "warning", "error"],
+        help=f"log events at this level or above (default {DEFAULT_CLI_LOG_LEVEL})",
+    )
+    run.add_argument(
+        "--timings",
+        action="store_true",
+        help="add wall-clock durations to <id>.report.json (makes reruns differ byte-wise)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="check room files against the schema and limits only")
+    val.add_argument("inputs", nargs="+", metavar="INPUT", help="room JSON files or folders of them")
+    val.set_defaults(func=cmd_validate)
+
+    ren = sub.add_parser("render", help="re-evaluate a final grid and render its SVG plan")
+    ren.add_argument("grid", metavar="GRID_JSON", help="a room file (e.g. an <id>.json output)")
+    ren.add_argument("--out", metavar="SVG", help="SVG path (default: GRID_JSON with .svg)")
+    ren.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ceiling-grid``; returns the exit code (see ``--help``)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    json_logs = True if getattr(args, "json_logs", False) else None
+    configure_cli_logging(json=json_logs, level=getattr(args, "log_level", DEFAULT_CLI_LOG_LEVEL))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

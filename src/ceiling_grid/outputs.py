@@ -1,0 +1,175 @@
+"""Per-room output files, written atomically with deterministic bytes: grid, report and SVG plan.
+
+Files for a room ``<id>`` in ``out_dir``:
+
+* ``<id>.json`` - the final grid in the input schema (it can be fed back in as an input);
+* ``<id>.report.json`` - every model's score, confidence, count per stage, the selection and
+  why, the per-rule §7 compliance with its numbers, and any infeasibility;
+* ``<id>.svg`` - the reflected ceiling plan.
+
+Determinism: keys are sorted, floats are written by ``json`` (shortest round-trip repr), and no
+timestamps or durations are written by default, so re-running a room gives byte-identical
+files. Wall-clock durations differ run to run; they go to a top-level ``"timings"`` object of
+the report only when ``timings=True`` (CLI ``--timings``). They are always in the logs and metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .grid import RoomGrid
+from .runner import PipelineResult
+
+__all__ = [
+    "REPORT_SCHEMA_VERSION",
+    "atomic_write_text",
+    "build_report",
+    "dumps_grid",
+    "dumps_stable",
+    "to_jsonable",
+    "write_room_outputs",
+]
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy scalars/arrays, tuples, sets, enums and dataclass-like objects converted.
+
+    Non-finite floats become ``None`` (JSON has no NaN/Infinity) so the files stay strict JSON.
+    """
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, Mapping):
+        return {str(to_jsonable(k)): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((to_jsonable(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, RoomGrid):
+        return f"<grid {value.grid_id}>"
+    if hasattr(value, "to_dict"):
+        return to_jsonable(value.to_dict())
+    return str(value)
+
+
+def dumps_stable(data: Any) -> str:
+    """Canonical JSON text: sorted keys, 2-space indent, strict (no NaN), trailing newline."""
+    return json.dumps(to_jsonable(data), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def dumps_grid(grid: RoomGrid) -> str:
+    """The grid in the input schema: sorted header fields, then one compact cell per line (diff-friendly)."""
+    payload = to_jsonable(grid.to_payload())
+    cells = payload.pop("cells")
+    lines = ["{"]
+    lines += [f"  {json.dumps(k)}: {json.dumps(payload[k], sort_keys=True, allow_nan=False)}," for k in sorted(payload)]
+    lines.append('  "cells": [')
+    lines.append(",\n".join("    " + json.dumps(c, sort_keys=True, separators=(", ", ": ")) for c in cells))
+    lines += ["  ]", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder + fsync + ``os.replace``: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any]:
+    """The ``<id>.report.json`` content (deterministic unless ``timings``)."""
+    report = result.report
+    data: dict[str, Any] = {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "grid_id": result.grid_id,
+        "status": result.status(),
+        "outcome": result.outcome,
+        "compliant": report.compliant,
+        "room": {
+            "width": result.final_grid.width,
+            "height": result.final_grid.height,
+            "tile_size_m": result.final_grid.tile_size_m,
+            "ceiling_height_m": result.final_grid.ceiling_height_m,
+            "room_type": result.final_grid.room_type,
+            "detector_standard": str(result.final_grid.detector_standard),
+        },
+        "headline": result.headline,
+        "selection": {name: stage.summary() for name, stage in result.stages.items()},
+        "compliance": report.to_dict(),
+        "infeasible": report.infeasible,
+    }
+    if timings:
+        data["timings"] = result.timings()
+    return data
+
+
+def _safe_target(out_dir: Path, grid_id: str, suffix: str) -> Path:
+    root = out_dir.resolve()
+    target = (root / f"{grid_id}{suffix}").resolve()
+    if target.parent != root:
+        raise ValueError(
+            f"grid_id {grid_id!r} would write outside {root} ({target}); use a plain name without path parts"
+        )
+    return target
+
+
+def write_room_outputs(
+    result: PipelineResult, out_dir: str | os.PathLike[str], timings: bool = False, svg: bool = True
+) -> dict[str, Path]:
+    """Write ``<id>.json``, ``<id>.report.json`` and ``<id>.svg`` atomically; return their paths by kind."""
+    from .render import render_svg
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    grid_id = result.grid_id
+    paths = {
+        "grid": _safe_target(out, grid_id, ".json"),
+        "report": _safe_target(out, grid_id, ".report.json"),
+    }
+    atomic_write_text(paths["grid"], dumps_grid(result.final_grid))
+    atomic_write_text(paths["report"], dumps_stable(build_report(result, timings=timings)))
+    if svg:
+        paths["svg"] = _safe_target(out, grid_id, ".svg")
+        atomic_write_text(paths["svg"], render_svg(result.final_grid, result.report))
+    return paths
