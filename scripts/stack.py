@@ -478,6 +478,16 @@ def print_summary(summary: Mapping[str, Any]) -> None:
           f"outputs in {summary.get('output_dir')}")
 
 
+def describe_error(event: Mapping[str, Any]) -> str:
+    """The error text of a log event: our ``error`` field, or Airflow's structured ``error_detail``."""
+    if event.get("error"):
+        return str(event["error"])
+    details = event.get("error_detail") or []
+    if isinstance(details, list):
+        return "; ".join(f"{d.get('exc_type')}: {d.get('exc_value')}" for d in details if isinstance(d, dict))
+    return str(details)
+
+
 def _explain_failure(stack: Stack, client: httpx.Client, run_id: str) -> None:
     for ti in stack.task_instances(client, run_id):
         if ti["state"] in ("failed", "upstream_failed"):
@@ -486,7 +496,7 @@ def _explain_failure(stack: Stack, client: httpx.Client, run_id: str) -> None:
                 events = stack.task_log(client, run_id, ti["task_id"], max(1, ti["try_number"]), ti["map_index"])
                 for e in events:
                     if e.get("level") in ("error", "critical"):
-                        print(f"  {e.get('event')}: {str(e.get('error') or e.get('exception') or '')[:1500]}")
+                        print(f"  {e.get('event')}: {describe_error(e)[:1500]}")
 
 
 def cmd_demo(stack: Stack, args: argparse.Namespace) -> int:

@@ -527,7 +527,7 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 # ----- alerting ---------------------------------------------------------------------------------
 
 def build_alert(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The alert of a failed task as one flat JSON-able dict (dag, task, run, try, exception)."""
+    """The alert of a failed task as one flat JSON-able dict: dag, task, run, try, exception type and text."""
     info = TaskInfo.from_context(context)
     exc = context.get("exception")
     return {
@@ -538,7 +538,8 @@ def build_alert(context: Mapping[str, Any]) -> dict[str, Any]:
         "try_number": info.try_number,
         "map_index": info.map_index,
         "exception_type": type(exc).__name__ if isinstance(exc, BaseException) else None,
-        "exception": str(exc)[:2000] if exc is not None else None,
+        # "error", not "exception": structlog treats an "exception" key as a traceback to format.
+        "error": str(exc)[:2000] if exc is not None else None,
     }
 
 
