@@ -1,0 +1,132 @@
+"""SVG plan: one symbol per component, coverage circles, legend by state, lux layer, determinism."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from matplotlib import image as mpimg
+
+from ceiling_grid.evaluator.report import ComplianceReport, RuleResult, StageReport
+from ceiling_grid.grid import Component, RoomGrid
+from ceiling_grid.photometry import illuminance
+from ceiling_grid.render import _png_rgba, illuminance_samples, lux_colour, render_svg
+from ceiling_grid.testing import make_room
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def room() -> RoomGrid:
+    states = {(5, 5): "column", (2, 2): "sprinkler", (3, 7): "access_panel", (0, 0): "cut_tile"}
+    grid = make_room(
+        12,
+        10,
+        grid_id="plan-room",
+        states=states,
+        outside=[(11, 0), (11, 1)],
+        components={(1, 8): "air_return", (7, 7): "invalid"},
+    )
+    grid = grid.with_components(Component.LIGHT, [(2, 1), (6, 1), (2, 4), (7, 4), (2, 7), (6, 8), (10, 5)])
+    grid = grid.with_components(Component.AIR_SUPPLY, [(4, 2), (8, 6)])
+    return grid.with_components(Component.SMOKE_DETECTOR, [(5, 3), (9, 9)])
+
+
+def _groups(svg: str, cls: str) -> int:
+    return len(re.findall(rf'<g class="{cls}">', svg))
+
+
+def test_one_symbol_per_component_and_one_coverage_circle_per_detector(room: RoomGrid) -> None:
+    """Luminaires, diffusers, returns and detectors each appear exactly as often as in the grid."""
+    svg = render_svg(room)
+    assert _groups(svg, "luminaire") == 7 + 1  # + the legend sample
+    assert _groups(svg, "diffuser") == 2 + 1
+    assert _groups(svg, "return") == 1 + 1
+    assert _groups(svg, "detector") == 2 + 1
+    assert svg.count('class="coverage"') == 2
+    r_px = re.search(r'class="coverage" cx="[^"]+" cy="[^"]+" r="([^"]+)"', svg)
+    assert r_px is not None
+    tile_px = float(re.search(r'class="tile-column" x="[^"]+" y="[^"]+" width="([^"]+)"', svg).group(1))
+    assert float(r_px.group(1)) == pytest.approx(room.detector_spec.r_cover_m / room.tile_size_m * tile_px, abs=0.01)
+
+
+def test_blocked_tiles_are_drawn_and_listed_in_the_legend(room: RoomGrid) -> None:
+    """Each blocked state present gets its tiles drawn and one legend entry; absent states get none."""
+    svg = render_svg(room)
+    for cls in ("tile-column", "tile-sprinkler", "tile-access_panel", "tile-cut_tile", "tile-invalid"):
+        assert svg.count(f'class="{cls}"') == 1, cls
+    for label in (
+        "Column (no ceiling)",
+        "Sprinkler head",
+        "Access panel",
+        "Cut tile",
+        "Blocked tile (invalid)",
+        "Outside the room",
+    ):
+        assert label in svg
+    assert "Under downstand beam" not in svg and "Existing equipment" not in svg
+
+
+def test_svg_is_well_formed_and_deterministic(room: RoomGrid) -> None:
+    """The document parses as XML, has a title with the grid id, and two renders are identical."""
+    svg = render_svg(room)
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg" and float(root.get("width", "0")) > 500
+    assert root.find(f"{SVG_NS}title").text == "Reflected ceiling plan plan-room"
+    assert render_svg(room) == svg
+
+
+def test_lux_layer_matches_photometry(room: RoomGrid) -> None:
+    """The embedded image decodes to the viridis colours of photometry.illuminance at the samples."""
+    values, k = illuminance_samples(room, max_work=1.0)  # forces one sample per tile
+    assert k == 1
+    ys, xs = np.nonzero(room.arrays.ceiling_area)
+    direct = illuminance(room, room.positions(Component.LIGHT), (np.stack([xs, ys], axis=1) + 0.5) * room.tile_size_m)
+    np.testing.assert_allclose(values[ys, xs], direct)
+    assert np.isnan(values[5, 5]) and np.isnan(values[0, 11])  # column and outside
+    svg = render_svg(room)
+    data = re.search(r'href="data:image/png;base64,([^"]+)"', svg).group(1)
+    pixels = mpimg.imread(io.BytesIO(base64.b64decode(data)), format="png")
+    assert pixels.shape[2] == 4 and pixels.shape[0] % room.height == 0
+
+
+def test_no_lux_layer_without_lights_or_when_disabled(room: RoomGrid) -> None:
+    """A room without luminaires, or illuminance=False, has no image and no colour bar."""
+    bare = make_room(4, 4, grid_id="bare")
+    for svg in (render_svg(bare), render_svg(room, illuminance=False)):
+        assert "<image" not in svg and "colour-bar" not in svg
+
+
+def test_title_shows_status_and_figures(room: RoomGrid) -> None:
+    """With a report the title carries Em, U0 and the failed rules."""
+    lights = StageReport(
+        "lights", [RuleResult("L3", False, True, "Em too low")], 120.0, metrics={"em_lx": 412.3, "u0": 0.58}
+    )
+    report = ComplianceReport("plan-room", "nfpa72", "office", {"lights": lights})
+    svg = render_svg(room, report)
+    assert "Em 412 lx (target 500)" in svg and "U0 0.58 (target 0.6)" in svg
+    assert "NOT COMPLIANT — failed L3" in svg
+    assert "NOT EVALUATED" in render_svg(room)
+
+
+def test_png_encoder_round_trips() -> None:
+    """The dependency-free PNG encoder produces an image matplotlib reads back exactly."""
+    rgba = np.arange(3 * 5 * 4, dtype=np.uint8).reshape(3, 5, 4)
+    back = mpimg.imread(io.BytesIO(_png_rgba(rgba)), format="png")
+    np.testing.assert_array_equal(np.rint(back * 255).astype(np.uint8), rgba)
+
+
+def test_colour_map_endpoints() -> None:
+    """0 lx maps to viridis' first colour, vmax and above to its last."""
+    cols = lux_colour(np.array([0.0, 500.0, 900.0]), 500.0)
+    assert tuple(cols[0]) == (68, 1, 84) and tuple(cols[1]) == (253, 231, 37) and tuple(cols[2]) == (253, 231, 37)
+
+
+def test_supplied_illuminance_must_match_the_grid(room: RoomGrid) -> None:
+    """An illuminance array of the wrong shape is rejected with the expected shape."""
+    with pytest.raises(ValueError, match="height·k, width·k"):
+        render_svg(room, illuminance=np.zeros((7, 7)))
