@@ -190,7 +190,7 @@ def _room_files(inputs: Sequence[str], base: Path) -> list[tuple[str, Path]]:
     for entry in inputs:
         target = resolve_under(base, entry, "inputs")
         if target.is_dir():
-            files = sorted(p for p in target.glob("*.json") if p.is_file())
+            files = sorted(p for p in target.glob("*.json") if p.is_file() and not p.name.endswith(".report.json"))
             if not files:
                 raise InputError(f"inputs: folder {target} holds no *.json room files (fix: add rooms or "
                                  "name the files directly)")
