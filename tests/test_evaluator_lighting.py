@@ -1,0 +1,162 @@
+"""Tests for the lighting evaluator (§7.2 L1-L5, §8 score) and the §8 model selection."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ceiling_grid.evaluator.lighting import (
+    evaluate_lighting,
+    lighting_score,
+    select_best,
+    smallest_passing_regular_array,
+)
+from ceiling_grid.grid import Component
+from ceiling_grid.lighting import calculation_points, regular_array
+from ceiling_grid.models.base import ModelResult, Stage
+from ceiling_grid.testing import make_room
+
+METRIC_KEYS = {"em_lx", "emin_lx", "emax_lx", "u0", "count", "lumen_method_count", "lpd_w_m2", "max_shr",
+               "target_lux", "target_u0"}
+
+
+def _with_lights(grid, tiles):  # type: ignore[no-untyped-def]
+    return grid.with_components(Component.LIGHT, [tuple(t) for t in np.asarray(tiles).tolist()])
+
+
+def _rule(report, name):  # type: ignore[no-untyped-def]
+    return next(r for r in report.rules if r.rule == name)
+
+
+def test_room_without_lights_fails_l3_and_scores_low() -> None:
+    """No luminaires: L3 fails, not compliant, score = 20 s_over + 20 s_P = 40."""
+    report = evaluate_lighting(make_room(10, 10))
+    assert not _rule(report, "L3").passed
+    assert not report.compliant
+    assert report.score == pytest.approx(40.0)
+    assert METRIC_KEYS <= set(report.metrics)
+    assert report.metrics["count"] == 0
+
+
+def test_regular_array_compliant_and_score_formula() -> None:
+    """A 6 x 4 array in the 24 x 14 office passes L1-L3 and G1-G3; the score follows §8 exactly."""
+    grid = _with_lights(make_room(24, 14), regular_array(make_room(24, 14), 6, 4))
+    report = evaluate_lighting(grid)
+    assert report.compliant
+    m = report.metrics
+    assert METRIC_KEYS <= set(m)
+    assert m["em_lx"] >= 500 and m["u0"] >= 0.6
+    s_over = 1 - 0.5 * min(1.0, max(0.0, (m["em_lx"] / 500 - 1) / 0.5))
+    expected = 100 + 25 + 25 + 20 * s_over + 20 * min(1.0, m["s_p"]) + 10 * m["s_r"]
+    assert report.score == pytest.approx(expected)
+    assert m["lumen_method_count"] == 32
+    assert report.stage == "lights"
+
+
+def test_em_matches_brute_force_reference() -> None:
+    """Em agrees (±2 %) with a from-scratch loop over sub-sources and a numeric Φ_wp integral."""
+    grid = make_room(8, 6)  # 4.8 x 3.6 m
+    lights = [(2, 2), (5, 3)]
+    report = evaluate_lighting(_with_lights(grid, lights))
+    pts = calculation_points(grid)
+    hm, phi, t = 1.95, 3400.0, 0.6
+    subs = [((x + (i + 0.5) / 3) * t, (y + (j + 0.5) / 3) * t) for x, y in lights for i in range(3) for j in range(3)]
+    h = 0.02
+    gx, gy = np.meshgrid(np.arange(h / 2, 4.8, h), np.arange(h / 2, 3.6, h))
+    phi_wp = sum(float((phi / 9 / math.pi * hm**2 / ((gx - sx) ** 2 + (gy - sy) ** 2 + hm**2) ** 2).sum()) * h * h
+                 for sx, sy in subs)
+    a, per = 4.8 * 3.6, 2 * (4.8 + 3.6)
+    a_s = 2 * a + per * 2.7
+    rho = (a * 0.9 + per * 2.7 * 0.5) / a_s
+    e_ind = (0.2 * phi_wp + 0.5 * (2 * phi - phi_wp)) / (a_s * (1 - rho))
+    e = [0.8 * (sum(phi / 9 / math.pi * hm**2 / ((px - sx) ** 2 + (py - sy) ** 2 + hm**2) ** 2 for sx, sy in subs)
+                + e_ind) for px, py in pts]
+    assert report.metrics["em_lx"] == pytest.approx(float(np.mean(e)), rel=0.02)
+    assert report.metrics["u0"] == pytest.approx(min(e) / float(np.mean(e)), abs=0.02)
+
+
+def test_over_lighting_lowers_score() -> None:
+    """Lighting every tile stays compliant but scores below a right-sized array (s_over, s_P)."""
+    base = make_room(12, 10)
+    full = evaluate_lighting(_with_lights(base, np.argwhere(np.ones((10, 12)))[:, ::-1]))
+    sized = evaluate_lighting(_with_lights(base, regular_array(base, 4, 3)))
+    assert full.compliant and sized.compliant
+    assert full.metrics["s_over"] == 0.5
+    assert full.score < sized.score
+
+
+def test_misplaced_light_breaks_compliance() -> None:
+    """A pre-placed light on a sprinkler tile fails G1 even when L3 passes."""
+    base = make_room(12, 10)
+    tiles = regular_array(base, 4, 3)
+    x, y = (int(v) for v in tiles[0])
+    grid = make_room(12, 10, states={(x, y): "sprinkler"}, components={(x, y): "light"})
+    grid = _with_lights(grid, tiles[1:])
+    report = evaluate_lighting(grid)
+    assert _rule(report, "L3").passed
+    assert not _rule(report, "G1").passed
+    assert not report.compliant
+    assert report.score < 100
+
+
+def test_l5_reference_is_smallest_passing_array() -> None:
+    """The L5 reference passes L3 and the next-smaller near-square array does not."""
+    grid = make_room(24, 14)
+    ref = smallest_passing_regular_array(grid)
+    assert ref is not None
+    passing = evaluate_lighting(_with_lights(grid, regular_array(grid, ref["nx"], ref["ny"])),
+                                include_reference=False)
+    assert passing.compliant
+    smaller = evaluate_lighting(_with_lights(grid, regular_array(grid, ref["nx"] - 1, ref["ny"])),
+                                include_reference=False)
+    assert not smaller.compliant
+    l5 = _rule(evaluate_lighting(grid), "L5")
+    assert l5.values["regular_array"]["count"] == ref["count"]
+
+
+def test_l4_reports_spacing_and_lpd() -> None:
+    """Two lights far apart in a big room violate S/Hm; L4 is soft so it only lowers s_R."""
+    grid = _with_lights(make_room(20, 10), [(2, 5), (17, 5)])
+    report = evaluate_lighting(grid, include_reference=False)
+    l4 = _rule(report, "L4")
+    assert not l4.passed and not l4.hard
+    assert l4.values["spacing_fail"] == 2
+    assert report.metrics["max_shr"] == pytest.approx(9.0 / 1.95)
+
+
+def test_lighting_score_terms() -> None:
+    """Score terms clip as §8 says: s_E and s_U cap at 1, s_over halves at +50 %, s_P caps at 1."""
+    terms = lighting_score(True, 900.0, 0.9, 4.0, 0.5, 500.0, 0.6, 8.0)
+    assert (terms.s_e, terms.s_u, terms.s_over, terms.s_p, terms.s_r) == (1.0, 1.0, 0.5, 1.0, 0.5)
+    assert terms.score == pytest.approx(100 + 25 + 25 + 10 + 20 + 5)
+    low = lighting_score(False, 250.0, 0.3, 16.0, 1.0, 500.0, 0.6, 8.0)
+    assert low.score == pytest.approx(12.5 + 12.5 + 20 + 10 + 10)
+
+
+def _result(name: str, score: float, count: int, shr: float) -> ModelResult:
+    return ModelResult(name, Stage.LIGHTS, make_room(3, 3), score, score >= 100, count,
+                       {"count": count, "max_shr": shr})
+
+
+def test_select_best_prefers_higher_score() -> None:
+    """The highest score wins regardless of fixture count."""
+    best = select_best([_result("LightModelA", 190.0, 10, 1.0), _result("LightModelB", 195.0, 30, 1.4)])
+    assert best.model == "LightModelB"
+
+
+def test_select_best_tie_rules() -> None:
+    """Equal scores go to fewer fixtures, then lower max S/Hm, then the model name."""
+    a, b, c = _result("LightModelA", 190.0, 12, 1.2), _result("LightModelB", 190.0, 10, 1.4), \
+        _result("LightModelC", 190.0, 10, 1.3)
+    assert select_best([a, b, c]).model == "LightModelC"
+    assert select_best([a, b]).model == "LightModelB"
+    d, e = _result("LightModelB", 190.0, 10, 1.3), _result("LightModelA", 190.0000000001, 10, 1.3)
+    assert select_best([d, e]).model == "LightModelA"
+
+
+def test_select_best_needs_results() -> None:
+    """An empty list is an error with a hint."""
+    with pytest.raises(ValueError, match="at least one"):
+        select_best([])

@@ -1,0 +1,172 @@
+"""Tests for the three light-placement models (§5.2)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ceiling_grid.evaluator.lighting import evaluate_lighting, select_best
+from ceiling_grid.grid import Component, RoomGrid
+from ceiling_grid.models.base import PlacementModel, Stage
+from ceiling_grid.models.lights import LightModelA, LightModelB, LightModelC
+from ceiling_grid.testing import l_shaped_room, make_room
+
+MODELS = [LightModelA, LightModelB, LightModelC]
+DETAIL_KEYS = {"count", "max_shr", "em_lx", "u0", "lpd_w_m2"}
+
+ROOMS = {
+    "office_10x10": lambda: make_room(10, 10),
+    "office_24x14": lambda: make_room(24, 14),
+    "l_shaped": lambda: l_shaped_room(20, 16, 8, 7),
+    "columns_sprinklers": lambda: make_room(20, 12, states={
+        (5, 5): "column", (6, 5): "column", (5, 6): "column", (6, 6): "column",
+        (3, 2): "sprinkler", (10, 3): "sprinkler", (16, 8): "sprinkler", (12, 9): "access_panel",
+        (2, 9): "equipment"}),
+    "corridor_50x3": lambda: make_room(50, 3, room_type="corridor"),
+    "us_2ft_grid": lambda: make_room(20, 15, tile_size_m=0.6096, room_type="us_office_30fc"),
+}
+
+
+def _light_tiles(grid: RoomGrid) -> set[tuple[int, int]]:
+    return {(int(x), int(y)) for x, y in grid.positions(Component.LIGHT)}
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS))
+@pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.name)
+def test_model_compliant_on_reference_rooms(room: str, model_cls: type) -> None:
+    """Each model returns a compliant layout on free tiles that the independent evaluator confirms."""
+    grid = ROOMS[room]()
+    result = model_cls().place(grid)
+    assert result.compliant, result.details
+    assert result.stage is Stage.LIGHTS and result.model == model_cls.name
+    report = evaluate_lighting(result.grid)
+    assert report.compliant
+    assert result.score == pytest.approx(report.score)
+    assert DETAIL_KEYS <= set(result.details)
+    assert result.details["count"] == result.grid.count(Component.LIGHT) == result.placed
+    tiles = result.grid.positions(Component.LIGHT)
+    assert grid.arrays.free_for_light[tiles[:, 1], tiles[:, 0]].all()
+    assert "infeasible" not in result.details
+
+
+@pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.name)
+def test_models_follow_the_protocol_and_pickle(model_cls: type) -> None:
+    """Models satisfy the PlacementModel protocol and survive pickling (process pools)."""
+    model = model_cls()
+    assert isinstance(model, PlacementModel)
+    assert model.stage is Stage.LIGHTS and model.version
+    clone = pickle.loads(pickle.dumps(model))
+    grid = make_room(12, 9)
+    assert _light_tiles(clone.place(grid).grid) == _light_tiles(model.place(grid).grid)
+
+
+@pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.name)
+def test_models_are_deterministic(model_cls: type) -> None:
+    """The same input gives the same layout and score, even with caches cleared in between."""
+    from ceiling_grid.photometry import ROOM_CACHE
+
+    grid = l_shaped_room(18, 12, 6, 5, states={(3, 3): "sprinkler"})
+    first = model_cls().place(grid)
+    ROOM_CACHE.data.clear()
+    second = model_cls().place(make_room(18, 12, outside=[(x, y) for y in range(5) for x in range(12, 18)],
+                                         states={(3, 3): "sprinkler"}))
+    assert _light_tiles(first.grid) == _light_tiles(second.grid)
+    assert first.score == second.score
+
+
+@pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.name)
+def test_preplaced_lights_are_kept(model_cls: type) -> None:
+    """Pre-placed lights stay where they are and count towards the total."""
+    pre = {(0, 0): "light", (11, 8): "light"}
+    grid = make_room(16, 12, components=pre)
+    result = model_cls().place(grid)
+    tiles = _light_tiles(result.grid)
+    assert set(pre) <= tiles
+    assert result.details["count"] == len(tiles) == result.placed + 2
+    assert result.compliant
+
+
+def test_models_are_genuinely_different() -> None:
+    """On the 24 x 14 office the three algorithms produce three different layouts."""
+    grid = make_room(24, 14)
+    layouts = [frozenset(_light_tiles(m().place(grid).grid)) for m in MODELS]
+    assert len(set(layouts)) == 3
+
+
+def test_local_search_improves_on_the_lumen_array() -> None:
+    """Model B starts from model A's array, so it never scores lower and uses no more fixtures."""
+    for grid in (make_room(24, 14), l_shaped_room(20, 16, 8, 7)):
+        a, b = LightModelA().place(grid), LightModelB().place(grid)
+        assert b.score >= a.score
+        assert b.details["count"] <= a.details["count"]
+        assert b.details["seed"] == LightModelB().seed
+
+
+def test_lumen_array_starts_at_lumen_count() -> None:
+    """Model A never places fewer fixtures than the lumen method asks for."""
+    result = LightModelA().place(make_room(24, 14))
+    assert result.details["count"] >= result.details["lumen_method_count"] == 32
+    assert result.details["max_shr"] <= 1.5
+
+
+def test_infeasible_room_reports_best_effort() -> None:
+    """With almost every tile blocked the models return a non-compliant best effort saying why."""
+    states = {(x, y): "sprinkler" for x in range(12) for y in range(10) if (x, y) != (0, 0)}
+    grid = make_room(12, 10, states=states)
+    for model_cls in MODELS:
+        result = model_cls().place(grid)
+        assert not result.compliant
+        assert result.details["infeasible"]["rule"] == "L3"
+        assert result.details["infeasible"]["reason"]
+        assert result.score < 100
+
+
+def test_selection_picks_a_compliant_model() -> None:
+    """select_best over the three models returns a compliant layout with the top score."""
+    grid = make_room(24, 14)
+    results = [m().place(grid) for m in MODELS]
+    best = select_best(results)
+    assert best.compliant
+    assert best.score == max(r.score for r in results)
+
+
+_STATES = st.sampled_from(["sprinkler", "column", "access_panel", "equipment", "beam", "cut_tile"])
+
+
+@st.composite
+def small_rooms(draw: st.DrawFn) -> RoomGrid:
+    """Random small rooms: size, optional L-cut, a few blocked tiles and pre-placed lights."""
+    w = draw(st.integers(3, 14))
+    h = draw(st.integers(3, 12))
+    outside: list[tuple[int, int]] = []
+    if draw(st.booleans()) and w >= 6 and h >= 6:
+        cw, ch = draw(st.integers(1, w // 2)), draw(st.integers(1, h // 2))
+        outside = [(x, y) for y in range(ch) for x in range(w - cw, w)]
+    inside = [(x, y) for y in range(h) for x in range(w) if (x, y) not in set(outside)]
+    blocked = draw(st.lists(st.sampled_from(inside), max_size=max(1, len(inside) // 4), unique=True))
+    states = {t: draw(_STATES) for t in blocked}
+    free = [t for t in inside if t not in states]
+    lights = draw(st.lists(st.sampled_from(free), max_size=2, unique=True)) if free else []
+    room_type = draw(st.sampled_from(["office", "corridor", "classroom_2011", "us_office_30fc"]))
+    return make_room(w, h, outside=outside, states=states, components={t: "light" for t in lights},
+                     room_type=room_type)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grid=small_rooms())
+def test_reported_compliance_matches_evaluator(grid: RoomGrid) -> None:
+    """Whatever a model reports compliant passes evaluate_lighting, and non-compliance is explained."""
+    for model_cls in MODELS:
+        result = model_cls().place(grid)
+        report = evaluate_lighting(result.grid, include_reference=False)
+        assert result.compliant == report.compliant
+        assert result.score == pytest.approx(report.score)
+        if not result.compliant:
+            assert result.details["infeasible"]["rule"] == "L3"
+        pre = grid.positions(Component.LIGHT)
+        assert set(map(tuple, pre.tolist())) <= _light_tiles(result.grid)
+        assert np.isfinite(result.score)
