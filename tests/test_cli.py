@@ -1,0 +1,171 @@
+"""The ceiling-grid command: summary lines, exit codes, one-line input errors, validate and render."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from ceiling_grid.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, expand_inputs, main
+from ceiling_grid.testing import room_payload
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "data" / "input"
+
+
+@pytest.fixture(autouse=True)
+def fresh_structlog() -> Iterator[None]:
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
+
+def _write(path: Path, payload: dict) -> Path:
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def test_run_compliant_room_exits_zero_with_summary_and_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A compliant room prints one summary line, writes its three files and exits 0."""
+    room = _write(tmp_path / "office.json", room_payload(6, 5, grid_id="office-1"))
+    code = main(["run", str(room), "--out", str(tmp_path / "out"), "--workers", "1"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == EXIT_OK
+    assert len(out) == 1 and out[0].startswith("office-1: COMPLIANT | lights=")
+    assert "Em=" in out[0] and "U0=" in out[0] and "worst coverage=" in out[0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "office-1.json",
+        "office-1.report.json",
+        "office-1.svg",
+    ]
+
+
+def test_invalid_room_prints_one_line_and_others_still_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad file gives one stderr line (file, field, fix), no traceback; the good room still runs; exit 2."""
+    good = _write(tmp_path / "a.json", room_payload(6, 5, grid_id="good"))
+    payload = room_payload(4, 4, grid_id="bad")
+    payload["cells"][5]["x"] = 9
+    payload["cells"][6]["y"] = -1
+    bad = _write(tmp_path / "b.json", payload)
+    code = main(["run", str(good), str(bad), "--out", str(tmp_path / "out"), "--workers", "1"])
+    captured = capsys.readouterr()
+    err = [line for line in captured.err.splitlines() if "b.json" in line]
+    assert code == EXIT_USAGE
+    assert len(err) == 1
+    assert "cells[5].x" in err[0] and "fix:" in err[0] and "+1 more" in err[0]
+    assert "Traceback" not in captured.err
+    assert captured.out.startswith("good: ")
+
+
+def test_non_compliant_room_exits_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A room whose ceiling is nearly all access panels cannot be lit: status is reported, exit 1."""
+    states = {(x, y): "access_panel" for x in range(8) for y in range(8) if (x, y) != (4, 4)}
+    room = _write(tmp_path / "blocked.json", room_payload(8, 8, grid_id="blocked", states=states))
+    code = main(["run", str(room), "--out", str(tmp_path / "out"), "--workers", "1"])
+    line = capsys.readouterr().out.strip()
+    assert code == EXIT_FAILED
+    assert line.startswith("blocked: NOT COMPLIANT (") or line.startswith("blocked: INFEASIBLE (")
+
+
+def test_overrides_apply_to_every_room(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--standard and --room-type replace the rooms' own values in the outputs."""
+    room = _write(tmp_path / "r.json", room_payload(8, 6, grid_id="over"))
+    main(
+        [
+            "run",
+            str(room),
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "1",
+            "--standard",
+            "bs5839_1",
+            "--room-type",
+            "conference",
+        ]
+    )
+    capsys.readouterr()
+    grid = json.loads((tmp_path / "out" / "over.json").read_text())
+    assert grid["detector_standard"] == "bs5839_1" and grid["room_type"] == "conference"
+
+
+def test_json_logs_emit_model_run_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json-logs --log-level info writes JSON model_run events to stderr, summaries stay on stdout."""
+    room = _write(tmp_path / "r.json", room_payload(6, 5, grid_id="logs"))
+    main(["run", str(room), "--out", str(tmp_path / "out"), "--workers", "1", "--json-logs", "--log-level", "info"])
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    runs = [e for e in events if e["event"] == "model_run"]
+    assert len(runs) == 5 and all(e["grid_id"] == "logs" for e in runs)
+    assert {e["stage"] for e in runs} == {"lights", "air_supply", "smoke_detectors"}
+    assert any(e["event"] == "pipeline_done" for e in events)
+    assert not any(line.startswith("{") for line in captured.out.splitlines())
+
+
+def test_validate_reports_ok_and_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """validate prints OK for good files and every issue of bad ones; exit 2 when any is bad."""
+    good = _write(tmp_path / "g.json", room_payload(3, 3, grid_id="g"))
+    assert main(["validate", str(good)]) == EXIT_OK
+    assert capsys.readouterr().out.startswith(f"{good}: OK g 3x3")
+    payload = room_payload(3, 3, grid_id="b")
+    payload["cells"][0]["x"] = "seven"
+    payload["cells"][1]["component"] = "laser"
+    bad = _write(tmp_path / "b.json", payload)
+    assert main(["validate", str(bad), str(tmp_path / "missing.json")]) == EXIT_USAGE
+    err = capsys.readouterr().err.splitlines()
+    assert any("cells[0].x" in line for line in err) and any("cells[1].component" in line for line in err)
+    assert any("missing.json: file not found" in line for line in err)
+
+
+def test_render_writes_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """render re-evaluates a grid file and writes the SVG next to it by default."""
+    room = _write(tmp_path / "plan.json", room_payload(5, 4, grid_id="plan", components={(2, 2): "light"}))
+    assert main(["render", str(room)]) == EXIT_OK
+    assert (tmp_path / "plan.svg").read_text().startswith("<svg ")
+    assert capsys.readouterr().out.startswith("plan: NOT COMPLIANT (")
+
+
+def test_folders_expand_to_sorted_rooms_without_reports(tmp_path: Path) -> None:
+    """A folder gives its *.json files in name order, skipping *.report.json; empty folders are problems."""
+    for name in ("b.json", "a.json", "a.report.json", "notes.txt"):
+        (tmp_path / name).write_text("{}")
+    files, problems = expand_inputs([str(tmp_path)])
+    assert [f.name for f in files] == ["a.json", "b.json"] and not problems
+    (tmp_path / "empty").mkdir()
+    _, problems = expand_inputs([str(tmp_path / "empty")])
+    assert "no *.json room files" in problems[0].message
+
+
+def test_duplicate_grid_ids_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two files with the same grid_id would overwrite each other's outputs: the second is refused."""
+    a = _write(tmp_path / "a.json", room_payload(6, 5, grid_id="same"))
+    b = _write(tmp_path / "b.json", room_payload(6, 5, grid_id="same"))
+    code = main(["run", str(a), str(b), "--out", str(tmp_path / "out"), "--workers", "1"])
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE and "unique grid_id" in captured.err and len(captured.out.splitlines()) == 1
+
+
+def test_usage_errors_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing --out or a bad --workers value is a usage error (exit 2)."""
+    for argv in (["run", "x.json"], ["run", "x.json", "--out", "o", "--workers", "0"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == EXIT_USAGE
+    capsys.readouterr()
+
+
+def test_installed_entry_point_help_has_examples() -> None:
+    """The console script exists and its --help shows the examples and exit codes."""
+    exe = shutil.which("ceiling-grid", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    proc = subprocess.run([exe, "run", "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0
+    assert "ceiling-grid run data/input --out data/output/cli" in proc.stdout and "exit codes:" in proc.stdout
