@@ -235,3 +235,46 @@ def test_logs_are_not_configured_by_the_runner() -> None:
     was = structlog.is_configured()
     PipelineRunner(max_workers=1)
     assert structlog.is_configured() == was
+
+
+def test_full_pipeline_with_real_models_logs_counts_and_traces() -> None:
+    """Lights -> air -> detectors on a real room: metrics, pipeline_done and pipeline>stage>model spans."""
+    metrics = PipelineMetrics()
+    tracer = PipelineTracer(otlp_from_env=False)
+    exporter = InMemorySpanExporter()
+    tracer.add_exporter(exporter)
+    room = make_room(10, 8, grid_id="real-room", states={(4, 4): "sprinkler"})
+    with PipelineRunner(max_workers=3, metrics=metrics, tracer=tracer) as runner, capture_logs() as logs:
+        result = runner.run_full_pipeline(room)
+    assert list(result.stages) == ["lights", "air_supply", "smoke_detectors"]
+    assert {r.model for r in result.stages["lights"].runs} == {"LightModelA", "LightModelB", "LightModelC"}
+    final = result.final_grid
+    assert final.count(Component.LIGHT) == result.stages["lights"].selected.grid.count(Component.LIGHT) > 0
+    assert final.count(Component.SMOKE_DETECTOR) >= 1 and final.count(Component.AIR_SUPPLY) >= 1
+    # metrics
+    assert metrics.value("ceiling_grid_rooms_total", {"outcome": result.outcome}) == 1.0
+    assert metrics.value("ceiling_grid_components_placed_total", {"component": "light"}) == final.count(Component.LIGHT)
+    assert metrics.value("ceiling_grid_components_placed_total", {"component": "smoke_detector"}) == final.count(
+        Component.SMOKE_DETECTOR
+    )
+    for failed in result.report.failed_rules():
+        assert metrics.value("ceiling_grid_rule_failures_total", {"rule": failed}) >= 1
+    assert metrics.value("ceiling_grid_last_success_timestamp_seconds") > 0
+    # logs
+    done = [e for e in logs if e["event"] == "pipeline_done"]
+    assert len(done) == 1 and done[0]["grid_id"] == "real-room"
+    assert done[0]["lights"] == final.count(Component.LIGHT) and done[0]["em_lux"] > 0
+    assert "worst_coverage_m" in done[0] and done[0]["status"] == result.status()
+    assert len([e for e in logs if e["event"] == "model_run"]) == 5
+    # spans
+    tracer.force_flush()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    pipeline = spans["pipeline"]
+    for stage in ("lights", "air_supply", "smoke_detectors"):
+        assert spans[f"stage {stage}"].parent.span_id == pipeline.context.span_id
+    assert spans["model LightModelB"].parent.span_id == spans["stage lights"].context.span_id
+    assert spans["model SmokeDetectorModel"].parent.span_id == spans["stage smoke_detectors"].context.span_id
+    assert pipeline.attributes["grid_id"] == "real-room" and pipeline.attributes["compliant"] == result.report.compliant
+    # summary line
+    line = result.summary_line()
+    assert line.startswith(f"real-room: {result.status()} | lights={final.count(Component.LIGHT)} ")

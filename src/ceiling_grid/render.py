@@ -315,9 +315,22 @@ def render_svg(
         legend_items.append(("invalid", "Blocked tile (invalid)"))
     if TileState.OUTSIDE in present_states:
         legend_items.append(("outside", "Outside the room"))
-    legend_h = 28 + 24 * len(legend_items) + (250 if lux is not None else 0)
-    width = ox + pw + MARGIN + LEGEND_W + MARGIN
-    height = oy + max(ph + 40, legend_h) + MARGIN
+    # Legend beside the plan, or below it (in columns) when the plan is much wider than tall.
+    below = pw >= 2.5 * ph
+    bar_block_h = 250.0 if lux is not None else 0.0
+    if below:
+        cols = max(1, int(pw // LEGEND_W) - (1 if lux is not None else 0))
+        rows = math.ceil(len(legend_items) / cols)
+        lx, ly = ox, oy + ph + 52
+        legend_h = max(28 + 24 * rows, bar_block_h)
+        width = ox + max(pw, (cols + 1) * LEGEND_W) + MARGIN
+        height = ly + legend_h + MARGIN
+    else:
+        cols, rows = 1, len(legend_items)
+        lx, ly = ox + pw + MARGIN, oy
+        legend_h = 28 + 24 * rows + bar_block_h
+        width = ox + pw + MARGIN + LEGEND_W + MARGIN
+        height = oy + max(ph + 40, legend_h) + MARGIN
 
     stops = "\n".join(
         f'<stop offset="{_f(f)}" stop-color="{_hex(lux_colour(np.array([f * vmax]), vmax)[0])}"/>'
@@ -430,15 +443,16 @@ def render_svg(
     )
 
     # ----- legend ---------------------------------------------------------------------------------
-    lx, ly = ox + pw + MARGIN, oy
     leg = [f'<g class="legend"><text x="{_f(lx)}" y="{_f(ly + 12)}" font-size="14" font-weight="bold">Legend</text>']
-    ry = ly + 26.0
-    for kind, label in legend_items:
-        leg.append(_legend_symbol(kind, lx, ry, 18))
-        leg.append(f'<text x="{_f(lx + 28)}" y="{_f(ry + 13)}" font-size="12.5" fill="#222222">{escape(label)}</text>')
-        ry += 24
+    for i, (kind, label) in enumerate(legend_items):
+        ix, iy = lx + (i // rows) * LEGEND_W, ly + 26.0 + (i % rows) * 24
+        leg.append(_legend_symbol(kind, ix, iy, 18))
+        leg.append(f'<text x="{_f(ix + 28)}" y="{_f(iy + 13)}" font-size="12.5" fill="#222222">{escape(label)}</text>')
+    ry = ly + 26.0 + rows * 24
     if lux is not None:
         ry += 10
+        if below:
+            lx, ry = lx + cols * LEGEND_W, ly
         bar_h = 180.0
         leg.append(
             f'<text x="{_f(lx)}" y="{_f(ry + 12)}" font-size="13" font-weight="bold">Maintained illuminance (lx)</text>'
