@@ -200,8 +200,8 @@ def _symbol(component: Component, cx: float, cy: float, s: float) -> str:
         r = h * 0.66
         return (
             f'<g class="detector"><circle cx="{_f(cx)}" cy="{_f(cy)}" r="{_f(r)}" fill="#ffffff" stroke="#c62828" '
-            f'stroke-width="{_f(max(0.7, s / 24))}"/><text x="{_f(cx)}" y="{_f(cy)}" font-size="{_f(r * 1.25)}" '
-            f'font-weight="bold" fill="#c62828" text-anchor="middle" dominant-baseline="central">S</text></g>'
+            f'stroke-width="{_f(max(0.7, s / 24))}"/><text x="{_f(cx)}" y="{_f(cy + r * 0.44)}" '
+            f'font-size="{_f(r * 1.25)}" font-weight="bold" fill="#c62828" text-anchor="middle">S</text></g>'
         )
     if component is Component.INVALID:
         return ""
@@ -332,6 +332,9 @@ def render_svg(
         width = ox + pw + MARGIN + LEGEND_W + MARGIN
         height = oy + max(ph + 40, legend_h) + MARGIN
 
+    heading, figures, status, colour = _title_lines(grid, report)
+    # Widen the canvas if the title would overflow (approximate glyph widths of the sans font).
+    width = max(width, 2 * MARGIN + max(len(heading) * 9.6, len(figures) * 7.2, len(status) * 8.6))
     stops = "\n".join(
         f'<stop offset="{_f(f)}" stop-color="{_hex(lux_colour(np.array([f * vmax]), vmax)[0])}"/>'
         for f in np.linspace(0, 1, 11)
@@ -344,7 +347,6 @@ def render_svg(
         _DEFS.format(stops=stops),
         f'<rect width="{_f(width)}" height="{_f(height)}" fill="#ffffff"/>',
     ]
-    heading, figures, status, colour = _title_lines(grid, report)
     out.append(
         f'<g class="title"><text x="{_f(MARGIN)}" y="{_f(MARGIN + 14)}" font-size="16" font-weight="bold" '
         f'fill="#1a1a1a">{escape(heading)}</text>'
