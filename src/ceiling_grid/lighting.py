@@ -279,7 +279,7 @@ def array_shapes(grid: RoomGrid, shr_max: float | None = None) -> list[tuple[int
     gx, gy = mx.ravel(), my.ravel()
     aspect = np.abs(np.log((lx / gx) / (ly / gy)))
     order = np.lexsort((gx, np.round(aspect, 9), gx * gy))
-    return [(int(gx[i]), int(gy[i])) for i in order]
+    return list(zip(gx[order].tolist(), gy[order].tolist(), strict=True))
 
 
 def regular_array(grid: RoomGrid, nx: int, ny: int, free: np.ndarray | None = None,

@@ -28,7 +28,8 @@ DEFAULT_SEED = 12464
 DEFAULT_MAX_ARRAY_TRIES = 400  # model A: regular arrays tried above the lumen-method count
 DEFAULT_SA_RADIUS_TILES = 3  # model B: a move shifts one fixture by at most this many tiles per axis
 DEFAULT_SA_ATTEMPTS = 12  # model B: annealing runs (each one tries to drop one more fixture)
-DEFAULT_MAX_LEVELS_SCORED = 60  # candidate layouts whose §8 score is estimated before the final check
+DEFAULT_MAX_LEVELS_SCORED = 30  # candidate layouts whose §8 score is estimated before the final check
+_GREEDY_BATCH = 32  # model C: candidates re-scored together in the lazy greedy
 _FLOAT32_ABOVE = 20_000_000  # contribution matrices larger than this use float32
 
 
@@ -333,18 +334,24 @@ class LightModelC:
             heap = [(-float(g), j) for j, g in enumerate(ub) if g > 0]
             heapq.heapify(heap)
             while deficit.sum() > 1e-9 and heap:
-                _neg, j = heapq.heappop(heap)
-                gain = float(np.minimum(pb.v[j], deficit).sum())
-                recomputed += 1
-                if gain <= 0:
-                    continue
-                if heap and gain < -heap[0][0] - 1e-12:
-                    heapq.heappush(heap, (-gain, j))
-                    continue
-                chosen.append(j)
-                taken[j] = True
-                e += pb.v[j]
-                deficit = np.maximum(need - e, 0.0)
+                # lazy greedy, re-scoring a batch of the best upper bounds at once (gains only shrink)
+                batch = [heapq.heappop(heap)[1] for _ in range(min(_GREEDY_BATCH, len(heap)))]
+                js = np.array(batch, dtype=np.int64)
+                gains = np.minimum(pb.v[js], deficit[None, :]).sum(axis=1)
+                recomputed += len(js)
+                bound = -heap[0][0] if heap else 0.0
+                best = int(np.argmax(gains))
+                take = gains[best] > 0 and gains[best] >= bound - 1e-12
+                for k, j in enumerate(batch):
+                    if (take and k == best) or gains[k] <= 0:
+                        continue
+                    heapq.heappush(heap, (-float(gains[k]), j))
+                if take:
+                    j = batch[best]
+                    chosen.append(j)
+                    taken[j] = True
+                    e += pb.v[j]
+                    deficit = np.maximum(need - e, 0.0)
         idx = np.array(chosen, dtype=np.int64)
         # U0 repair: light the darkest point until both targets hold (rarely needed once Emin >= Et)
         while float(pb.violation(pb.illuminance(idx))) > 0 and not taken.all():
