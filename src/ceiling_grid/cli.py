@@ -167,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     print(one_line(exc), file=sys.stderr)
                     code = max(code, EXIT_USAGE)
                 except CeilingGridError as exc:
-                    print(f"{grid.grid_id}: ERROR {one_line(exc)}")
+                    print(f"{grid.grid_id}: ERROR {one_line(exc).removeprefix(grid.grid_id + ': ')}")
                     code = max(code, EXIT_FAILED)
                 except OSError as exc:
                     print(

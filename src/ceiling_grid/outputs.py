@@ -19,6 +19,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from enum import Enum
@@ -117,9 +118,46 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
+_TIMING_KEY = re.compile(r"(^|_)(elapsed|seconds|duration|runtime|wall|time)(_s|_ms)?$")
+
+
+def is_timing_key(key: str) -> bool:
+    """Keys that hold wall-clock measurements (``elapsed_s``, ``seconds``, ``duration_s`` ...)."""
+    return bool(_TIMING_KEY.search(key))
+
+
+def split_timings(value: Any) -> tuple[Any, Any]:
+    """(value without wall-clock keys, just those keys) for nested dicts/lists of model details."""
+    if isinstance(value, Mapping):
+        kept: dict[str, Any] = {}
+        timed: dict[str, Any] = {}
+        for k, v in value.items():
+            if isinstance(k, str) and is_timing_key(k) and isinstance(v, int | float | np.number):
+                timed[k] = v
+                continue
+            keep, sub = split_timings(v)
+            kept[k] = keep
+            if sub:
+                timed[k] = sub
+        return kept, timed
+    if isinstance(value, list | tuple):
+        pairs = [split_timings(v) for v in value]
+        subs = [t for _, t in pairs]
+        return [k for k, _ in pairs], (subs if any(subs) else {})
+    return value, {}
+
+
 def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any]:
-    """The ``<id>.report.json`` content (deterministic unless ``timings``)."""
+    """The ``<id>.report.json`` content (deterministic unless ``timings``).
+
+    Wall-clock fields inside model details (``elapsed_s``, ``seconds`` ...) are moved out of the
+    selection section, so the default report is byte-identical across reruns.
+    """
     report = result.report
+    selection: dict[str, Any] = {}
+    model_timings: dict[str, Any] = {}
+    for name, stage in result.stages.items():
+        selection[name], model_timings[name] = split_timings(to_jsonable(stage.summary()))
     data: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "grid_id": result.grid_id,
@@ -135,12 +173,12 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
             "detector_standard": str(result.final_grid.detector_standard),
         },
         "headline": result.headline,
-        "selection": {name: stage.summary() for name, stage in result.stages.items()},
+        "selection": selection,
         "compliance": report.to_dict(),
         "infeasible": report.infeasible,
     }
     if timings:
-        data["timings"] = result.timings()
+        data["timings"] = {**result.timings(), "model_details": model_timings}
     return data
 
 
