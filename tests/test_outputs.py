@@ -98,3 +98,20 @@ def test_to_jsonable_makes_strict_json() -> None:
     value = {"a": np.float64(1.5), "b": np.int64(3), "c": (1, 2), "d": {2, 1}, "e": math.nan, "f": np.array([1, 2])}
     assert to_jsonable(value) == {"a": 1.5, "b": 3, "c": [1, 2], "d": [1, 2], "e": None, "f": [1, 2]}
     json.dumps(to_jsonable(value), allow_nan=False)
+
+
+def test_wall_clock_details_are_split_out() -> None:
+    """elapsed_s / seconds / duration_s leave the deterministic part; other numbers stay."""
+    from ceiling_grid.outputs import split_timings
+
+    kept, timed = split_timings(
+        {
+            "count": 3,
+            "elapsed_s": 0.02,
+            "solver": {"seconds": 1.5, "optimal": True},
+            "r_cover_m": 6.4,
+            "runs": [{"duration_s": 0.1, "n": 1}],
+        }
+    )
+    assert kept == {"count": 3, "solver": {"optimal": True}, "r_cover_m": 6.4, "runs": [{"n": 1}]}
+    assert timed == {"elapsed_s": 0.02, "solver": {"seconds": 1.5}, "runs": [{"duration_s": 0.1}]}
