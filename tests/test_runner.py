@@ -278,3 +278,33 @@ def test_full_pipeline_with_real_models_logs_counts_and_traces() -> None:
     # summary line
     line = result.summary_line()
     assert line.startswith(f"real-room: {result.status()} | lights={final.count(Component.LIGHT)} ")
+
+
+class BrokenAir:
+    """An air model with a bug: it always raises."""
+
+    name: ClassVar[str] = "BrokenAir"
+    stage: ClassVar[Stage] = Stage.AIR_SUPPLY
+    version: ClassVar[str] = "test"
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        raise RuntimeError("duct not found")
+
+
+def test_failing_stage_stops_the_room_and_is_counted(room: RoomGrid) -> None:
+    """A model bug in a later stage raises StageFailedError, logs pipeline_failed and counts an error room."""
+    metrics = PipelineMetrics()
+    runner = PipelineRunner(
+        max_workers=1, metrics=metrics, light_models=_models(), selector=_rank, air_model=BrokenAir()
+    )
+    with capture_logs() as logs, pytest.raises(StageFailedError, match="stage air_supply failed: BrokenAir"):
+        runner.run_full_pipeline(room)
+    failed = [e for e in logs if e["event"] == "pipeline_failed"]
+    assert len(failed) == 1 and failed[0]["stages_done"] == ["lights"]
+    assert metrics.value("ceiling_grid_rooms_total", {"outcome": "error"}) == 1.0
+    assert (
+        metrics.value(
+            "ceiling_grid_model_executions_total", {"stage": "air_supply", "model": "BrokenAir", "outcome": "error"}
+        )
+        == 1.0
+    )
