@@ -170,3 +170,19 @@ def test_reported_compliance_matches_evaluator(grid: RoomGrid) -> None:
         pre = grid.positions(Component.LIGHT)
         assert set(map(tuple, pre.tolist())) <= _light_tiles(result.grid)
         assert np.isfinite(result.score)
+
+
+def test_huge_rooms_thin_candidates_deterministically(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the matrix budget candidates thin to a lattice; layouts stay compliant and independent of run order."""
+    import ceiling_grid.models.lights as lights_mod
+    from ceiling_grid.photometry import ROOM_CACHE
+
+    monkeypatch.setattr(lights_mod, "DEFAULT_MAX_MATRIX_ELEMENTS", 20_000)
+    grid = make_room(30, 20, states={(7, 5): "sprinkler"})
+    ROOM_CACHE.data.clear()
+    after_others = [m().place(grid) for m in MODELS]
+    ROOM_CACHE.data.clear()
+    alone = LightModelC().place(grid)
+    assert all(r.compliant for r in after_others)
+    assert _light_tiles(alone.grid) == _light_tiles(after_others[2].grid)
+    assert lights_mod._problem(grid).stride > 1

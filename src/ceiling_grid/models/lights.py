@@ -29,8 +29,10 @@ DEFAULT_MAX_ARRAY_TRIES = 400  # model A: regular arrays tried above the lumen-m
 DEFAULT_SA_RADIUS_TILES = 3  # model B: a move shifts one fixture by at most this many tiles per axis
 DEFAULT_SA_ATTEMPTS = 12  # model B: annealing runs (each one tries to drop one more fixture)
 DEFAULT_MAX_LEVELS_SCORED = 30  # candidate layouts whose §8 score is estimated before the final check
+_REMOVE_BATCH_DIV = 25  # model B: big layouts drop up to n/25 separated fixtures per greedy step
 _GREEDY_BATCH = 32  # model C: candidates re-scored together in the lazy greedy
-_FLOAT32_ABOVE = 20_000_000  # contribution matrices larger than this use float32
+_FLOAT32_ABOVE = 5_000_000  # contribution matrices larger than this use float32
+DEFAULT_MAX_MATRIX_ELEMENTS = 30_000_000  # candidates x points; above it candidates thin to a tile lattice
 
 
 @dataclass
@@ -42,10 +44,28 @@ class _Problem:
     target: float
     target_u0: float
     existing: np.ndarray  # (n0, 2) pre-placed light tiles
-    free: np.ndarray  # (nf, 2) tiles a light may go on
-    index: np.ndarray  # (h, w) free-tile index, -1 elsewhere
-    v: np.ndarray  # (nf, P) maintained lx each free tile adds at each point
+    free: np.ndarray  # (nf, 2) candidate tiles (every free tile, or a lattice of them in huge rooms)
+    index: np.ndarray  # (h, w) candidate index, -1 elsewhere
+    v: np.ndarray  # (nf, P) maintained lx each candidate tile adds at each point
     e0: np.ndarray  # (P,) lx of the pre-placed lights
+    free_mask: np.ndarray  # (h, w) every tile a light may go on
+    stride: int  # candidate lattice step in tiles (1 = every free tile)
+    n_base: int  # rows of the lattice itself; rows after it were added by :meth:`ensure`
+
+    def ensure(self, tiles: np.ndarray) -> np.ndarray:
+        """Candidate indices of free ``tiles``, adding rows to the matrix for tiles off the lattice."""
+        tiles = np.asarray(tiles, dtype=np.int64).reshape(-1, 2)
+        if len(tiles) == 0:
+            return np.zeros(0, dtype=np.int64)
+        missing = tiles[self.index[tiles[:, 1], tiles[:, 0]] < 0]
+        if len(missing):
+            missing = np.unique(missing, axis=0)
+            rows = contribution_matrix(self.grid, missing, self.points, dtype=self.v.dtype.type)
+            self.index = self.index.copy()
+            self.index[missing[:, 1], missing[:, 0]] = len(self.free) + np.arange(len(missing))
+            self.free = np.concatenate([self.free, missing])
+            self.v = np.concatenate([self.v, rows])
+        return self.index[tiles[:, 1], tiles[:, 0]]
 
     def tiles(self, idx: np.ndarray) -> np.ndarray:
         return self.free[np.asarray(idx, dtype=np.int64)]
@@ -82,7 +102,15 @@ def _problem(grid: RoomGrid) -> _Problem:
         pb.grid = grid
         return pb
     points = calculation_points(grid)
-    fy, fx = np.nonzero(free_mask)
+    n_free = int(free_mask.sum())
+    stride = 1
+    if n_free * len(points) > DEFAULT_MAX_MATRIX_ELEMENTS:
+        stride = math.ceil(math.sqrt(n_free * len(points) / DEFAULT_MAX_MATRIX_ELEMENTS))
+    cand = free_mask.copy()
+    if stride > 1:
+        h, w = free_mask.shape
+        cand &= (np.arange(h)[:, None] % stride == stride // 2) & (np.arange(w)[None, :] % stride == stride // 2)
+    fy, fx = np.nonzero(cand)
     free = np.stack([fx, fy], axis=1).astype(np.int64)
     index = np.full(free_mask.shape, -1, dtype=np.int64)
     index[fy, fx] = np.arange(len(free))
@@ -90,7 +118,10 @@ def _problem(grid: RoomGrid) -> _Problem:
     v = contribution_matrix(grid, free, points, dtype=dtype)
     e0 = contribution_matrix(grid, existing, points).sum(axis=0) if len(existing) else np.zeros(len(points))
     spec = grid.room_spec
-    pb = _Problem(grid, points, spec.target_lux, spec.target_u0, existing, free, index, v, e0)
+    pb = _Problem(grid, points, spec.target_lux, spec.target_u0, existing, free, index, v, e0, free_mask, stride,
+                  len(free))
+    if stride > 1:
+        log.info("light_candidates_thinned", grid_id=grid.grid_id, stride=stride, candidates=len(free))
     ROOM_CACHE.put(key, pb)
     return pb
 
@@ -161,20 +192,19 @@ def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX,
     occupied = np.zeros(pb.index.shape, dtype=bool)
     if len(pb.existing):
         occupied[pb.existing[:, 1], pb.existing[:, 0]] = True
-    free_mask = pb.index >= 0
     best: tuple[float, np.ndarray, tuple[int, int]] | None = None
     tries = 0
     shapes = array_shapes(grid, shr_max=shr_max)
     for nx, ny in shapes:
         if nx * ny < n0:
             continue
-        tiles = regular_array(grid, nx, ny, free=free_mask, occupied=occupied)
-        idx = pb.index[tiles[:, 1], tiles[:, 0]] if len(tiles) else np.zeros(0, dtype=np.int64)
+        tiles = regular_array(grid, nx, ny, free=pb.free_mask, occupied=occupied)
+        idx = pb.ensure(tiles)
         viol = float(pb.violation(pb.illuminance(idx)))
         tries += 1
         if best is None or viol < best[0]:
             best = (viol, idx, (nx, ny))
-        if viol <= 0 or tries >= max_tries or len(idx) >= len(pb.free):
+        if viol <= 0 or tries >= max_tries or len(idx) >= int(pb.free_mask.sum()):
             break
     if best is None:
         return np.zeros(0, dtype=np.int64), {"arrays_tried": 0, "shape": None, "lumen_n": n0}
@@ -182,7 +212,7 @@ def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX,
     diag: dict[str, Any] = {"arrays_tried": tries, "shape": list(shape), "lumen_n": n0 + len(pb.existing)}
     if viol > 0:
         diag["infeasible_reason"] = (
-            f"no regular array up to {tries} shapes meets L3 on the free tiles ({len(pb.free)} free)"
+            f"no regular array up to {tries} shapes meets L3 on the free tiles ({int(pb.free_mask.sum())} free)"
         )
     return idx, diag
 
@@ -207,8 +237,14 @@ class LightModelA:
 # ----- model B: greedy removal + simulated annealing from model A -----------------------------
 
 def _greedy_remove(pb: _Problem, idx: np.ndarray, levels: list[np.ndarray]) -> np.ndarray:
-    """Remove, one at a time, the fixture whose removal leaves the most slack while L3 still passes."""
+    """Remove fixtures whose removal leaves the most slack while L3 still passes.
+
+    Small layouts lose one fixture per step. Large ones (n >= 2 x ``_REMOVE_BATCH_DIV``) drop a batch
+    of up to n / ``_REMOVE_BATCH_DIV`` well-separated fixtures (more than 2 Hm apart) per step; a
+    batch that breaks L3 is halved until it holds (one feasible removal always does).
+    """
     idx = np.asarray(idx, dtype=np.int64)
+    sep2 = (2.0 * pb.grid.mounting_height_m / pb.grid.tile_size_m) ** 2  # in tiles²
     while len(idx) > 1:
         e = pb.illuminance(idx)
         without = e[None, :] - pb.v[idx]
@@ -216,8 +252,19 @@ def _greedy_remove(pb: _Problem, idx: np.ndarray, levels: list[np.ndarray]) -> n
         if not ok.any():
             break
         slack = np.where(ok, pb.slack(without), -np.inf)
-        drop = int(np.argmax(slack))
-        idx = np.delete(idx, drop)
+        order = np.argsort(-slack, kind="stable")
+        want = max(1, len(idx) // _REMOVE_BATCH_DIV)
+        picked: list[int] = []
+        xy = pb.free[idx].astype(float)
+        for pos in order:
+            if not ok[pos] or len(picked) >= want:
+                break
+            if picked and (((xy[picked] - xy[pos]) ** 2).sum(axis=1) <= sep2).any():
+                continue
+            picked.append(int(pos))
+        while len(picked) > 1 and float(pb.violation(pb.illuminance(np.delete(idx, picked)))) > 0:
+            picked = picked[: len(picked) // 2]
+        idx = np.delete(idx, picked)
         levels.append(idx.copy())
     return idx
 
@@ -327,10 +374,11 @@ class LightModelC:
         e = pb.e0.astype(np.float64).copy()
         deficit = np.maximum(need - e, 0.0)
         chosen: list[int] = []
-        taken = np.zeros(len(pb.free), dtype=bool)
+        n_cand = pb.n_base  # lattice rows only, so the result never depends on what other models added
+        taken = np.zeros(n_cand, dtype=bool)
         recomputed = 0
-        if len(pb.free) and len(pb.points):
-            ub = np.minimum(pb.v, deficit[None, :]).sum(axis=1)
+        if n_cand and len(pb.points):
+            ub = np.minimum(pb.v[:n_cand], deficit[None, :]).sum(axis=1)
             heap = [(-float(g), j) for j, g in enumerate(ub) if g > 0]
             heapq.heapify(heap)
             while deficit.sum() > 1e-9 and heap:
@@ -356,7 +404,7 @@ class LightModelC:
         # U0 repair: light the darkest point until both targets hold (rarely needed once Emin >= Et)
         while float(pb.violation(pb.illuminance(idx))) > 0 and not taken.all():
             dark = int(np.argmin(pb.illuminance(idx)))
-            col = np.where(taken, -np.inf, pb.v[:, dark])
+            col = np.where(taken, -np.inf, pb.v[:n_cand, dark])
             j = int(np.argmax(col))
             taken[j] = True
             idx = np.append(idx, j)
@@ -371,6 +419,7 @@ class LightModelC:
                                 "gain_evaluations": recomputed, "pruned": len(levels) - 1}
         if float(pb.violation(pb.illuminance(idx))) > 0:
             diag["infeasible_reason"] = (
-                f"even with every free tile lit ({len(pb.free)} free) Em/U0 stay below target"
+                f"even with every candidate tile lit ({len(pb.free)} of {int(pb.free_mask.sum())} free) "
+                "Em/U0 stay below target"
             )
         return _finish(self.name, pb, levels, diag, started)
