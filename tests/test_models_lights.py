@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -165,6 +166,8 @@ def test_reported_compliance_matches_evaluator(grid: RoomGrid) -> None:
         report = evaluate_lighting(result.grid, include_reference=False)
         assert result.compliant == report.compliant
         assert result.score == pytest.approx(report.score)
+        json.dumps(result.details)  # details and reports travel as JSON (XCom, report files)
+        json.dumps(report.to_dict())
         if not result.compliant:
             assert result.details["infeasible"]["rule"] == "L3"
         pre = grid.positions(Component.LIGHT)
