@@ -29,6 +29,7 @@ ROOMS = {
         (2, 9): "equipment"}),
     "corridor_50x3": lambda: make_room(50, 3, room_type="corridor"),
     "us_2ft_grid": lambda: make_room(20, 15, tile_size_m=0.6096, room_type="us_office_30fc"),
+    "office_2ft_grid": lambda: make_room(22, 16, tile_size_m=0.6096, ceiling_height_m=2.743),
 }
 
 
