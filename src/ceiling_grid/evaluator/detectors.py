@@ -1,0 +1,408 @@
+"""§7.4 smoke-detector checks (D1-D6) and the §8 detector score, recomputed from the final layout alone."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.spatial import cKDTree
+
+from ..config import DetectorStandard
+from ..geodesic import geodesic_index, geodesic_pairs, nearest_geodesic
+from ..geometry import RoomGeometry, geometry_of
+from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
+from .geometry_rules import misplaced_tiles
+from .report import RuleResult, StageReport
+
+__all__ = [
+    "D1_LATTICE_STEP_M",
+    "coverage_points",
+    "evaluate_detectors",
+    "legal_detector_sites",
+    "optimal_detector_count",
+    "square_spacing_count",
+]
+
+D1_LATTICE_STEP_M = 0.1  # §7.4 D1
+BS_CORRIDOR_RADIUS_M = 7.5
+NARROW_CORRIDOR_M = 1.0  # §7.4 D2 BS exception
+LUMINAIRE_MIN_M = 0.3  # §7.4 D4
+DEFAULT_OPTIMUM_MAX_CANDIDATES = 2500  # D6: compute the ILP optimum only up to this many candidates
+DEFAULT_OPTIMUM_TIME_LIMIT_S = 5.0
+TOL = 1e-9
+
+
+def _axis(lo: float, hi: float, h: float) -> np.ndarray:
+    n = math.floor((hi - lo) / h + 1e-9)
+    v = lo + h * np.arange(n + 1)
+    return np.append(v, hi) if hi - v[-1] > 1e-9 else v
+
+
+def _corridor(grid: RoomGrid, geo: RoomGeometry) -> bool:
+    limit = grid.detector_spec.corridor_max_width_m
+    return (
+        limit is not None
+        and grid.room_type == "corridor"
+        and geo.is_rectangle
+        and geo.narrow_dimension_m <= limit + TOL
+    )
+
+
+def coverage_points(grid: RoomGrid) -> tuple[np.ndarray, float, bool]:
+    """D1 points, the coverage radius and whether the BS corridor (centreline) rule applies."""
+    geo = geometry_of(grid)
+    h = D1_LATTICE_STEP_M
+    x0, y0, x1, y1 = geo.bbox
+    if _corridor(grid, geo):
+        if x1 - x0 >= y1 - y0:
+            xs = _axis(x0, x1, h)
+            pts = np.stack([xs, np.full(len(xs), (y0 + y1) / 2)], axis=1)
+        else:
+            ys = _axis(y0, y1, h)
+            pts = np.stack([np.full(len(ys), (x0 + x1) / 2), ys], axis=1)
+        return pts, BS_CORRIDOR_RADIUS_M, True
+    gx, gy = np.meshgrid(_axis(x0, x1, h), _axis(y0, y1, h))
+    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    pts = pts[geo.inside(pts)]
+    vertices = np.unique(np.concatenate([geo.walls[:, 0:2], geo.walls[:, 2:4]]), axis=0)
+    pts = np.concatenate([pts, vertices])
+    pts = pts[~geo.in_column(pts)]
+    return pts, grid.detector_spec.r_cover_m, False
+
+
+def _edge_dist(points: np.ndarray, tiles: np.ndarray, t: float) -> np.ndarray:
+    if len(tiles) == 0:
+        return np.full(len(points), np.inf)
+    c = (np.asarray(tiles, dtype=float) + 0.5) * t
+    out = np.empty(len(points))
+    step = max(1, 1_000_000 // len(c))
+    for s in range(0, len(points), step):
+        d = np.maximum(np.abs(points[s : s + step, None, :] - c[None]) - t / 2, 0.0)
+        out[s : s + step] = np.sqrt((d**2).sum(axis=2)).min(axis=1)
+    return out
+
+
+def _wall_dist(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> np.ndarray:
+    if _corridor(grid, geo) and geo.narrow_dimension_m < NARROW_CORRIDOR_M:
+        x0, y0, x1, y1 = geo.bbox
+        along, across, lo, hi, mid = (0, 1, x0, x1, (y0 + y1) / 2) if x1 - x0 >= y1 - y0 else (1, 0, y0, y1, (x0 + x1) / 2)
+        d = np.minimum(xy[:, along] - lo, hi - xy[:, along])
+        return np.where(np.abs(xy[:, across] - mid) <= 1e-6, d, 0.0)
+    return geo.distance_to_walls(xy)
+
+
+def _terminals(grid: RoomGrid) -> np.ndarray:
+    kinds = [Component.AIR_SUPPLY] + ([Component.AIR_RETURN] if grid.detector_spec.clear_of_returns else [])
+    return np.concatenate([grid.positions(k) for k in kinds])
+
+
+def legal_detector_sites(grid: RoomGrid, *, luminaire_rule: bool = False) -> np.ndarray:
+    """Tiles (n, 2) where a detector would pass D2, D3, D5 (and D4 when asked): free tiles and current detector tiles."""
+    geo = geometry_of(grid)
+    spec = grid.detector_spec
+    arrays = grid.arrays
+    here = arrays.component == COMPONENT_CODES[Component.SMOKE_DETECTOR]
+    ok_state = arrays.free_for_detector | (here & arrays.is_state(TileState.CEILING, TileState.CUT_TILE))
+    ys, xs = np.nonzero(ok_state)
+    tiles = np.stack([xs, ys], axis=1)
+    xy = grid.tile_centres(tiles)
+    keep = _wall_dist(grid, geo, xy) >= spec.wall_min_m - TOL
+    keep &= _edge_dist(xy, _terminals(grid), grid.tile_size_m) >= spec.air_terminal_min_m - TOL
+    if luminaire_rule:
+        keep &= _edge_dist(xy, grid.positions(Component.LIGHT), grid.tile_size_m) >= LUMINAIRE_MIN_M - TOL
+    return tiles[keep]
+
+
+def square_spacing_count(grid: RoomGrid) -> int:
+    """Detectors in a square-spacing layout of the bounding box (NFPA S = 9.144 m; else R*sqrt(2))."""
+    geo = geometry_of(grid)
+    spec = grid.detector_spec
+    x0, y0, x1, y1 = geo.bbox
+    s = spec.s_nominal_m or spec.r_cover_m * math.sqrt(2.0)
+    if _corridor(grid, geo):
+        return max(1, math.ceil(max(x1 - x0, y1 - y0) / (2 * BS_CORRIDOR_RADIUS_M) - 1e-9))
+    return max(1, math.ceil((x1 - x0) / s - 1e-9)) * max(1, math.ceil((y1 - y0) / s - 1e-9))
+
+
+def _grid_cover_count(lx: float, ly: float, r: float) -> int:
+    """Textbook count: min nx*ny with sqrt((lx/2nx)^2 + (ly/2ny)^2) <= r (§5.1)."""
+    best = None
+    for nx in range(1, 10_000):
+        half = lx / (2 * nx)
+        if half >= r:
+            continue
+        ny = max(1, math.ceil(ly / (2 * math.sqrt(r * r - half * half)) - 1e-9))
+        best = nx * ny if best is None else min(best, nx * ny)
+        if ny == 1:
+            break
+    return best or 1
+
+
+def _cover_rows(geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, pts: np.ndarray, r: float) -> sparse.csr_matrix:
+    lists = tree.query_ball_point(pts, r + TOL)
+    lens = np.array([len(x) for x in lists], dtype=np.int64)
+    cols = np.fromiter((j for x in lists for j in x), dtype=np.int64, count=int(lens.sum()))
+    rows = np.repeat(np.arange(len(pts)), lens)
+    if not geodesic_index(geo).convex and len(rows):
+        ok = geodesic_pairs(geo, sites, pts, cols, rows) <= r + TOL
+        rows, cols = rows[ok], cols[ok]
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pts), len(sites)))
+
+
+def optimal_detector_count(
+    grid: RoomGrid,
+    sites_xy: np.ndarray,
+    points: np.ndarray,
+    radius: float,
+    time_limit_s: float = DEFAULT_OPTIMUM_TIME_LIMIT_S,
+) -> tuple[int | None, bool]:
+    """ILP optimum of covering ``points`` with sites (geodesic <= radius), by lazy constraint generation.
+
+    Returns (count, proven_optimal); (None, False) when not coverable or not solved in time.
+    """
+    geo = geometry_of(grid)
+    if len(points) == 0:
+        return 0, True
+    if len(sites_xy) == 0:
+        return None, False
+    d, _ = nearest_geodesic(geo, sites_xy, points)
+    if (d > radius + TOL).any():
+        return None, False
+    start = time.perf_counter()
+    tree = cKDTree(sites_xy)
+    keys = np.floor(points / (radius / 3.0)).astype(np.int64)
+    _, subset = np.unique(keys, axis=0, return_index=True)
+    len(sites_xy)
+    for _round in range(60):
+        a = _cover_rows(geo, tree, sites_xy, points[subset], radius)
+        left = time_limit_s - (time.perf_counter() - start)
+        if left <= 0:
+            return None, False
+        ar, kept = _presolve(a)
+        upper = _greedy_size(ar)
+        x: np.ndarray | None = None
+        for gap in (0.99 / (upper + 1.0), None):  # unit costs: an absolute gap < 1 proves the count
+            left = time_limit_s - (time.perf_counter() - start)
+            if left <= 0:
+                return None, False
+            options: dict[str, Any] = {"time_limit": left, "disp": False}
+            if gap is not None:
+                options["mip_rel_gap"] = gap
+            nr = ar.shape[1]
+            res = milp(np.ones(nr), constraints=LinearConstraint(ar, lb=np.ones(ar.shape[0]), ub=np.inf),
+                       integrality=np.ones(nr), bounds=Bounds(0, 1), options=options)
+            if res.x is None:
+                return None, False
+            x = res.x
+            bound = getattr(res, "mip_dual_bound", None)
+            if res.status == 0 and bound is not None and math.ceil(bound - 1e-6) >= round(x.sum()):
+                break
+            x = None
+        if x is None:
+            return None, False
+        res_x = x
+        chosen = sites_xy[kept[res_x > 0.5]]
+        dist, _ = nearest_geodesic(geo, chosen, points)
+        bad = np.nonzero(dist > radius + TOL)[0]
+        if len(bad) == 0:
+            return round(res_x.sum()), True
+        if len(bad) > 3000:
+            k = np.floor(points[bad] / (radius / 10.0)).astype(np.int64)
+            _, first = np.unique(k, axis=0, return_index=True)
+            bad = bad[first]
+        subset = np.union1d(subset, bad)
+    return None, False
+
+
+def _subset_of_another(b: sparse.csc_matrix, contains: bool, chunk: int = 512) -> np.ndarray:
+    """Columns whose set lies inside another column's (``contains``: that contain another's); equal sets keep
+    the lowest index."""
+    size = np.asarray(b.sum(axis=0)).ravel()
+    bt = b.T.tocsr()
+    out = np.zeros(b.shape[1], dtype=bool)
+    for s in range(0, b.shape[1], chunk):
+        c = (bt[s : s + chunk] @ b).tocoo()
+        j, k = c.row + s, c.col
+        other = size[k] if contains else size[j]
+        strict = (size[k] < size[j]) if contains else (size[k] > size[j])
+        m = (c.data == other) & (j != k) & (strict | ((size[k] == size[j]) & (k < j)))
+        out[j[m]] = True
+    return out
+
+
+def _presolve(a: sparse.csr_matrix) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Drop dominated sites and redundant points of a unit-cost set cover (the optimum count is unchanged).
+
+    Returns the reduced matrix and the original indices of the kept sites."""
+    cols = np.arange(a.shape[1])
+    while True:
+        shape = a.shape
+        b = a.tocsc()
+        keep = ~_subset_of_another(b, contains=False) & (np.asarray(b.sum(axis=0)).ravel() > 0)
+        a, cols = a[:, keep].tocsr(), cols[keep]
+        a = a[~_subset_of_another(a.T.tocsc(), contains=True)].tocsr()
+        if a.shape == shape:
+            return a, cols
+
+
+def _greedy_size(a: sparse.csr_matrix) -> int:
+    """Size of a greedy cover of the rows of ``a`` (an upper bound for the MIP gap)."""
+    csc = a.tocsc()
+    uncovered = np.ones(a.shape[0], dtype=bool)
+    size = 0
+    while uncovered.any():
+        gain = csc.T @ uncovered.astype(float)
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            break
+        uncovered[csc.indices[csc.indptr[j] : csc.indptr[j + 1]]] = False
+        size += 1
+    return size
+
+
+def _half_spacing(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> tuple[bool, dict[str, Any]]:
+    """NFPA half-spacing method on a rectangular room: a complete row/column grid, gaps <= S, walls <= S/2."""
+    spec = grid.detector_spec
+    s = spec.s_nominal_m or 0.0
+    x0, y0, x1, y1 = geo.bbox
+    if len(xy) == 0:
+        return False, {"reason": "no detectors"}
+    xs = np.unique(np.round(xy[:, 0], 6))
+    ys = np.unique(np.round(xy[:, 1], 6))
+    full_grid = len(xs) * len(ys) == len(xy)
+    gx = float(np.diff(np.concatenate([[x0], xs, [x1]]))[1:-1].max()) if len(xs) > 1 else 0.0
+    gy = float(np.diff(np.concatenate([[y0], ys, [y1]]))[1:-1].max()) if len(ys) > 1 else 0.0
+    wall = max(xs[0] - x0, x1 - xs[-1], ys[0] - y0, y1 - ys[-1])
+    ok = full_grid and gx <= s + TOL and gy <= s + TOL and wall <= s / 2 + TOL
+    return bool(ok), {"complete_grid": full_grid, "max_gap_m": round(max(gx, gy), 4), "max_wall_m": round(float(wall), 4)}
+
+
+def evaluate_detectors(grid: RoomGrid) -> StageReport:
+    """Check D1-D6 on the final layout and score it (§7.4, §8)."""
+    geo = geometry_of(grid)
+    spec = grid.detector_spec
+    t = grid.tile_size_m
+    tiles = grid.positions(Component.SMOKE_DETECTOR)
+    xy = grid.tile_centres(tiles)
+    n = len(xy)
+    pts, radius, corridor = coverage_points(grid)
+    rules: list[RuleResult] = []
+
+    # D1 coverage (geodesic, no tolerance)
+    if n:
+        dist, _ = nearest_geodesic(geo, xy, pts)
+        worst = float(dist.max()) if len(dist) else 0.0
+        n_bad = int((dist > radius + TOL).sum())
+    else:
+        worst, n_bad = math.inf, len(pts)
+    d1 = n_bad == 0
+    d1_values: dict[str, Any] = {"radius_m": radius, "worst_m": round(worst, 4) if math.isfinite(worst) else None,
+                                 "uncovered_points": n_bad, "points": len(pts), "corridor_rule": corridor}
+    alt_ok = False
+    if spec.key is DetectorStandard.NFPA72 and geo.is_rectangle and not corridor:
+        alt_ok, alt_values = _half_spacing(grid, geo, xy)
+        d1_values["half_spacing"] = {"passed": alt_ok, **alt_values}
+    passed = d1 or alt_ok
+    rules.append(RuleResult(
+        "D1", passed, True,
+        f"every ceiling point within {radius} m of a detector (worst {d1_values['worst_m']} m)" if d1 else
+        ("half-spacing method passes (NFPA 72 17.7.3.2.3.1(1))" if alt_ok else
+         f"{n_bad} of {len(pts)} ceiling points are farther than {radius} m from every detector"),
+        d1_values))
+
+    # D2 walls, D3 air terminals, D4 luminaires, D5 blocked tiles
+    wall = _wall_dist(grid, geo, xy) if n else np.zeros(0)
+    air = _edge_dist(xy, _terminals(grid), t) if n else np.zeros(0)
+    lum = _edge_dist(xy, grid.positions(Component.LIGHT), t) if n else np.zeros(0)
+    d2_bad = tiles[wall < spec.wall_min_m - TOL].tolist()
+    d3_bad = tiles[air < spec.air_terminal_min_m - TOL].tolist()
+    d4_ok = lum >= LUMINAIRE_MIN_M - TOL
+    d5_bad = misplaced_tiles(grid, Component.SMOKE_DETECTOR)
+    rules.append(RuleResult("D2", not d2_bad, True,
+                            f"all detectors >= {spec.wall_min_m} m from walls" if not d2_bad else
+                            f"{len(d2_bad)} detectors closer than {spec.wall_min_m} m to a wall: {d2_bad[:5]}",
+                            {"min_m": _rounded_min(wall), "limit_m": spec.wall_min_m, "failing": d2_bad[:20]}))
+    rules.append(RuleResult("D3", not d3_bad, True,
+                            f"all detectors >= {spec.air_terminal_min_m} m from air-terminal edges" if not d3_bad else
+                            f"{len(d3_bad)} detectors closer than {spec.air_terminal_min_m} m to an air terminal: "
+                            f"{d3_bad[:5]}",
+                            {"min_m": _rounded_min(air), "limit_m": spec.air_terminal_min_m,
+                             "returns_count": spec.clear_of_returns, "failing": d3_bad[:20]}))
+    d4_frac = float(d4_ok.mean()) if n else 1.0
+    rules.append(RuleResult("D4", bool(d4_ok.all()), False,
+                            f"{int(d4_ok.sum())} of {n} detectors >= {LUMINAIRE_MIN_M} m from luminaire edges",
+                            {"min_m": _rounded_min(lum), "pass_fraction": round(d4_frac, 4)}))
+    rules.append(RuleResult("D5", not d5_bad, True,
+                            "no detector on a blocked tile" if not d5_bad else f"detectors on blocked tiles: {d5_bad[:5]}",
+                            {"failing": [list(p) for p in d5_bad[:20]]}))
+
+    # D6 count vs optimum, lower bound and square spacing
+    x0, y0, x1, y1 = geo.bbox
+    n_lb = max(1, math.ceil(geo.area_m2 / (math.pi * radius * radius) - 1e-9)) if not corridor else max(
+        1, math.ceil(max(x1 - x0, y1 - y0) / (2 * radius) - 1e-9))
+    n_square = square_spacing_count(grid)
+    sites = legal_detector_sites(grid, luminaire_rule=True)
+    if len(sites) == 0 or (nearest_geodesic(geo, grid.tile_centres(sites), pts)[0] > radius + TOL).any():
+        sites = legal_detector_sites(grid, luminaire_rule=False)
+    n_opt: int | None = None
+    proven = False
+    if len(sites) <= DEFAULT_OPTIMUM_MAX_CANDIDATES:
+        n_opt, proven = optimal_detector_count(grid, grid.tile_centres(sites), pts, radius)
+    n_grid = (max(1, math.ceil(max(x1 - x0, y1 - y0) / (2 * radius) - 1e-9)) if corridor
+              else _grid_cover_count(x1 - x0, y1 - y0, radius))
+    n_expected = n_opt if n_opt is not None else n_grid
+    over = n > n_expected + 1
+    rules.append(RuleResult("D6", not over, False,
+                            f"N = {n}; ILP optimum {n_opt}; lower bound {n_lb}; square spacing {n_square}"
+                            + ("; over-provisioned" if over else ""),
+                            {"n": n, "n_optimal": n_opt, "optimal_proven": proven, "n_lower_bound": n_lb,
+                             "n_square_spacing": n_square, "n_grid_cover": n_grid, "n_expected": n_expected}))
+
+    compliant = all(r.passed for r in rules if r.hard)
+    infeasible = None
+    if not compliant and n_opt is None:
+        infeasible = _infeasibility(grid, geo, pts, radius)
+    score = 100.0 * compliant + 80.0 * (min(1.0, n_expected / n) if n else 0.0) + 20.0 * d4_frac
+    metrics = {
+        "n_detectors": n,
+        "worst_coverage_m": d1_values["worst_m"],
+        "min_wall_clearance_m": _rounded_min(wall),
+        "min_air_terminal_clearance_m": _rounded_min(air),
+        "min_luminaire_clearance_m": _rounded_min(lum),
+        "n_optimal": n_opt,
+        "n_lower_bound": n_lb,
+        "n_square_spacing": n_square,
+        "n_expected": n_expected,
+        "coverage_radius_m": radius,
+        "standard": str(spec.key),
+    }
+    return StageReport("smoke_detectors", rules, round(score, 4), metrics, infeasible)
+
+
+def _rounded_min(v: np.ndarray) -> float | None:
+    if len(v) == 0:
+        return None
+    m = float(v.min())
+    return round(m, 4) if math.isfinite(m) else None
+
+
+def _infeasibility(grid: RoomGrid, geo: RoomGeometry, pts: np.ndarray, radius: float) -> dict[str, str] | None:
+    """{"rule", "reason"} when no legal detector layout can pass D1 (every legal site together fails)."""
+    spec = grid.detector_spec
+    sites = legal_detector_sites(grid)
+    if len(sites) == 0:
+        arrays = grid.arrays
+        if not arrays.free_for_detector.any() and len(grid.positions(Component.SMOKE_DETECTOR)) == 0:
+            return {"rule": "D5", "reason": f"{spec.title}: every ceiling tile is blocked for detectors"}
+        return {"rule": "D2/D3", "reason": f"{spec.title}: no tile passes the wall ({spec.wall_min_m} m) and "
+                "air-terminal ({spec.air_terminal_min_m} m) clearances"}
+    d, _ = nearest_geodesic(geo, grid.tile_centres(sites), pts)
+    bad = int((d > radius + TOL).sum())
+    if bad:
+        return {"rule": "D1", "reason": f"{spec.title}: {bad} ceiling points are farther than {radius} m from every "
+                "tile that passes the wall and air-terminal clearances"}
+    return None

@@ -1,0 +1,262 @@
+"""Shortest-path (geodesic) distances inside the room polygon, for coverage in non-convex rooms (§4.5).
+
+The room polygon is the union of in-room tiles; columns are part of it (distances go straight past
+them). A straight segment is a path when it stays inside the closed polygon; otherwise the shortest
+path bends at reflex corners (visibility graph + Dijkstra among the corners). Visibility is tested
+exactly against the "obstacle" rectangles that make up the bounding box minus the room, shrunk by
+a tiny tolerance so a path may touch a corner or run along a wall.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.csgraph import csgraph_from_dense, shortest_path
+from scipy.spatial import cKDTree
+
+from .geometry import RoomGeometry
+
+__all__ = [
+    "GeodesicIndex",
+    "geodesic_distances",
+    "geodesic_index",
+    "geodesic_pairs",
+    "nearest_geodesic",
+    "visible_pairs",
+]
+
+DEFAULT_TOUCH_TOLERANCE_M = 1e-7  # a segment may graze an obstacle by this much (touching corners/walls)
+DEFAULT_CHUNK_ELEMENTS = 2_000_000  # elements per vectorised block (bounds peak memory)
+DEFAULT_KNN = 12  # nearest sources tried before the brute-force fallback in nearest_geodesic
+
+
+def _obstacle_rectangles(in_room: np.ndarray, tile: float) -> np.ndarray:
+    """The bounding box of the room minus the room, as (k, 4) rectangles x0, y0, x1, y1 (metres)."""
+    ys, xs = np.nonzero(in_room)
+    if len(xs) == 0:
+        return np.zeros((0, 4))
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    out_mask = ~in_room[y0:y1, x0:x1]
+    rects: list[tuple[float, float, float, float]] = []
+    active: dict[tuple[int, int], int] = {}  # (start, stop) run -> first row
+    for r in range(out_mask.shape[0] + 1):
+        runs: set[tuple[int, int]] = set()
+        if r < out_mask.shape[0]:
+            row = np.concatenate([[False], out_mask[r], [False]]).astype(np.int8)
+            d = np.diff(row)
+            runs = set(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist(), strict=True))
+        for run in sorted(set(active) - runs):
+            first = active.pop(run)
+            rects.append(((x0 + run[0]) * tile, (y0 + first) * tile, (x0 + run[1]) * tile, (y0 + r) * tile))
+        for run in sorted(runs - set(active)):
+            active[run] = r
+    return np.array(rects, dtype=float).reshape(-1, 4)
+
+
+@dataclass(frozen=True)
+class GeodesicIndex:
+    """Precomputed obstacles and the corner-to-corner shortest paths of one room."""
+
+    convex: bool
+    obstacles: np.ndarray  # (k, 4) open rectangles a path must not enter
+    corners: np.ndarray  # (r, 2) reflex corners
+    corner_dist: np.ndarray  # (r, r) geodesic distance between corners (inf if not connected)
+
+
+_INDEX_CACHE: dict[int, tuple[weakref.ref[RoomGeometry], GeodesicIndex]] = {}
+
+
+def geodesic_index(geo: RoomGeometry) -> GeodesicIndex:
+    """Build (and cache per geometry object) the obstacles and corner graph of ``geo``."""
+    hit = _INDEX_CACHE.get(id(geo))
+    if hit is not None and hit[0]() is geo:
+        return hit[1]
+    obstacles = _obstacle_rectangles(np.asarray(geo.in_room, dtype=bool), geo.tile)
+    corners = np.asarray(geo.reflex_corners, dtype=float).reshape(-1, 2)
+    convex = len(obstacles) == 0
+    r = len(corners)
+    if convex or r == 0:
+        corner_dist = np.zeros((r, r))
+    else:
+        ii, jj = np.triu_indices(r, k=1)
+        vis = _visible(obstacles, corners[ii], corners[jj])
+        w = np.full((r, r), np.inf)
+        lengths = np.hypot(*(corners[ii] - corners[jj]).T)
+        w[ii[vis], jj[vis]] = lengths[vis]
+        w[jj[vis], ii[vis]] = lengths[vis]
+        corner_dist = shortest_path(csgraph_from_dense(w, null_value=np.inf), method="D", directed=False)
+    index = GeodesicIndex(convex=convex, obstacles=obstacles, corners=corners, corner_dist=corner_dist)
+    key = id(geo)
+    _INDEX_CACHE[key] = (weakref.ref(geo, lambda _ref: _INDEX_CACHE.pop(key, None)), index)
+    return index
+
+
+def _visible(obstacles: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float = DEFAULT_TOUCH_TOLERANCE_M) -> np.ndarray:
+    """Pairwise: does the segment a[i]-b[i] avoid the interior of every obstacle? (Liang-Barsky clipping)."""
+    a = np.asarray(a, dtype=float).reshape(-1, 2)
+    b = np.asarray(b, dtype=float).reshape(-1, 2)
+    n = len(a)
+    ok = np.ones(n, dtype=bool)
+    k = len(obstacles)
+    if k == 0 or n == 0:
+        return ok
+    lo = obstacles[:, 0:2] + tol  # (k, 2) shrunk rectangles
+    hi = obstacles[:, 2:4] - tol
+    step = max(1, DEFAULT_CHUNK_ELEMENTS // (4 * k))
+    for s in range(0, n, step):
+        pa = a[s : s + step, None, :]  # (c, 1, 2)
+        d = b[s : s + step, None, :] - pa
+        flat = np.abs(d) < 1e-15
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1 = (lo[None] - pa) / d
+            t2 = (hi[None] - pa) / d
+        t_lo = np.minimum(t1, t2)
+        t_hi = np.maximum(t1, t2)
+        inside_slab = (pa > lo[None]) & (pa < hi[None])  # for segments parallel to an axis
+        t_lo = np.where(flat, np.where(inside_slab, -np.inf, np.inf), t_lo)
+        t_hi = np.where(flat, np.where(inside_slab, np.inf, -np.inf), t_hi)
+        enter = np.maximum(np.maximum(t_lo[..., 0], t_lo[..., 1]), 0.0)
+        leave = np.minimum(np.minimum(t_hi[..., 0], t_hi[..., 1]), 1.0)
+        ok[s : s + step] = ~(enter < leave).any(axis=1)
+    return ok
+
+
+def visible_pairs(geo: RoomGeometry, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise line of sight inside the room polygon for the segments a[i]-b[i] (touching walls is allowed)."""
+    return _visible(geodesic_index(geo).obstacles, a, b)
+
+
+def _visible_matrix(obstacles: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) line-of-sight matrix."""
+    ka, kb = len(a), len(b)
+    if ka == 0 or kb == 0:
+        return np.ones((ka, kb), dtype=bool)
+    ia = np.repeat(np.arange(ka), kb)
+    ib = np.tile(np.arange(kb), ka)
+    return _visible(obstacles, a[ia], b[ib]).reshape(ka, kb)
+
+
+def _corner_legs(index: GeodesicIndex, points: np.ndarray) -> np.ndarray:
+    """(n, r) straight distance from each point to each reflex corner it can see (inf otherwise)."""
+    c = index.corners
+    d = np.sqrt(((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2))
+    vis = _visible_matrix(index.obstacles, points, c)
+    return np.where(vis, d, np.inf)
+
+
+def _via_corners_from(index: GeodesicIndex, sources: np.ndarray) -> np.ndarray:
+    """(k, r) shortest distance from each source to each corner, through the corner graph."""
+    legs = _corner_legs(index, sources)  # (k, r)
+    r = len(index.corners)
+    out = np.full((len(sources), r), np.inf)
+    step = max(1, DEFAULT_CHUNK_ELEMENTS // max(1, r * r))
+    for s in range(0, len(sources), step):
+        out[s : s + step] = (legs[s : s + step, :, None] + index.corner_dist[None, :, :]).min(axis=1)
+    return out
+
+
+def _as_points(p: np.ndarray) -> np.ndarray:
+    return np.asarray(p, dtype=float).reshape(-1, 2)
+
+
+def geodesic_distances(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(k, m) shortest-path distances inside the room from each source to each target (inf if unreachable)."""
+    src, tgt = _as_points(sources), _as_points(targets)
+    k, m = len(src), len(tgt)
+    index = geodesic_index(geo)
+    out = np.empty((k, m))
+    if k == 0 or m == 0:
+        return out
+    r = len(index.corners)
+    via_src = _via_corners_from(index, src) if not index.convex and r else None
+    step = max(1, DEFAULT_CHUNK_ELEMENTS // max(1, k * max(1, r)))
+    for s in range(0, m, step):
+        t = tgt[s : s + step]
+        d = np.sqrt(((src[:, None, :] - t[None, :, :]) ** 2).sum(axis=2))
+        if index.convex:
+            out[:, s : s + step] = d
+            continue
+        d = np.where(_visible_matrix(index.obstacles, src, t), d, np.inf)
+        if via_src is not None:
+            legs_t = _corner_legs(index, t)  # (c, r)
+            via = (via_src[:, None, :] + legs_t[None, :, :]).min(axis=2)
+            d = np.minimum(d, via)
+        out[:, s : s + step] = d
+    return out
+
+
+def geodesic_pairs(
+    geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray, si: np.ndarray, ti: np.ndarray
+) -> np.ndarray:
+    """Geodesic distance for the index pairs (sources[si[n]], targets[ti[n]]); shares work between pairs."""
+    src, tgt = _as_points(sources), _as_points(targets)
+    si = np.asarray(si, dtype=np.int64)
+    ti = np.asarray(ti, dtype=np.int64)
+    d = np.hypot(*(src[si] - tgt[ti]).T) if len(si) else np.zeros(0)
+    index = geodesic_index(geo)
+    if index.convex or len(si) == 0:
+        return d
+    d = np.where(_visible(index.obstacles, src[si], tgt[ti]), d, np.inf)
+    if len(index.corners):
+        used_t, inv_t = np.unique(ti, return_inverse=True)
+        used_s, inv_s = np.unique(si, return_inverse=True)
+        via_src = _via_corners_from(index, src[used_s])  # (ks, r)
+        legs_t = _corner_legs(index, tgt[used_t])  # (kt, r)
+        r = len(index.corners)
+        step = max(1, DEFAULT_CHUNK_ELEMENTS // r)
+        for s in range(0, len(si), step):
+            via = (via_src[inv_s[s : s + step]] + legs_t[inv_t[s : s + step]]).min(axis=1)
+            d[s : s + step] = np.minimum(d[s : s + step], via)
+    return d
+
+
+def nearest_geodesic(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each target, the geodesic distance to its nearest source and that source's index (-1 if none)."""
+    src, tgt = _as_points(sources), _as_points(targets)
+    m = len(tgt)
+    if len(src) == 0:
+        return np.full(m, np.inf), np.full(m, -1, dtype=np.int64)
+    index = geodesic_index(geo)
+    tree = cKDTree(src)
+    if index.convex:
+        dist, idx = tree.query(tgt)
+        return np.asarray(dist, dtype=float), np.asarray(idx, dtype=np.int64)
+    best = np.full(m, np.inf)
+    arg = np.full(m, -1, dtype=np.int64)
+    r = len(index.corners)
+    if r:
+        via_src = _via_corners_from(index, src)  # (k, r)
+        h = via_src.min(axis=0)
+        h_arg = via_src.argmin(axis=0)
+        step = max(1, DEFAULT_CHUNK_ELEMENTS // (4 * r * max(1, len(index.obstacles))))
+        for s in range(0, m, step):
+            tot = h[None, :] + _corner_legs(index, tgt[s : s + step])
+            j = tot.argmin(axis=1)
+            best[s : s + step] = tot[np.arange(len(j)), j]
+            arg[s : s + step] = np.where(np.isfinite(best[s : s + step]), h_arg[j], -1)
+    knn = min(DEFAULT_KNN, len(src))
+    dist, idx = tree.query(tgt, k=knn)
+    dist = np.asarray(dist, dtype=float).reshape(m, knn)
+    idx = np.asarray(idx, dtype=np.int64).reshape(m, knn)
+    vis = _visible(index.obstacles, np.repeat(tgt, knn, axis=0), src[idx.ravel()]).reshape(m, knn)
+    has = vis.any(axis=1)
+    first = vis.argmax(axis=1)
+    direct = np.where(has, dist[np.arange(m), first], np.inf)
+    take = direct < best
+    best = np.where(take, direct, best)
+    arg = np.where(take, idx[np.arange(m), first], arg)
+    # Targets whose knn sources are all hidden may still see a farther source closer than the corner route.
+    todo = np.nonzero(~has & (dist[:, -1] < best))[0] if knn < len(src) else np.zeros(0, dtype=np.int64)
+    if len(todo):
+        step = max(1, DEFAULT_CHUNK_ELEMENTS // (len(src) * max(1, len(index.obstacles))))
+        for s in range(0, len(todo), step):
+            rows = todo[s : s + step]
+            d = geodesic_distances(geo, src, tgt[rows])  # (k, c)
+            j = d.argmin(axis=0)
+            dj = d[j, np.arange(len(rows))]
+            better = dj < best[rows]
+            best[rows[better]] = dj[better]
+            arg[rows[better]] = j[better]
+    return best, arg

@@ -1,0 +1,532 @@
+"""SmokeDetectorModel: minimum-count smoke-detector layout as an exact set-cover ILP (§5.1), greedy fallback.
+
+Candidates are free detector tiles passing the wall, air-terminal and (soft) luminaire clearances of the
+active rule set (§4.4, §4.5). Demand points are a 0.2 m lattice over the ceiling polygon plus the polygon
+vertices and wall samples, without column interiors; a point is covered when its geodesic distance to a
+detector is at most R - delta (- 0.05 m NFPA design margin). The ILP is solved by HiGHS
+(``scipy.optimize.milp``) with lazy row generation: solve on a coarse subset of points, check every
+point, add the uncovered ones, repeat. The final solve is then optimal for the whole lattice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import structlog
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.spatial import cKDTree
+
+from ..config import DEFAULT_LIMITS, DetectorStandard, Limits
+from ..geodesic import geodesic_index, geodesic_pairs, nearest_geodesic
+from ..geometry import RoomGeometry, geometry_of
+from ..grid import Component, RoomGrid
+from .base import ModelResult, Stage
+
+__all__ = [
+    "DEFAULT_COVER_MARGIN_M",
+    "DEFAULT_LATTICE_STEP_M",
+    "NFPA_DESIGN_MARGIN_M",
+    "CandidateSites",
+    "CoverProblem",
+    "SmokeDetectorModel",
+    "candidate_sites",
+    "cover_problem",
+    "detector_infeasibility",
+    "edge_distance",
+    "is_bs_corridor",
+]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_LATTICE_STEP_M = 0.2  # h (§5.1)
+DEFAULT_COVER_MARGIN_M = 0.15  # delta >= h*sqrt(2)/2 (§5.1)
+NFPA_DESIGN_MARGIN_M = 0.05  # §7.4: generators place so coverage passes with R - 0.05 m
+NARROW_CORRIDOR_M = 1.0  # §7.4 D2: BS corridors narrower than this put detectors on the centreline
+DEFAULT_MAX_ROW_ROUNDS = 40  # row-generation rounds before giving up on the ILP
+DEFAULT_MAX_ROWS_PER_ROUND = 4000
+EPS = 1e-9
+
+
+def edge_distance(points: np.ndarray, tiles_xy: np.ndarray, tile: float, chunk: int = 1_000_000) -> np.ndarray:
+    """Distance from each point to the nearest edge of any of the square tiles ``tiles_xy`` (0 inside one)."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    tiles = np.asarray(tiles_xy, dtype=float).reshape(-1, 2)
+    if len(tiles) == 0:
+        return np.full(len(pts), np.inf)
+    centres = (tiles + 0.5) * tile
+    out = np.empty(len(pts))
+    step = max(1, chunk // len(centres))
+    for s in range(0, len(pts), step):
+        d = np.maximum(np.abs(pts[s : s + step, None, :] - centres[None, :, :]) - tile / 2, 0.0)
+        out[s : s + step] = np.sqrt((d * d).sum(axis=2)).min(axis=1)
+    return out
+
+
+def is_bs_corridor(grid: RoomGrid, geo: RoomGeometry) -> bool:
+    """BS 5839-1 corridor rule applies: a rectangular corridor no wider than the standard's limit."""
+    spec = grid.detector_spec
+    return (
+        spec.corridor_max_width_m is not None
+        and grid.room_type == "corridor"
+        and geo.is_rectangle
+        and geo.narrow_dimension_m <= spec.corridor_max_width_m + EPS
+    )
+
+
+def _steps(lo: float, hi: float, h: float) -> np.ndarray:
+    n = int(np.floor((hi - lo) / h + 1e-9))
+    xs = lo + h * np.arange(n + 1)
+    if hi - xs[-1] > 1e-9:
+        xs = np.append(xs, hi)
+    return xs
+
+
+def _wall_samples(geo: RoomGeometry, h: float) -> np.ndarray:
+    out = []
+    for x0, y0, x1, y1 in geo.walls:
+        n = max(1, int(np.ceil(np.hypot(x1 - x0, y1 - y0) / h - 1e-9)))
+        t = np.linspace(0.0, 1.0, n + 1)
+        out.append(np.stack([x0 + t * (x1 - x0), y0 + t * (y1 - y0)], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2))
+
+
+def _centreline(geo: RoomGeometry, h: float) -> np.ndarray:
+    x0, y0, x1, y1 = geo.bbox
+    if x1 - x0 >= y1 - y0:
+        xs = _steps(x0, x1, h)
+        return np.stack([xs, np.full(len(xs), (y0 + y1) / 2)], axis=1)
+    ys = _steps(y0, y1, h)
+    return np.stack([np.full(len(ys), (x0 + x1) / 2), ys], axis=1)
+
+
+@dataclass(frozen=True)
+class CoverProblem:
+    """The demand side of the set cover: points that must lie within ``radius`` of a detector."""
+
+    points: np.ndarray
+    radius: float  # design radius: R - delta (- NFPA margin)
+    r_cover: float  # the rule set's R
+    step: float
+    corridor: bool
+
+
+def cover_problem(grid: RoomGrid, step: float = DEFAULT_LATTICE_STEP_M, margin: float = DEFAULT_COVER_MARGIN_M) -> CoverProblem:
+    """Demand points and design radius of ``grid`` under its detector rule set (§5.1, §7.4)."""
+    geo = geometry_of(grid)
+    spec = grid.detector_spec
+    corridor = is_bs_corridor(grid, geo)
+    r = 7.5 if corridor else spec.r_cover_m
+    design = r - margin - (NFPA_DESIGN_MARGIN_M if spec.key is DetectorStandard.NFPA72 else 0.0)
+    if corridor:
+        pts = _centreline(geo, step)
+    else:
+        x0, y0, x1, y1 = geo.bbox
+        xs, ys = _steps(x0, x1, step), _steps(y0, y1, step)
+        gx, gy = np.meshgrid(xs, ys)
+        lattice = np.stack([gx.ravel(), gy.ravel()], axis=1)
+        extra = np.concatenate([geo.walls[:, 0:2], geo.walls[:, 2:4], _wall_samples(geo, step)])
+        pts = np.concatenate([lattice, extra])
+        pts = np.unique(np.round(pts, 9), axis=0)
+        pts = pts[geo.on_ceiling(pts)]
+    return CoverProblem(points=pts, radius=design, r_cover=r, step=step, corridor=corridor)
+
+
+@dataclass(frozen=True)
+class CandidateSites:
+    """Candidate detector tiles after each filter, with the tie-break weight of each final site."""
+
+    tiles: np.ndarray  # (n, 2) int tile (x, y)
+    centres: np.ndarray  # (n, 2) metres
+    weights: np.ndarray  # (n,) in [0, 1]; lower is preferred among equal counts
+    counts: dict[str, int] = field(default_factory=dict)  # survivors after free / wall / air / luminaire
+    luminaire_filter: bool = True
+    stages: dict[str, np.ndarray] = field(default_factory=dict)  # centres surviving each filter stage
+
+
+DEFAULT_CLEARANCE_CAP_M = 3.0
+
+
+def _wall_clearance(grid: RoomGrid, geo: RoomGeometry, centres: np.ndarray) -> np.ndarray:
+    """Distance to the walls that D2 checks (BS corridors < 1 m: only the end walls, detector on the centreline)."""
+    if is_bs_corridor(grid, geo) and geo.narrow_dimension_m < NARROW_CORRIDOR_M:
+        x0, y0, x1, y1 = geo.bbox
+        if x1 - x0 >= y1 - y0:
+            d = np.minimum(centres[:, 0] - x0, x1 - centres[:, 0])
+            off = np.abs(centres[:, 1] - (y0 + y1) / 2)
+        else:
+            d = np.minimum(centres[:, 1] - y0, y1 - centres[:, 1])
+            off = np.abs(centres[:, 0] - (x0 + x1) / 2)
+        return np.where(off <= 1e-6, d, 0.0)
+    return geo.distance_to_walls(centres)
+
+
+def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> CandidateSites:
+    """Free detector tiles passing wall_min, air_terminal_min and (optionally) luminaire_min (§5.1)."""
+    geo = geometry_of(grid)
+    spec = grid.detector_spec
+    arrays = grid.arrays
+    t = grid.tile_size_m
+    ys, xs = np.nonzero(arrays.free_for_detector)
+    tiles = np.stack([xs, ys], axis=1).astype(np.int64)
+    centres = grid.tile_centres(tiles)
+    counts = {"free": len(tiles)}
+    stages = {"free": centres}
+    wall = _wall_clearance(grid, geo, centres)
+    keep = wall >= spec.wall_min_m - EPS
+    counts["wall"] = int(keep.sum())
+    stages["wall"] = centres[keep]
+    terminals = [Component.AIR_SUPPLY] + ([Component.AIR_RETURN] if spec.clear_of_returns else [])
+    air_xy = np.concatenate([grid.positions(c) for c in terminals])
+    air = edge_distance(centres, air_xy, t)
+    keep &= air >= spec.air_terminal_min_m - EPS
+    counts["air"] = int(keep.sum())
+    stages["air"] = centres[keep]
+    lum = edge_distance(centres, grid.positions(Component.LIGHT), t)
+    if luminaire_filter:
+        keep &= lum >= spec.luminaire_min_m - EPS
+    counts["luminaire"] = int(keep.sum())
+    clearance = np.minimum(np.minimum(wall, air), lum)[keep]
+    weights = 1.0 - np.minimum(clearance, DEFAULT_CLEARANCE_CAP_M) / DEFAULT_CLEARANCE_CAP_M
+    return CandidateSites(tiles[keep], centres[keep], weights, counts, luminaire_filter, stages)
+
+
+def _uncovered(geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radius: float) -> np.ndarray:
+    d, _ = nearest_geodesic(geo, sites, points)
+    return d > radius + EPS
+
+
+def detector_infeasibility(grid: RoomGrid, problem: CoverProblem | None = None) -> dict[str, Any] | None:
+    """None when every demand point can be covered by some candidate (ignoring the soft luminaire rule);
+    otherwise ``{"rule", "reason"}`` naming the rule (D5 blocked tiles, D2 walls, D3 air terminals, D1 coverage)."""
+    geo = geometry_of(grid)
+    problem = problem or cover_problem(grid)
+    sites = candidate_sites(grid, luminaire_filter=False)
+    existing = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
+    pts = problem.points
+    if len(existing):
+        pts = pts[_uncovered(geo, existing, pts, problem.radius)]
+    if len(pts) == 0:
+        return None
+    if len(sites.centres) and not _uncovered(geo, sites.centres, pts, problem.radius).any():
+        return None
+    spec = grid.detector_spec
+    std = spec.title
+    if len(sites.stages["free"]) == 0:
+        return {"rule": "D5", "reason": f"{std}: every ceiling tile is blocked (column, sprinkler, access panel, "
+                "equipment or another component); free a tile for a detector"}
+    checks = (
+        ("free", "D1", f"{{n}} ceiling points are farther than {problem.radius:.2f} m (design radius) from every "
+                       "free tile; split the room or free tiles near the far corners"),
+        ("wall", "D2", f"no free tile at least {spec.wall_min_m} m from the walls can cover {{n}} ceiling points "
+                       f"within {problem.radius:.2f} m"),
+        ("air", "D3", f"the air-terminal clearance ({spec.air_terminal_min_m} m to the nearest edge) removes every "
+                      f"tile that could cover {{n}} ceiling points within {problem.radius:.2f} m; move a diffuser "
+                      "or return grille"),
+    )
+    for stage, rule, why in checks:
+        c = sites.stages[stage]
+        n = int(_uncovered(geo, c, pts, problem.radius).sum()) if len(c) else len(pts)
+        if n:
+            return {"rule": rule, "reason": f"{std}: " + why.format(n=n)}
+    return None
+
+
+# ----- set cover ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cover:
+    chosen: np.ndarray
+    solver: str
+    optimal: bool
+    lower_bound: int | None
+    rounds: int
+    rows: int
+
+
+def _initial_subset(points: np.ndarray, radius: float, n_vertices_first: np.ndarray) -> np.ndarray:
+    cell = max(radius / 4.0, 1e-3)
+    keys = np.floor(points / cell).astype(np.int64)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return np.unique(np.concatenate([first, n_vertices_first]))
+
+
+def _rows(geo: RoomGeometry, tree: cKDTree, cands: np.ndarray, pts: np.ndarray, radius: float) -> sparse.csr_matrix:
+    """Coverage matrix (len(pts), len(cands)) of geodesic distance <= radius."""
+    lists = tree.query_ball_point(pts, radius + EPS)
+    lens = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+    cols = np.fromiter((j for x in lists for j in x), dtype=np.int64, count=int(lens.sum()))
+    rows = np.repeat(np.arange(len(pts)), lens)
+    if not geodesic_index(geo).convex and len(rows):
+        ok = geodesic_pairs(geo, cands, pts, cols, rows) <= radius + EPS
+        rows, cols = rows[ok], cols[ok]
+    data = np.ones(len(rows), dtype=np.float64)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(len(pts), len(cands)))
+
+
+def _dedup_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
+    a.sort_indices()
+    seen: dict[bytes, int] = {}
+    keep = []
+    for i in range(a.shape[0]):
+        key = a.indices[a.indptr[i] : a.indptr[i + 1]].tobytes()
+        if key not in seen:
+            seen[key] = i
+            keep.append(i)
+    return a[np.array(keep, dtype=np.int64)]
+
+
+def _dominated(
+    b: sparse.csc_matrix, size: np.ndarray, rank: np.ndarray, *, superset: bool = False, chunk: int = 512
+) -> np.ndarray:
+    """Columns of ``b`` whose row set is inside another column's (``superset``: contains another's).
+
+    Among equal sets the one with the worse (higher) ``rank`` goes.
+    """
+    out = np.zeros(b.shape[1], dtype=bool)
+    bt = b.T.tocsr()
+    for s in range(0, b.shape[1], chunk):
+        c = (bt[s : s + chunk] @ b).tocoo()  # overlaps of columns s.. with every column
+        j = c.row + s
+        k = c.col
+        if superset:
+            m = (c.data == size[k]) & (j != k) & ((size[k] < size[j]) | ((size[k] == size[j]) & (rank[k] < rank[j])))
+        else:
+            m = (c.data == size[j]) & (j != k) & ((size[k] > size[j]) | ((size[k] == size[j]) & (rank[k] < rank[j])))
+        out[j[m]] = True
+    return out
+
+
+def reduce_cover(a: sparse.csr_matrix, weights: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Set-cover presolve: drop dominated columns (sites) and redundant rows (points); returns kept columns.
+
+    A site whose points are a subset of another site's can be swapped for it without raising the
+    count; a point whose sites include every site of another point is covered whenever that one is.
+    """
+    a = sparse.csr_matrix(a, dtype=np.float64)
+    cols = np.arange(a.shape[1])
+    order = np.lexsort((cols, weights))  # rank: lower weight, then lower index, is better
+    rank_all = np.empty(len(cols), dtype=np.int64)
+    rank_all[order] = np.arange(len(cols))
+    while True:
+        shape = a.shape
+        b = a.tocsc()
+        size = np.asarray(b.sum(axis=0)).ravel()
+        keep = (size > 0) & ~_dominated(b, size, rank_all[cols])
+        a, cols = a[:, keep].tocsr(), cols[keep]
+        rt = a.T.tocsc()  # rows as columns
+        rsize = np.asarray(rt.sum(axis=0)).ravel()
+        # a row is redundant when another row's site set is inside it: dominated in the transposed sense
+        red = _dominated(rt, rsize, np.arange(a.shape[0]), superset=True)
+        a = a[~red]
+        if a.shape == shape:
+            return a, cols
+
+
+def _greedy(a: sparse.csr_matrix, weights: np.ndarray) -> np.ndarray:
+    """Greedy set cover (max new points, ties to the lower weight then lower index) + reverse delete."""
+    n_rows, _n = a.shape
+    csc = a.tocsc()
+    gain = np.asarray(a.sum(axis=0)).ravel()
+    covered = np.zeros(n_rows, dtype=bool)
+    chosen: list[int] = []
+    key_tie = weights / (weights.max() + 1.0) * 0.5  # < 1: only breaks ties
+    while not covered.all():
+        j = int(np.argmax(gain - key_tie))
+        if gain[j] <= 0:
+            break
+        chosen.append(j)
+        new = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
+        new = new[~covered[new]]
+        covered[new] = True
+        if len(new):
+            gain -= np.asarray(a[new].sum(axis=0)).ravel().astype(gain.dtype)
+    # reverse delete: drop sites whose every point is covered twice, worst weight first
+    mult = np.asarray(a[:, chosen].sum(axis=1)).ravel() if chosen else np.zeros(n_rows)
+    for j in sorted(chosen, key=lambda k: (-weights[k], -k)):
+        pts = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
+        if len(pts) == 0 or (mult[pts] >= 2).all():
+            mult[pts] -= 1
+            chosen.remove(j)
+    return np.array(sorted(chosen), dtype=np.int64)
+
+
+TIE_BREAK_BUDGET = 0.25  # the tie-break adds < this to the objective, so the count always dominates
+
+
+def _ilp(
+    a: sparse.csr_matrix, weights: np.ndarray, time_limit: float, upper: int
+) -> tuple[np.ndarray | None, bool, float | None]:
+    """Exact minimum-count cover of the rows of ``a``; ties go to the lower total weight.
+
+    The MIP stops once the count is proven: with an incumbent of count N and a tie-break below
+    ``TIE_BREAK_BUDGET``, an absolute gap under 1 - budget rules out N - 1. ``upper`` (a known
+    cover size) bounds the incumbent so the relative gap passed to HiGHS stays below that.
+    """
+    n = a.shape[1]
+    cost = 1.0 + TIE_BREAK_BUDGET * weights / (n + 1.0)
+    start = time.perf_counter()
+    x = None
+    bound: float | None = None
+    proven = False
+    for gap in (0.7 / (upper + 1.0), None):
+        left = time_limit - (time.perf_counter() - start)
+        if left <= 0:
+            break
+        options: dict[str, Any] = {"time_limit": max(0.05, left), "disp": False, "presolve": True}
+        if gap is not None:
+            options["mip_rel_gap"] = gap
+        res = milp(cost, constraints=LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf),
+                   integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
+        b = getattr(res, "mip_dual_bound", None)
+        if b is not None and np.isfinite(b):
+            bound = b if bound is None else max(bound, b)
+        if res.x is not None:
+            x = np.nonzero(res.x > 0.5)[0]
+            proven = res.status == 0 and bound is not None and bound > len(x) - 1 + TIE_BREAK_BUDGET - 1e-9
+            if proven:
+                break
+    return x, proven, bound
+
+
+def solve_cover(
+    geo: RoomGeometry,
+    cands: np.ndarray,
+    weights: np.ndarray,
+    points: np.ndarray,
+    radius: float,
+    *,
+    use_ilp: bool,
+    time_limit: float,
+    anchors: np.ndarray | None = None,
+) -> _Cover:
+    """Minimum set cover of ``points`` by ``cands`` (radius, geodesic) with lazy row generation.
+
+    Every point must be coverable (check with :func:`detector_infeasibility` first).
+    """
+    start = time.perf_counter()
+    tree = cKDTree(cands)
+    anchors = np.zeros(0, dtype=np.int64) if anchors is None else anchors
+    subset = _initial_subset(points, radius, anchors)
+    solver = "highs" if use_ilp else "greedy"
+    optimal = use_ilp
+    lower: float | None = None
+    chosen = np.zeros(0, dtype=np.int64)
+    rounds = 0
+    rows = 0
+    while True:
+        rounds += 1
+        a = _dedup_rows(_rows(geo, tree, cands, points[subset], radius))
+        rows = a.shape[0]
+        x: np.ndarray | None = None
+        if solver == "highs":
+            left = time_limit - (time.perf_counter() - start)
+            if left > 0 and rounds <= DEFAULT_MAX_ROW_ROUNDS:
+                ar, kept = reduce_cover(a, weights)
+                upper = len(_greedy(ar, weights[kept]))
+                x, opt, bound = _ilp(ar, weights[kept], left, upper)
+                x = kept[x] if x is not None else None
+                if x is not None:
+                    optimal = opt  # only the last round (which covers every point) matters
+                    if bound is not None and np.isfinite(bound):
+                        lower = bound if lower is None else max(lower, bound)
+            if x is None:
+                solver, optimal = "greedy_after_timeout", False
+        if x is None:
+            x = _greedy(a, weights)
+        chosen = x
+        bad = np.nonzero(_uncovered(geo, cands[chosen], points, radius))[0]
+        if len(bad) == 0:
+            break
+        if len(bad) > DEFAULT_MAX_ROWS_PER_ROUND:
+            keys = np.floor(points[bad] / max(radius / 8.0, 1e-3)).astype(np.int64)
+            _, first = np.unique(keys, axis=0, return_index=True)
+            bad = bad[first]
+        subset = np.union1d(subset, bad)
+    lb = None
+    if lower is not None:
+        lb = int(np.ceil(lower - TIE_BREAK_BUDGET - 1e-6))  # cost = count + tie-break < count + budget
+        lb = max(lb, 1 if len(points) else 0)
+    return _Cover(chosen, solver, optimal, lb, rounds, rows)
+
+
+@dataclass(frozen=True)
+class SmokeDetectorModel:
+    """Minimum number of smoke detectors covering the ceiling (exact ILP, greedy for huge rooms)."""
+
+    name: ClassVar[str] = "SmokeDetectorModel"
+    stage: ClassVar[Stage] = Stage.SMOKE_DETECTORS
+    version: ClassVar[str] = "1.0.0"
+
+    limits: Limits = DEFAULT_LIMITS
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        """Add the fewest detectors that cover every ceiling point; pre-placed detectors are kept and count."""
+        from ..evaluator.detectors import evaluate_detectors
+
+        start = time.perf_counter()
+        geo = geometry_of(grid)
+        problem = cover_problem(grid)
+        existing = grid.positions(Component.SMOKE_DETECTOR)
+        details: dict[str, Any] = {
+            "standard": str(grid.detector_standard),
+            "design_radius_m": round(problem.radius, 4),
+            "r_cover_m": problem.r_cover,
+            "lattice_step_m": problem.step,
+            "corridor_rule": problem.corridor,
+            "preplaced": len(existing),
+            "n_points": len(problem.points),
+        }
+        pts = problem.points
+        if len(existing):
+            pts = pts[_uncovered(geo, grid.tile_centres(existing), pts, problem.radius)]
+        placed_tiles = np.zeros((0, 2), dtype=np.int64)
+        if len(pts):
+            sites = candidate_sites(grid, luminaire_filter=True)
+            if len(sites.centres) == 0 or _uncovered(geo, sites.centres, pts, problem.radius).any():
+                sites = candidate_sites(grid, luminaire_filter=False)
+                details["luminaire_filter_dropped"] = True
+            details["n_candidates"] = len(sites.centres)
+            details["candidate_counts"] = sites.counts
+            infeasible = None
+            if len(sites.centres) == 0 or _uncovered(geo, sites.centres, pts, problem.radius).any():
+                infeasible = detector_infeasibility(grid, problem) or {
+                    "rule": "D1", "reason": "some ceiling points cannot be covered by any candidate tile"}
+            if infeasible is not None:
+                details["infeasible"] = infeasible
+                details.update(solver=None, optimal=False, lower_bound=None)
+                report = evaluate_detectors(grid)
+                log.info("detectors_infeasible", grid_id=grid.grid_id, rule=infeasible["rule"])
+                return ModelResult(self.name, self.stage, grid, report.score, False, 0, details)
+            d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)
+            anchors = np.nonzero(d_vertex < 1e-6)[0]
+            use_ilp = len(sites.centres) <= self.limits.ilp_max_candidates
+            cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius,
+                                use_ilp=use_ilp, time_limit=self.limits.ilp_time_limit_s, anchors=anchors)
+            placed_tiles = sites.tiles[cover.chosen]
+            details.update(
+                solver=cover.solver if use_ilp else "greedy",
+                solver_reason=None if use_ilp else f"{len(sites.centres)} candidates > ilp_max_candidates "
+                f"{self.limits.ilp_max_candidates}",
+                optimal=cover.optimal,
+                lower_bound=cover.lower_bound + len(existing) if cover.lower_bound is not None else None,
+                row_rounds=cover.rounds,
+                ilp_rows=cover.rows,
+            )
+        else:
+            details.update(solver="none", optimal=True, lower_bound=len(existing), n_candidates=0)
+        new = grid.with_components(Component.SMOKE_DETECTOR, [tuple(t) for t in placed_tiles.tolist()])
+        report = evaluate_detectors(new)
+        details.update(
+            count=len(existing) + len(placed_tiles),
+            placed=len(placed_tiles),
+            seconds=round(time.perf_counter() - start, 4),
+            metrics=report.metrics,
+        )
+        log.info("detectors_placed", grid_id=grid.grid_id, count=details["count"], solver=details["solver"],
+                 optimal=details["optimal"], seconds=details["seconds"])
+        return ModelResult(self.name, self.stage, new, report.score, report.compliant, len(placed_tiles), details)
