@@ -54,3 +54,12 @@ status: ## components, health and the latest runs of the local stack
 
 down: ## stop the local stack (every component's process group)
 	$(PY) scripts/stack.py down
+
+.PHONY: init compose-lint
+ENV_FILE ?= .env
+
+init: ## write .env for docker compose (fresh secrets, your AIRFLOW_UID); keeps an existing one
+	python3 scripts/init-env --if-missing --env-file $(ENV_FILE)
+
+compose-lint: setup ## validate docker-compose.yml (+ profiles), the Dockerfile and deploy/ without Docker
+	$(VENV)/bin/pytest -q tests/test_compose_lint.py
