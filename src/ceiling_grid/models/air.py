@@ -1,0 +1,312 @@
+"""AirSupplyModel: supply-air diffusers sized by ASHRAE 62.1 / cooling airflow and spread evenly (§3).
+
+Q_supply = max(q*A, Voz) with Voz = (Rp*Pz + Ra*Az) / Ez; N = ceil(Q / q_max), pre-placed supply
+diffusers count. Rectangular rooms get the aspect-matched nx x ny array with the best T50/L window
+(§3.3); other shapes (or rooms with pre-placed diffusers) get a centroidal (Lloyd) spread. Targets snap
+to free tiles, avoiding tiles next to a luminaire on a jet axis. The layout must leave the room
+detector-feasible for the active rule set (§3.4, §4.6): if it does not, diffusers move (single-tile
+moves, least displacement first) and, failing that, detector sites are reserved before placing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import structlog
+from scipy.spatial import cKDTree
+
+from ..geometry import RoomGeometry, geometry_of
+from ..grid import Component, RoomGrid
+from .base import ModelResult, Stage
+from .detectors import (
+    DEFAULT_LATTICE_STEP_M,
+    candidate_sites,
+    cover_problem,
+    detector_infeasibility,
+    solve_cover,
+)
+
+__all__ = ["AirSupplyModel", "supply_airflow"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_LLOYD_ITERATIONS = 25
+DEFAULT_JET_WINDOW = (0.7, 1.3)  # T50/L acceptance (§3.3)
+DEFAULT_LIGHT_AXIS_PENALTY_M = 0.15  # soft: per luminaire beside the diffuser on a jet axis (§3.3)
+DEFAULT_MAX_REPAIR_CHECKS = 400  # feasibility checks spent on moving diffusers before reserving sites
+DEFAULT_REPAIR_ALTERNATIVES = 24  # nearest free tiles tried per diffuser
+
+
+def supply_airflow(grid: RoomGrid) -> tuple[float, int, dict[str, float]]:
+    """(Q_supply in L/s, diffusers required, the terms) for the room (§3.1, §3.2)."""
+    geo = geometry_of(grid)
+    spec = grid.room_spec
+    area = geo.area_m2
+    people = float(grid.occupants) if grid.occupants is not None else spec.occupancy_per_m2 * area
+    vbz = spec.rp_l_s_person * people + spec.ra_l_s_m2 * area
+    voz = vbz / spec.ez
+    cooling = spec.supply_l_s_m2 * area
+    q = max(cooling, voz)
+    q_max = grid.diffuser_spec().capacity_l_s
+    n = max(1, math.ceil(q / q_max - 1e-9))
+    return q, n, {"area_m2": area, "people": people, "vbz_l_s": vbz, "voz_l_s": voz, "cooling_l_s": cooling}
+
+
+def _array_choice(lx: float, ly: float, n: int, t50_per_flow: float, q: float) -> tuple[int, int]:
+    """nx x ny array (>= n units, little waste) maximising the T50/L pass fraction, then aspect match."""
+    lo, hi = DEFAULT_JET_WINDOW
+    best: tuple[Any, ...] | None = None
+    extra = max(1, n // 4)
+    for nx in range(1, n + extra + 1):
+        for ny in range(1, n + extra + 1):
+            total = nx * ny
+            if total < n or total > n + extra:
+                continue
+            t50 = t50_per_flow * q / total
+            lxd, lyd = lx / (2 * nx), ly / (2 * ny)
+            frac = 0.5 * (lo <= t50 / lxd <= hi) + 0.5 * (lo <= t50 / lyd <= hi)
+            key = (-frac, total, abs(math.log(lxd / lyd)), nx)
+            if best is None or key < best:
+                best = key + (nx, ny)
+    assert best is not None
+    return int(best[-2]), int(best[-1])
+
+
+def _lloyd(samples: np.ndarray, fixed: np.ndarray, n_new: int) -> np.ndarray:
+    """Centroidal spread of ``n_new`` generators over ``samples`` with ``fixed`` generators (deterministic)."""
+    seeds: list[np.ndarray] = []
+    gens = fixed.copy()
+    for _ in range(n_new):  # farthest-point initialisation
+        if len(gens):
+            d, _ = cKDTree(gens).query(samples)
+            p = samples[int(np.argmax(d))]
+        else:
+            p = samples[int(np.argmin(((samples - samples.mean(axis=0)) ** 2).sum(axis=1)))]
+        seeds.append(p)
+        gens = np.vstack([gens, p[None]]) if len(gens) else p[None].copy()
+    movable = np.array(seeds, dtype=float).reshape(-1, 2)
+    for _ in range(DEFAULT_LLOYD_ITERATIONS):
+        allg = np.vstack([fixed, movable]) if len(fixed) else movable
+        _, owner = cKDTree(allg).query(samples)
+        new = movable.copy()
+        for i in range(len(movable)):
+            mine = samples[owner == len(fixed) + i]
+            if len(mine):
+                new[i] = mine.mean(axis=0)
+        if np.allclose(new, movable, atol=1e-6):
+            break
+        movable = new
+    return movable
+
+
+def _targets(grid: RoomGrid, geo: RoomGeometry, n_new: int, existing: np.ndarray, q: float) -> np.ndarray:
+    if n_new <= 0:
+        return np.zeros((0, 2))
+    x0, y0, x1, y1 = geo.bbox
+    if geo.is_rectangle and len(existing) == 0:
+        spec = grid.diffuser_spec()
+        nx, ny = _array_choice(x1 - x0, y1 - y0, n_new, spec.t50_at_capacity_m / spec.capacity_l_s, q)
+        xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
+        ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
+        gx, gy = np.meshgrid(xs, ys)
+        return np.stack([gx.ravel(), gy.ravel()], axis=1)
+    ys_, xs_ = np.nonzero(geo.ceiling)
+    samples = grid.tile_centres(np.stack([xs_, ys_], axis=1))
+    return _lloyd(samples, grid.tile_centres(existing), n_new)
+
+
+def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Assign each target to the nearest free diffuser tile (one per tile), with the light-axis penalty."""
+    arrays = grid.arrays
+    free = np.array(arrays.free_for_diffuser, dtype=bool)
+    if forbidden is not None:
+        free &= ~forbidden
+    light = arrays.is_component(Component.LIGHT)
+    axis_lights = np.zeros_like(light, dtype=np.int64)
+    axis_lights[:, 1:] += light[:, :-1]
+    axis_lights[:, :-1] += light[:, 1:]
+    axis_lights[1:, :] += light[:-1, :]
+    axis_lights[:-1, :] += light[1:, :]
+    ys, xs = np.nonzero(free)
+    tiles = np.stack([xs, ys], axis=1)
+    if len(tiles) == 0:
+        return []
+    centres = grid.tile_centres(tiles)
+    penalty = DEFAULT_LIGHT_AXIS_PENALTY_M * axis_lights[ys, xs]
+    taken = np.zeros(len(tiles), dtype=bool)
+    out: list[tuple[int, int]] = []
+    for p in targets:
+        cost = np.hypot(*(centres - p).T) + penalty
+        cost[taken] = np.inf
+        j = int(np.argmin(cost))
+        if not np.isfinite(cost[j]):
+            break
+        taken[j] = True
+        out.append((int(tiles[j, 0]), int(tiles[j, 1])))
+    return out
+
+
+def _uncovered_count(grid: RoomGrid) -> int:
+    """Demand points no remaining detector candidate can cover (0 = detector-feasible)."""
+    from ..geodesic import nearest_geodesic
+
+    geo = geometry_of(grid)
+    problem = cover_problem(grid)
+    pts = problem.points
+    existing = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
+    if len(existing):
+        d, _ = nearest_geodesic(geo, existing, pts)
+        pts = pts[d > problem.radius + 1e-9]
+    if len(pts) == 0:
+        return 0
+    sites = candidate_sites(grid, luminaire_filter=False)
+    if len(sites.centres) == 0:
+        return len(pts)
+    d, _ = nearest_geodesic(geo, sites.centres, pts)
+    return int((d > problem.radius + 1e-9).sum())
+
+
+def _repair(base: RoomGrid, tiles: list[tuple[int, int]], targets: np.ndarray) -> tuple[list[tuple[int, int]], int]:
+    """Move single diffusers (least displacement first) until the room is detector-feasible."""
+    checks = 0
+    current = list(tiles)
+    bad = _uncovered_count(base.with_components(Component.AIR_SUPPLY, current))
+    free = np.array(base.arrays.free_for_diffuser, dtype=bool)
+    ys, xs = np.nonzero(free)
+    all_tiles = np.stack([xs, ys], axis=1)
+    centres = base.tile_centres(all_tiles)
+    while bad > 0 and checks < DEFAULT_MAX_REPAIR_CHECKS:
+        best: tuple[int, float, int, tuple[int, int]] | None = None
+        for i, _tile in enumerate(current):
+            anchor = targets[i] if i < len(targets) else base.tile_centres(np.array([current[i]]))[0]
+            order = np.argsort(np.hypot(*(centres - anchor).T), kind="stable")
+            tried = 0
+            for j in order:
+                cand = (int(all_tiles[j, 0]), int(all_tiles[j, 1]))
+                if cand in current:
+                    continue
+                tried += 1
+                if tried > DEFAULT_REPAIR_ALTERNATIVES or checks >= DEFAULT_MAX_REPAIR_CHECKS:
+                    break
+                trial = current[:i] + [cand] + current[i + 1 :]
+                checks += 1
+                n_bad = _uncovered_count(base.with_components(Component.AIR_SUPPLY, trial))
+                disp = float(np.hypot(*(centres[j] - anchor)))
+                key = (n_bad, disp, i, cand)
+                if n_bad < bad and (best is None or key < best):
+                    best = key
+                if n_bad == 0:
+                    break
+            if best is not None and best[0] == 0:
+                break
+        if best is None:
+            break
+        current[best[2]] = best[3]
+        bad = best[0]
+    return current, bad
+
+
+def _reserve_sites(base: RoomGrid) -> np.ndarray | None:
+    """Tiles forbidden to diffusers so that a detector cover of ``base`` stays legal (None if none exists)."""
+    geo = geometry_of(base)
+    problem = cover_problem(base)
+    sites = candidate_sites(base, luminaire_filter=False)
+    if len(sites.centres) == 0 or detector_infeasibility(base, problem) is not None:
+        return None
+    from ..geodesic import nearest_geodesic
+
+    pts = problem.points
+    existing = base.tile_centres(base.positions(Component.SMOKE_DETECTOR))
+    if len(existing):
+        d, _ = nearest_geodesic(geo, existing, pts)
+        pts = pts[d > problem.radius + 1e-9]
+    reserved = existing
+    if len(pts):
+        cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius, use_ilp=True, time_limit=5.0)
+        reserved = np.vstack([existing, sites.centres[cover.chosen]]) if len(existing) else sites.centres[cover.chosen]
+    arrays = base.arrays
+    h, w = arrays.state.shape
+    gy, gx = np.mgrid[0:h, 0:w]
+    tiles = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    clearance = base.detector_spec.air_terminal_min_m
+    too_close = np.zeros(len(tiles), dtype=bool)
+    for r in reserved:  # edge distance from each reserved detector centre to every tile square
+        too_close |= _edge_to_tiles(r, tiles, base.tile_size_m) < clearance - 1e-9
+    return too_close.reshape(h, w)
+
+
+def _edge_to_tiles(p: np.ndarray, tiles: np.ndarray, t: float) -> np.ndarray:
+    c = (tiles + 0.5) * t
+    d = np.maximum(np.abs(c - p) - t / 2, 0.0)
+    return np.hypot(d[:, 0], d[:, 1])
+
+
+@dataclass(frozen=True)
+class AirSupplyModel:
+    """Supply diffusers: ASHRAE 62.1 / cooling airflow, even spread, detector feasibility kept (§3, §4.6)."""
+
+    name: ClassVar[str] = "AirSupplyModel"
+    stage: ClassVar[Stage] = Stage.AIR_SUPPLY
+    version: ClassVar[str] = "1.0.0"
+
+    def place(self, grid: RoomGrid) -> ModelResult:
+        """Add supply diffusers to ``grid``; pre-placed ones count towards N and stay."""
+        from ..evaluator.air import evaluate_air
+
+        start = time.perf_counter()
+        geo = geometry_of(grid)
+        q, n_req, terms = supply_airflow(grid)
+        existing = grid.positions(Component.AIR_SUPPLY)
+        n_new = max(0, n_req - len(existing))
+        details: dict[str, Any] = {
+            "q_supply_l_s": round(q, 3),
+            "n_required": n_req,
+            "preplaced": len(existing),
+            "lattice_step_m": DEFAULT_LATTICE_STEP_M,
+            **{k: round(v, 3) for k, v in terms.items()},
+        }
+        targets = _targets(grid, geo, n_new, existing, q)
+        tiles = _snap(grid, targets)
+        strategy = "array" if geo.is_rectangle and len(existing) == 0 else "lloyd"
+        if len(tiles) < len(targets):
+            details["infeasible"] = {"rule": "A1", "reason": f"only {len(tiles)} free tiles for {len(targets)} "
+                                     "new supply diffusers; free ceiling tiles or use larger diffusers"}
+        base_bad = _uncovered_count(grid)
+        bad = _uncovered_count(grid.with_components(Component.AIR_SUPPLY, tiles))
+        if bad and not base_bad:
+            tiles, bad = _repair(grid, tiles, targets)
+            strategy += "+moved"
+            if bad:
+                forbidden = _reserve_sites(grid)
+                if forbidden is not None:
+                    tiles_r = _snap(grid, targets, forbidden)
+                    if len(tiles_r) == len(targets):
+                        bad_r = _uncovered_count(grid.with_components(Component.AIR_SUPPLY, tiles_r))
+                        if bad_r < bad:
+                            tiles, bad = tiles_r, bad_r
+                            strategy = strategy.replace("+moved", "+reserved")
+        if bad and "infeasible" not in details:
+            reason = detector_infeasibility(grid.with_components(Component.AIR_SUPPLY, tiles))
+            details["infeasible"] = {
+                "rule": "detector_feasibility",
+                "reason": (reason or {}).get("reason", f"{bad} ceiling points cannot be covered by any legal detector "
+                                                       "site after the diffuser clearance"),
+            }
+        new = grid.with_components(Component.AIR_SUPPLY, tiles)
+        report = evaluate_air(new)
+        details.update(
+            strategy=strategy,
+            count=len(existing) + len(tiles),
+            placed=len(tiles),
+            detector_feasible=bad == 0,
+            seconds=round(time.perf_counter() - start, 4),
+            metrics=report.metrics,
+        )
+        log.info("diffusers_placed", grid_id=grid.grid_id, count=details["count"], strategy=strategy,
+                 detector_feasible=bad == 0, seconds=details["seconds"])
+        compliant = report.compliant and "infeasible" not in details
+        return ModelResult(self.name, self.stage, new, report.score, compliant, len(tiles), details)
