@@ -82,8 +82,13 @@ def test_docker_compose_refuses_to_start_without_env() -> None:
     """Without a .env, compose stops at once and tells the user to run make init."""
     exe = require_executable("docker-compose", HOW_COMPOSE)
     with tempfile.TemporaryDirectory() as empty:
-        result = subprocess.run([exe, "--project-directory", empty, "-f", str(COMPOSE_FILE), "config", "-q"],
-                                capture_output=True, text=True, timeout=60, env={"PATH": os.environ["PATH"]})
+        result = subprocess.run(
+            [exe, "--project-directory", empty, "-f", str(COMPOSE_FILE), "config", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": os.environ["PATH"]},
+        )
     assert result.returncode != 0
     assert "run make init" in result.stderr
 
@@ -191,8 +196,9 @@ def test_no_hard_coded_secrets() -> None:
 
 def _init_stack(env: dict[str, str], workdir: Path) -> NativeStack:
     services = services_from_doc(compose_doc(), env)
-    return NativeStack({"airflow-init": services["airflow-init"]}, workdir, db_name="cg_rh_unused",
-                       port_start=28190, check=False)
+    return NativeStack(
+        {"airflow-init": services["airflow-init"]}, workdir, db_name="cg_rh_unused", port_start=28190, check=False
+    )
 
 
 @pytest.mark.parametrize("case", ["placeholders", "missing"])
@@ -207,8 +213,12 @@ def test_init_refuses_placeholder_or_missing_secrets(case: str) -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     assert result.returncode == 1, result.stdout + result.stderr
-    for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
-                "AIRFLOW_ADMIN_PASSWORD"):
+    for key in (
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API__SECRET_KEY",
+        "AIRFLOW_ADMIN_PASSWORD",
+    ):
         assert key in result.stderr
     assert "make init" in result.stderr
     assert "migrat" not in result.stdout.lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -104,8 +105,24 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def doc_exec_commands() -> list[tuple[str, str]]:
+    """``docker compose exec <service> <command>`` lines of QUICKSTART.md and DEPLOYMENT.md."""
+    found = []
+    for doc in ("QUICKSTART.md", "DEPLOYMENT.md"):
+        for line in (REPO_ROOT / doc).read_text().splitlines():
+            m = re.match(r"\s*docker compose exec (?:-T )?([a-z][\w-]+) (.+)$", line)
+            if m:
+                found.append((m.group(1), m.group(2)))
+    return found
+
+
 def rehearse(
-    workdir: Path, profiles: list[str], services: list[str], port_start: int, env_overrides: list[str]
+    workdir: Path,
+    profiles: list[str],
+    services: list[str],
+    port_start: int,
+    env_overrides: list[str],
+    exec_docs: bool = False,
 ) -> None:
     """Bring the compose services up natively, check their healthchecks, run the DAG once, tear down."""
     env = write_env(workdir, *env_overrides)
@@ -139,6 +156,13 @@ def rehearse(
         assert list((logs / f"dag_id={DAG_ID}" / f"run_id={run_id}").glob("task_id=*/**/attempt=1.log"))
         for name in stack.procs:  # still healthy after the run
             assert stack.healthcheck(name).returncode == 0, name
+        if exec_docs:  # the docs' `docker compose exec` commands, run the same way
+            for service, command in doc_exec_commands():
+                if service in stack.procs:
+                    result = stack.exec(service, command)
+                    assert result.returncode == 0, (
+                        f"{service}: {command}\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+                    )
     finally:
         stack.down()
         stack.drop_database()
@@ -149,7 +173,7 @@ def rehearse(
 def test_default_stack_runs_the_dag(workdir: Path) -> None:
     """init + apiserver + scheduler + dag-processor + triggerer, as compose defines them, run the DAG to success."""
     require_postgres()
-    rehearse(workdir, [], CORE_SERVICES, 28100, [])
+    rehearse(workdir, [], CORE_SERVICES, 28100, [], exec_docs=True)
 
 
 @pytest.mark.integration
@@ -252,3 +276,12 @@ def test_rewrite_maps_hosts_ports_paths_and_the_database(workdir: Path) -> None:
     assert sched["AIRFLOW__API_AUTH__JWT_SECRET"] == env["AIRFLOW__API_AUTH__JWT_SECRET"]
     health = stack.rewrite("airflow-apiserver", "http://localhost:8080/api/v2/monitor/health")
     assert health == f"http://127.0.0.1:{api_port}/api/v2/monitor/health"
+
+
+def test_docs_have_exec_commands_for_the_rehearsal() -> None:
+    """The docs' `docker compose exec` commands exist and target services the rehearsal starts."""
+    commands = doc_exec_commands()
+    assert any("dags trigger ceiling_grid_pipeline" in c for _, c in commands)
+    assert any("db clean" in c for _, c in commands)
+    for service, _ in commands:
+        assert service in CORE_SERVICES or service == "postgres", service

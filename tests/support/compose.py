@@ -482,6 +482,11 @@ class NativeStack:
         path = self.workdir / "logs" / f"{service}.log"
         return path.read_text(errors="replace")[-tail:] if path.exists() else ""
 
+    def exec(self, service: str, shell_command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """``docker compose exec <service> sh -c <shell_command>``, natively, in the service's environment."""
+        argv = ["/bin/sh", "-c", self.rewrite(service, shell_command)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **self._popen_kwargs(service))
+
     def healthcheck(self, service: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run the service's compose healthcheck once, natively, with the service's environment."""
         test = self.services[service].healthcheck()
