@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import ModelResult, PlacementModel, Stage
+
+if TYPE_CHECKING:
+    from .air import AirSupplyModel
+    from .detectors import SmokeDetectorModel
+    from .lights import LightModelA, LightModelB, LightModelC
 
 __all__ = [
     "AirSupplyModel",
