@@ -353,6 +353,9 @@ class PipelineRunner:
     def start(self) -> PipelineRunner:
         """Create the pool and launch its workers now (e.g. before a progress bar starts a thread)."""
         if self.max_workers > 1 and self._pool is None:
+            # Import the models and evaluators (numpy, scipy ...) once in the parent, before forking.
+            _ = self.light_models
+            from .evaluator import air, detectors, lighting  # noqa: F401
             self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=self._mp_context)
             for f in [self._pool.submit(_warm) for _ in range(self.max_workers)]:
                 f.result()
