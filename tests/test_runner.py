@@ -308,3 +308,15 @@ def test_failing_stage_stops_the_room_and_is_counted(room: RoomGrid) -> None:
         )
         == 1.0
     )
+
+
+def test_start_method_can_be_chosen_from_the_environment(room: RoomGrid, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CEILING_GRID_MP_START_METHOD=spawn runs the light models in spawned workers; a bad name is refused."""
+    monkeypatch.setenv("CEILING_GRID_MP_START_METHOD", "spawn")
+    with PipelineRunner(max_workers=2, selector=_rank) as runner:
+        assert runner._mp_context.get_start_method() == "spawn"
+        outcome = runner.run_parallel_stage(_models(), room)
+    assert outcome.selected.model == "FakeB" and os.getpid() not in {r.pid for r in outcome.runs}
+    monkeypatch.setenv("CEILING_GRID_MP_START_METHOD", "teleport")
+    with pytest.raises(ValueError, match="not available here"):
+        PipelineRunner(max_workers=2)

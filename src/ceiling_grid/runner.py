@@ -34,14 +34,18 @@ from .observability.tracing import PipelineTracer
 __all__ = [
     "DEFAULT_MAX_WORKERS",
     "STAGE_COMPONENT",
+    "START_METHOD_ENV",
     "ModelRun",
     "PipelineResult",
     "PipelineRunner",
     "StageFailedError",
     "StageOutcome",
+    "explain_selection",
+    "headline_figures",
 ]
 
 DEFAULT_MAX_WORKERS = 3
+START_METHOD_ENV = "CEILING_GRID_MP_START_METHOD"  # fork (Linux default), forkserver or spawn
 STAGE_COMPONENT: dict[str, Component] = {
     Stage.LIGHTS.value: Component.LIGHT,
     Stage.AIR_SUPPLY.value: Component.AIR_SUPPLY,
@@ -319,8 +323,17 @@ class PipelineRunner:
         self._air_model = air_model
         self._detector_model = detector_model
         self.selector: Selector = selector or _default_selector
-        if mp_context is None and sys.platform.startswith("linux"):
-            mp_context = multiprocessing.get_context("fork")  # fast start-up; workers only run models
+        if mp_context is None:
+            method = os.environ.get(START_METHOD_ENV, "").strip() or (
+                "fork" if sys.platform.startswith("linux") else None  # fast start-up; workers only run models
+            )
+            if method is not None:
+                if method not in multiprocessing.get_all_start_methods():
+                    raise ValueError(
+                        f"{START_METHOD_ENV}={method!r} is not available here; use one of "
+                        f"{', '.join(multiprocessing.get_all_start_methods())}"
+                    )
+                mp_context = multiprocessing.get_context(method)
         self._mp_context = mp_context
         self._pool: ProcessPoolExecutor | None = None
 
