@@ -10,6 +10,7 @@ point, add the uncovered ones, repeat. The final solve is then optimal for the w
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -45,6 +46,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_LATTICE_STEP_M = 0.2  # h (§5.1)
 DEFAULT_COVER_MARGIN_M = 0.15  # delta >= h*sqrt(2)/2 (§5.1)
 NFPA_DESIGN_MARGIN_M = 0.05  # §7.4: generators place so coverage passes with R - 0.05 m
+BS_CORRIDOR_RADIUS_M = 7.5  # §4.4 corridor rule: centreline points within 7.5 m
+CORRIDOR_STEP_M = 0.1  # §7.4 D1: the checker's centreline step
 NARROW_CORRIDOR_M = 1.0  # §7.4 D2: BS corridors narrower than this put detectors on the centreline
 DEFAULT_MAX_ROW_ROUNDS = 40  # row-generation rounds before giving up on the ILP
 DEFAULT_MAX_ROWS_PER_ROUND = 4000
@@ -114,14 +117,19 @@ class CoverProblem:
     corridor: bool
 
 
-def cover_problem(grid: RoomGrid, step: float = DEFAULT_LATTICE_STEP_M, margin: float = DEFAULT_COVER_MARGIN_M) -> CoverProblem:
+def cover_problem(
+    grid: RoomGrid, step: float = DEFAULT_LATTICE_STEP_M, margin: float = DEFAULT_COVER_MARGIN_M
+) -> CoverProblem:
     """Demand points and design radius of ``grid`` under its detector rule set (§5.1, §7.4)."""
     geo = geometry_of(grid)
     spec = grid.detector_spec
     corridor = is_bs_corridor(grid, geo)
-    r = 7.5 if corridor else spec.r_cover_m
+    r = BS_CORRIDOR_RADIUS_M if corridor else spec.r_cover_m
     design = r - margin - (NFPA_DESIGN_MARGIN_M if spec.key is DetectorStandard.NFPA72 else 0.0)
     if corridor:
+        # The corridor rule checks a finite set (the centreline at 0.1 m with its end points): use it exactly.
+        step = CORRIDOR_STEP_M
+        design = r
         pts = _centreline(geo, step)
     else:
         x0, y0, x1, y1 = geo.bbox
@@ -454,6 +462,87 @@ def solve_cover(
     return _Cover(chosen, solver, optimal, lb, rounds, rows)
 
 
+def _square_targets(box: tuple[float, float, float, float], r: float) -> list[np.ndarray]:
+    """Square-grid layouts of the box whose cells fit in a circle of radius r (few best nx)."""
+    x0, y0, x1, y1 = box
+    lx, ly = x1 - x0, y1 - y0
+    out: list[tuple[int, int, int]] = []
+    for nx in range(1, int(lx / (r * 0.5)) + 3):
+        half = lx / (2 * nx)
+        if half >= r:
+            continue
+        ny = max(1, math.ceil(ly / (2 * math.sqrt(r * r - half * half)) - 1e-9))
+        out.append((nx * ny, nx, ny))
+    out.sort()
+    layouts = []
+    for _, nx, ny in out[:3]:
+        gx, gy = np.meshgrid(x0 + (np.arange(nx) + 0.5) * lx / nx, y0 + (np.arange(ny) + 0.5) * ly / ny)
+        layouts.append(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    return layouts
+
+
+def _staggered_targets(box: tuple[float, float, float, float], r: float) -> list[np.ndarray]:
+    """Staggered (hexagonal-like) layouts: rows offset by half a spacing, walls half a row away."""
+    x0, y0, x1, y1 = box
+    layouts = []
+    for transpose in (False, True):
+        lx, ly = (x1 - x0, y1 - y0) if not transpose else (y1 - y0, x1 - x0)
+        best: np.ndarray | None = None
+        for nr in range(1, int(ly / r) + 3):
+            dy = ly / nr
+            if dy / 2 >= r or dy >= 2 * r:
+                continue
+            # circumradius of the (sx, dy) isosceles triangle <= r  ->  sx^2/4 <= 2*dy*r - dy^2
+            s2 = 2 * dy * r - dy * dy
+            if s2 <= 0:
+                continue
+            sx = min(2 * math.sqrt(s2), 2 * math.sqrt(max(r * r - dy * dy / 4, 0.0)) * 2)
+            n_row = max(1, math.ceil(lx / sx - 1e-9))
+            sx = lx / n_row
+            pts = []
+            for k in range(nr):
+                yk = (k + 0.5) * dy
+                if k % 2 == 0:
+                    xs = (np.arange(n_row) + 0.5) * sx
+                else:
+                    xs = np.concatenate([[sx * 0.25], np.arange(1, n_row) * sx, [lx - sx * 0.25]]) if n_row > 1 else (
+                        np.array([lx / 2]))
+                pts.append(np.stack([xs, np.full(len(xs), yk)], axis=1))
+            layout = np.concatenate(pts)
+            if best is None or len(layout) < len(best):
+                best = layout
+        if best is not None:
+            best = best[:, ::-1] if transpose else best
+            layouts.append(best + np.array([x0, y0]))
+    return layouts
+
+
+def pattern_cover(
+    geo: RoomGeometry, cands: np.ndarray, weights: np.ndarray, points: np.ndarray, radius: float
+) -> np.ndarray:
+    """Regular square / staggered layouts snapped to candidates, gaps filled greedily; the smallest wins."""
+    tree = cKDTree(cands)
+    snap = math.sqrt(2.0) * geo.tile / 2
+    best: np.ndarray | None = None
+    for r in (radius, radius - snap / 2, radius - snap):
+        for layout in _square_targets(geo.bbox, r) + _staggered_targets(geo.bbox, r):
+            layout = layout[geo.inside(layout)] if len(layout) else layout
+            if len(layout) == 0:
+                continue
+            _, idx = tree.query(layout)
+            chosen = np.unique(np.asarray(idx, dtype=np.int64))
+            if best is not None and len(chosen) >= len(best):
+                continue
+            bad = np.nonzero(_uncovered(geo, cands[chosen], points, radius))[0]
+            if len(bad):
+                a = _rows(geo, tree, cands, points[bad], radius)
+                extra = _greedy(a, weights)
+                chosen = np.union1d(chosen, extra)
+            if best is None or len(chosen) < len(best):
+                best = chosen
+    return best if best is not None else np.zeros(0, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class SmokeDetectorModel:
     """Minimum number of smoke detectors covering the ceiling (exact ILP, greedy for huge rooms)."""
@@ -505,11 +594,19 @@ class SmokeDetectorModel:
             d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)
             anchors = np.nonzero(d_vertex < 1e-6)[0]
             use_ilp = len(sites.centres) <= self.limits.ilp_max_candidates
-            cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius,
-                                use_ilp=use_ilp, time_limit=self.limits.ilp_time_limit_s, anchors=anchors)
+            if use_ilp:
+                cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius,
+                                    use_ilp=True, time_limit=self.limits.ilp_time_limit_s, anchors=anchors)
+                if not cover.optimal:  # timed out: a regular pattern may beat the greedy fallback
+                    pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius)
+                    if len(pattern) and len(pattern) < len(cover.chosen):
+                        cover.chosen, cover.solver = pattern, cover.solver + "+pattern"
+            else:
+                cover = _Cover(pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius),
+                               "pattern+greedy", False, None, 1, 0)
             placed_tiles = sites.tiles[cover.chosen]
             details.update(
-                solver=cover.solver if use_ilp else "greedy",
+                solver=cover.solver,
                 solver_reason=None if use_ilp else f"{len(sites.centres)} candidates > ilp_max_candidates "
                 f"{self.limits.ilp_max_candidates}",
                 optimal=cover.optimal,

@@ -1,0 +1,83 @@
+"""Tests for geodesic distances inside non-convex rooms (§4.5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ceiling_grid.geodesic import geodesic_distances, geodesic_pairs, nearest_geodesic, visible_pairs
+from ceiling_grid.geometry import geometry_of
+from ceiling_grid.testing import l_shaped_room, make_room
+
+
+@pytest.fixture
+def l_room():
+    """10 x 10 tiles (6 m) with the top-right 5 x 5 tiles cut out: reflex corner at (3, 3) m."""
+    return geometry_of(l_shaped_room(10, 10, 5, 5))
+
+
+def test_rectangle_is_euclidean():
+    """In a rectangular room the geodesic distance is the straight-line distance."""
+    geo = geometry_of(make_room(8, 5))
+    a = np.array([[0.3, 0.3], [4.5, 2.7]])
+    b = np.array([[4.0, 2.9], [0.0, 0.0], [4.8, 3.0]])
+    expected = np.hypot(*(a[:, None, :] - b[None, :, :]).transpose(2, 0, 1))
+    assert np.allclose(geodesic_distances(geo, a, b), expected)
+
+
+def test_columns_do_not_block(l_room):
+    """Column tiles are part of the polygon: distances go straight past them."""
+    geo = geometry_of(make_room(8, 8, states={(3, 3): "column", (4, 4): "column"}))
+    a, b = np.array([[0.3, 0.3]]), np.array([[4.5, 4.5]])
+    assert geodesic_distances(geo, a, b)[0, 0] == pytest.approx(np.hypot(4.2, 4.2))
+
+
+def test_path_bends_at_reflex_corner(l_room):
+    """Without line of sight the path goes via the reflex corner (3, 3)."""
+    a, b = np.array([[2.7, 0.3]]), np.array([[5.7, 3.3]])
+    assert not visible_pairs(l_room, a, b)[0]
+    expected = np.hypot(0.3, 2.7) + np.hypot(2.7, 0.3)
+    assert geodesic_distances(l_room, a, b)[0, 0] == pytest.approx(expected)
+
+
+def test_touching_the_corner_and_walls_is_visible(l_room):
+    """Segments that end at the corner or run along a wall keep line of sight."""
+    a = np.array([[0.0, 3.0], [3.0, 0.0], [2.0, 2.0]])
+    b = np.array([[3.0, 3.0], [3.0, 3.0], [4.0, 4.0]])
+    assert visible_pairs(l_room, a, b).all()
+
+
+def test_no_discontinuity_near_corner(l_room):
+    """Points 0.07 m either side of the L corner get nearly equal distances (no flip, §4.5)."""
+    src = np.array([[5.7, 3.3], [5.9, 5.9], [0.3, 0.3]])
+    pts = np.array([[3.0 - 0.07, 3.0 + 0.07], [3.0 + 0.07, 3.0 + 0.07], [3.0 - 0.07, 3.0 - 0.07]])
+    d = geodesic_distances(l_room, src, pts)
+    assert np.isfinite(d).all()
+    assert (np.ptp(d, axis=1) < 0.3).all()
+
+
+def test_nearest_and_pairs_agree_with_matrix(l_room):
+    """nearest_geodesic and geodesic_pairs agree with the full distance matrix."""
+    rng = np.random.default_rng(7)
+    pts = rng.uniform(0, 6, size=(400, 2))
+    pts = pts[l_room.inside(pts)]
+    src = pts[:25]
+    full = geodesic_distances(l_room, src, pts)
+    best, arg = nearest_geodesic(l_room, src, pts)
+    assert np.allclose(best, full.min(axis=0))
+    assert np.allclose(full[arg, np.arange(len(pts))], best)
+    si, ti = np.nonzero(np.ones_like(full, dtype=bool))
+    assert np.allclose(geodesic_pairs(l_room, src, pts, si, ti), full[si, ti])
+
+
+def test_geodesic_not_shorter_than_euclid(l_room):
+    """Geodesic distances are never shorter than straight lines and obey the triangle inequality via the corner."""
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(0, 6, size=(300, 2))
+    pts = pts[l_room.inside(pts)]
+    d = geodesic_distances(l_room, pts[:30], pts)
+    e = np.hypot(*(pts[:30, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    assert (d >= e - 1e-9).all()
+    corner = np.array([[3.0, 3.0]])
+    via = geodesic_distances(l_room, pts[:30], corner) + geodesic_distances(l_room, corner, pts)
+    assert (d <= via + 1e-9).all()

@@ -1,0 +1,150 @@
+"""Tests for the SmokeDetectorModel (set-cover ILP, §5.1)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ceiling_grid.evaluator.detectors import evaluate_detectors
+from ceiling_grid.geodesic import nearest_geodesic
+from ceiling_grid.geometry import geometry_of
+from ceiling_grid.grid import Component
+from ceiling_grid.models.base import Stage
+from ceiling_grid.models.detectors import SmokeDetectorModel, candidate_sites, cover_problem
+from ceiling_grid.testing import l_shaped_room, make_room
+
+STANDARDS = ["nfpa72", "bs5839_1", "cen_ts_54_14"]
+
+
+def _tiles(grid, component=Component.SMOKE_DETECTOR):
+    return sorted(map(tuple, grid.positions(component).tolist()))
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+def test_office_is_covered_optimally(standard):
+    """A 24 x 14 office gets a compliant layout whose count equals the evaluator's ILP optimum."""
+    result = SmokeDetectorModel().place(make_room(24, 14, detector_standard=standard))
+    assert result.stage is Stage.SMOKE_DETECTORS
+    assert result.compliant
+    assert result.details["solver"] == "highs" and result.details["optimal"]
+    report = evaluate_detectors(result.grid)
+    assert report.compliant
+    assert result.details["count"] == report.metrics["n_optimal"] == result.details["lower_bound"]
+    assert result.score == pytest.approx(report.score)
+
+
+def test_deterministic():
+    """Two runs on the same room give the same tiles."""
+    room = l_shaped_room(20, 16, 8, 6, detector_standard="cen_ts_54_14")
+    a = SmokeDetectorModel().place(room)
+    b = SmokeDetectorModel().place(room)
+    assert _tiles(a.grid) == _tiles(b.grid)
+
+
+def test_ilp_matches_brute_force():
+    """On a small room no smaller subset of candidates covers every demand point."""
+    room = make_room(30, 6, detector_standard="nfpa72")
+    result = SmokeDetectorModel().place(room)
+    n = result.details["count"]
+    geo = geometry_of(room)
+    problem = cover_problem(room)
+    sites = candidate_sites(room)
+    assert n >= 2
+    for combo in itertools.combinations(range(len(sites.centres)), n - 1):
+        d, _ = nearest_geodesic(geo, sites.centres[list(combo)], problem.points)
+        assert (d > problem.radius).any()
+
+
+def test_l_shaped_room_uses_geodesic_coverage():
+    """An L-shaped room is covered with geodesic distances and passes the checker."""
+    room = l_shaped_room(30, 30, 18, 18, detector_standard="bs5839_1")
+    result = SmokeDetectorModel().place(room)
+    assert result.compliant and evaluate_detectors(result.grid).compliant
+
+
+def test_bs_corridor_centreline_rule():
+    """A 30 m x 1.8 m BS corridor uses the centreline rule: two detectors on the middle row."""
+    room = make_room(50, 3, detector_standard="bs5839_1", room_type="corridor")
+    result = SmokeDetectorModel().place(room)
+    assert result.details["corridor_rule"] is True
+    assert result.details["count"] == 2
+    assert all(y == 1 for _, y in _tiles(result.grid))
+    assert evaluate_detectors(result.grid).compliant
+
+
+def test_columns_are_not_used():
+    """Detectors never land on column tiles and the room is still covered."""
+    cols = {(x, y): "column" for x in (7, 8, 15, 16) for y in (6, 7)}
+    room = make_room(24, 14, detector_standard="nfpa72", states=cols)
+    result = SmokeDetectorModel().place(room)
+    assert result.compliant
+    assert not set(_tiles(result.grid)) & set(cols)
+
+
+def test_preplaced_return_and_detector_are_kept():
+    """A pre-placed detector is kept and counts; new detectors clear the return grille by 0.9144 m (NFPA)."""
+    room = make_room(30, 14, detector_standard="nfpa72",
+                     components={(3, 3): "smoke_detector", (20, 7): "air_return"})
+    result = SmokeDetectorModel().place(room)
+    assert (3, 3) in _tiles(result.grid)
+    assert _tiles(result.grid, Component.AIR_RETURN) == [(20, 7)]
+    assert result.details["preplaced"] == 1 and result.details["count"] == result.placed + 1
+    report = evaluate_detectors(result.grid)
+    assert report.compliant
+    assert report.metrics["min_air_terminal_clearance_m"] >= 0.9144 - 1e-9
+
+
+def test_all_tiles_blocked_is_infeasible():
+    """A room whose every tile is a sprinkler reports D5 instead of crashing."""
+    room = make_room(5, 5, states={(x, y): "sprinkler" for x in range(5) for y in range(5)})
+    result = SmokeDetectorModel().place(room)
+    assert not result.compliant and result.placed == 0
+    assert result.details["infeasible"]["rule"] == "D5"
+
+
+def test_too_small_for_wall_clearance_is_infeasible():
+    """A 1.2 m x 1.2 m BS room has no tile 0.5 m from the walls: D2 infeasible."""
+    result = SmokeDetectorModel().place(make_room(2, 2, detector_standard="bs5839_1"))
+    assert not result.compliant
+    assert result.details["infeasible"]["rule"] == "D2"
+    assert evaluate_detectors(result.grid).infeasible is not None
+
+
+def test_luminaire_filter_dropped_only_when_needed():
+    """The soft 0.3 m luminaire filter is dropped (and reported) when it makes the room infeasible."""
+    lights = {(x, y): "light" for x in range(6) for y in range(5) if (x, y) != (2, 2)}
+    room = make_room(6, 5, detector_standard="cen_ts_54_14", components=lights, tile_size_m=0.5)
+    result = SmokeDetectorModel().place(room)  # 0.5 m tiles: the free tile is 0.25 m from the fittings
+    assert result.compliant and result.details.get("luminaire_filter_dropped") is True
+    assert _tiles(result.grid) == [(2, 2)]
+    plain = SmokeDetectorModel().place(make_room(6, 5, detector_standard="cen_ts_54_14", tile_size_m=0.5))
+    assert "luminaire_filter_dropped" not in plain.details
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    w=st.integers(2, 16),
+    h=st.integers(2, 12),
+    standard=st.sampled_from(STANDARDS),
+    blocked=st.sets(st.tuples(st.integers(0, 15), st.integers(0, 11)), max_size=12),
+    returns=st.sets(st.tuples(st.integers(0, 15), st.integers(0, 11)), max_size=2),
+    cut=st.booleans(),
+)
+def test_compliant_layouts_pass_the_checker(w, h, standard, blocked, returns, cut):
+    """Whatever layout the model reports compliant also passes evaluate_detectors."""
+    states = {t: "sprinkler" for t in blocked if t[0] < w and t[1] < h}
+    comps = {t: "air_return" for t in returns if t[0] < w and t[1] < h and t not in states}
+    kwargs = {"detector_standard": standard, "states": states, "components": comps}
+    room = (l_shaped_room(w, h, w // 2, h // 2, **kwargs) if cut and w > 3 and h > 3
+            else make_room(w, h, **kwargs))
+    result = SmokeDetectorModel().place(room)
+    report = evaluate_detectors(result.grid)
+    if result.compliant:
+        assert report.compliant
+    else:
+        assert "infeasible" in result.details
+    np.testing.assert_array_equal(room.arrays.state, result.grid.arrays.state)
