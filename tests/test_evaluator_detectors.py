@@ -1,0 +1,93 @@
+"""Tests for the §7.4 detector checks and the §8 detector score."""
+
+from __future__ import annotations
+
+import pytest
+
+from ceiling_grid.evaluator.detectors import evaluate_detectors
+from ceiling_grid.testing import l_shaped_room, make_room
+
+
+def _rule(report, name):
+    return next(r for r in report.rules if r.rule == name)
+
+
+@pytest.mark.parametrize(("tile", "passes"), [(0.6, False), (0.6096, True)])
+def test_nfpa_air_terminal_edge_distance(tile, passes):
+    """One clear tile to a diffuser: 0.9 m edge distance fails NFPA's 0.9144 m, the 609.6 mm grid passes."""
+    room = make_room(12, 10, tile_size_m=tile, detector_standard="nfpa72",
+                     components={(7, 5): "air_supply", (5, 5): "smoke_detector"})
+    report = evaluate_detectors(room)
+    assert _rule(report, "D3").passed is passes
+    assert report.metrics["min_air_terminal_clearance_m"] == pytest.approx(1.5 * tile, abs=1e-4)
+
+
+def test_bs_returns_do_not_count_but_nfpa_returns_do():
+    """A return grille next to a detector fails D3 under NFPA but not under BS 5839-1 (supply only)."""
+    comps = {(5, 5): "air_return", (4, 5): "smoke_detector"}
+    assert not _rule(evaluate_detectors(make_room(10, 10, detector_standard="nfpa72", components=comps)), "D3").passed
+    assert _rule(evaluate_detectors(make_room(10, 10, detector_standard="bs5839_1", components=comps)), "D3").passed
+
+
+def test_empty_room_fails_d1_and_good_layout_passes():
+    """No detector fails D1; one central detector in a 6 x 5 office passes with its worst distance reported."""
+    empty = evaluate_detectors(make_room(6, 5, detector_standard="bs5839_1"))
+    assert not _rule(empty, "D1").passed and empty.score < 100
+    good = evaluate_detectors(make_room(6, 5, detector_standard="bs5839_1", components={(2, 2): "smoke_detector"}))
+    assert good.compliant and good.score == pytest.approx(200.0)
+    assert good.metrics["worst_coverage_m"] == pytest.approx((2.1**2 + 1.5**2) ** 0.5, abs=1e-3)
+
+
+def test_geodesic_coverage_in_l_room():
+    """In an L room, a point in line of Euclidean range but behind the corner is uncovered (geodesic D1)."""
+    # 20 x 20 tiles (12 m) with the top-right 10 x 10 cut out; one detector at the far end of the bottom arm.
+    room = l_shaped_room(20, 20, 10, 10, detector_standard="cen_ts_54_14",
+                         components={(17, 17): "smoke_detector"})
+    report = evaluate_detectors(room)
+    assert not _rule(report, "D1").passed
+    assert report.metrics["worst_coverage_m"] > 6.2
+
+
+def test_nfpa_half_spacing_alternative():
+    """An NFPA 2 x 2 grid at 9.144 m spacing and 4.572 m from the walls passes D1 via the half-spacing method."""
+    comps = {(x, y): "smoke_detector" for x in (7, 22) for y in (7, 22)}
+    report = evaluate_detectors(make_room(30, 30, tile_size_m=0.6096, detector_standard="nfpa72", components=comps))
+    d1 = _rule(report, "D1")
+    assert d1.passed
+    assert d1.values["uncovered_points"] > 0 and d1.values["half_spacing"]["passed"]
+
+
+def test_wall_clearance_and_blocked_tile():
+    """A BS detector in a wall tile fails D2; a detector on a sprinkler tile fails D5."""
+    report = evaluate_detectors(make_room(8, 8, detector_standard="bs5839_1", components={(0, 3): "smoke_detector"}))
+    assert not _rule(report, "D2").passed and report.metrics["min_wall_clearance_m"] == pytest.approx(0.3)
+    room = make_room(8, 8, states={(4, 4): "sprinkler"}, components={(4, 4): "smoke_detector"})
+    assert not _rule(evaluate_detectors(room), "D5").passed
+
+
+def test_count_metrics_and_over_provisioning():
+    """D6 reports the ILP optimum, the area bound and the square count; extra detectors lower the score."""
+    one = evaluate_detectors(make_room(10, 10, detector_standard="nfpa72", components={(5, 5): "smoke_detector"}))
+    assert one.metrics["n_optimal"] == 1 and one.metrics["n_lower_bound"] == 1
+    assert one.metrics["n_square_spacing"] == 1
+    many = {(x, y): "smoke_detector" for x in (3, 6) for y in (3, 6)}
+    four = evaluate_detectors(make_room(10, 10, detector_standard="nfpa72", components=many))
+    assert four.compliant and not _rule(four, "D6").passed
+    assert four.score < one.score
+
+
+def test_bs_corridor_centreline_points():
+    """A BS corridor <= 2 m wide is checked on its centreline with R = 7.5 m."""
+    room = make_room(50, 3, detector_standard="bs5839_1", room_type="corridor",
+                     components={(12, 1): "smoke_detector", (37, 1): "smoke_detector"})
+    report = evaluate_detectors(room)
+    assert _rule(report, "D1").values["corridor_rule"] is True
+    assert report.compliant and report.metrics["worst_coverage_m"] == pytest.approx(7.5)
+
+
+def test_infeasible_room_is_reported():
+    """A room with every tile blocked reports StageReport.infeasible naming D5."""
+    room = make_room(4, 4, states={(x, y): "access_panel" for x in range(4) for y in range(4)})
+    report = evaluate_detectors(room)
+    assert not report.compliant
+    assert report.infeasible is not None and report.infeasible["rule"] == "D5"
