@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import structlog
@@ -66,13 +69,14 @@ def test_invalid_room_prints_one_line_and_others_still_run(tmp_path: Path, capsy
 
 
 def test_non_compliant_room_exits_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A room whose ceiling is nearly all access panels cannot be lit: status is reported, exit 1."""
+    """A room whose ceiling is nearly all access panels cannot be lit: INFEASIBLE with the rule, exit 1."""
     states = {(x, y): "access_panel" for x in range(8) for y in range(8) if (x, y) != (4, 4)}
     room = _write(tmp_path / "blocked.json", room_payload(8, 8, grid_id="blocked", states=states))
     code = main(["run", str(room), "--out", str(tmp_path / "out"), "--workers", "1"])
     line = capsys.readouterr().out.strip()
     assert code == EXIT_FAILED
-    assert line.startswith("blocked: NOT COMPLIANT (") or line.startswith("blocked: INFEASIBLE (")
+    assert line.startswith("blocked: INFEASIBLE (L3: no free ceiling tile")
+    assert "detectors=0" in line and "worst coverage=n/a of 6.40 m" in line
 
 
 def test_overrides_apply_to_every_room(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,3 +173,50 @@ def test_installed_entry_point_help_has_examples() -> None:
     proc = subprocess.run([exe, "run", "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0
     assert "ceiling-grid run data/input --out data/output/cli" in proc.stdout and "exit codes:" in proc.stdout
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Stands in for a Pushgateway and an OTLP collector: records requests, answers 200."""
+
+    requests: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        type(self).requests.append((self.command, self.path, self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_PUT = _handle
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_run_pushes_metrics_and_exports_traces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a gateway and an OTLP endpoint set, one run pushadds the metrics and posts the spans."""
+    handler = type("Handler", (_Recorder,), {"requests": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("PROMETHEUS_PUSHGATEWAY_URL", url)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
+    try:
+        room = _write(tmp_path / "r.json", room_payload(6, 5, grid_id="observed"))
+        assert main(["run", str(room), "--out", str(tmp_path / "out"), "--workers", "1"]) == EXIT_OK
+    finally:
+        server.shutdown()
+        server.server_close()
+    capsys.readouterr()
+    pushes = [r for r in handler.requests if r[1].startswith("/metrics/job/ceiling_grid_cli/instance/")]
+    assert len(pushes) == 1 and pushes[0][0] == "POST"
+    assert b'ceiling_grid_rooms_total{outcome="compliant"} 1.0' in pushes[0][2]
+    assert (
+        b'ceiling_grid_model_selections_total{model="SmokeDetectorModel",stage="smoke_detectors"} 1.0' in (pushes[0][2])
+    )
+    traces = [r for r in handler.requests if r[1] == "/v1/traces"]
+    assert traces and all(b"observed" in r[2] for r in traces)
+    assert any(b"model LightModelA" in r[2] for r in traces)

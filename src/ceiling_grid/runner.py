@@ -212,18 +212,18 @@ class PipelineResult:
         h = self.headline
         return (
             f"{self.grid_id}: {self.status()} | lights={h.get('lights')} diffusers={h.get('diffusers')} "
-            f"returns={h.get('returns')} detectors={h.get('detectors')} | Em={_fmt(h.get('em_lux'), 0)} lx "
-            f"U0={_fmt(h.get('u0'), 2)} | worst coverage={_fmt(h.get('worst_coverage_m'), 2)} m "
-            f"of {_fmt(h.get('r_cover_m'), 2)} m | {self.duration_s:.2f} s"
+            f"returns={h.get('returns')} detectors={h.get('detectors')} | Em={_fmt(h.get('em_lux'), 0, ' lx')} "
+            f"U0={_fmt(h.get('u0'), 2)} | worst coverage={_fmt(h.get('worst_coverage_m'), 2, ' m')} "
+            f"of {_fmt(h.get('r_cover_m'), 2, ' m')} | {self.duration_s:.2f} s"
         )
 
     def timings(self) -> dict[str, Any]:
         return {"pipeline_s": self.duration_s, "stages": {k: v.timings() for k, v in self.stages.items()}}
 
 
-def _fmt(value: Any, digits: int) -> str:
+def _fmt(value: Any, digits: int, unit: str = "") -> str:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return f"{value:.{digits}f}"
+        return f"{value:.{digits}f}{unit}"
     return "n/a"
 
 
