@@ -98,7 +98,8 @@ def evaluate_air(grid: RoomGrid) -> StageReport:
                             {"q_supply_l_s": round(q, 3), "n_required": n_req, "n_diffusers": n}))
     bad = misplaced_tiles(grid, Component.AIR_SUPPLY)
     rules.append(RuleResult("A2", not bad, True,
-                            "every diffuser on a free ceiling tile" if not bad else f"diffusers on blocked tiles: {bad[:5]}",
+                            "every diffuser on a free ceiling tile" if not bad
+                            else f"diffusers on blocked tiles: {bad[:5]}",
                             {"misplaced": [list(p) for p in bad[:20]]}))
     lo, hi = JET_WINDOW
     t50 = spec.t50_at_capacity_m * (q / n) / spec.capacity_l_s if n else 0.0

@@ -89,7 +89,10 @@ def _edge_dist(points: np.ndarray, tiles: np.ndarray, t: float) -> np.ndarray:
 def _wall_dist(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> np.ndarray:
     if _corridor(grid, geo) and geo.narrow_dimension_m < NARROW_CORRIDOR_M:
         x0, y0, x1, y1 = geo.bbox
-        along, across, lo, hi, mid = (0, 1, x0, x1, (y0 + y1) / 2) if x1 - x0 >= y1 - y0 else (1, 0, y0, y1, (x0 + x1) / 2)
+        if x1 - x0 >= y1 - y0:
+            along, across, lo, hi, mid = 0, 1, x0, x1, (y0 + y1) / 2
+        else:
+            along, across, lo, hi, mid = 1, 0, y0, y1, (x0 + x1) / 2
         d = np.minimum(xy[:, along] - lo, hi - xy[:, along])
         return np.where(np.abs(xy[:, across] - mid) <= 1e-6, d, 0.0)
     return geo.distance_to_walls(xy)
@@ -101,7 +104,9 @@ def _terminals(grid: RoomGrid) -> np.ndarray:
 
 
 def legal_detector_sites(grid: RoomGrid, *, luminaire_rule: bool = False) -> np.ndarray:
-    """Tiles (n, 2) where a detector would pass D2, D3, D5 (and D4 when asked): free tiles and current detector tiles."""
+    """Tiles (n, 2) where a detector would pass D2, D3, D5 (and D4 when asked).
+
+    Free detector tiles and the tiles that hold detectors now both count."""
     geo = geometry_of(grid)
     spec = grid.detector_spec
     arrays = grid.arrays
@@ -278,7 +283,8 @@ def _half_spacing(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> tuple[bo
     gy = float(np.diff(np.concatenate([[y0], ys, [y1]]))[1:-1].max()) if len(ys) > 1 else 0.0
     wall = max(xs[0] - x0, x1 - xs[-1], ys[0] - y0, y1 - ys[-1])
     ok = full_grid and gx <= s + TOL and gy <= s + TOL and wall <= s / 2 + TOL
-    return bool(ok), {"complete_grid": full_grid, "max_gap_m": round(max(gx, gy), 4), "max_wall_m": round(float(wall), 4)}
+    values = {"complete_grid": full_grid, "max_gap_m": round(max(gx, gy), 4), "max_wall_m": round(float(wall), 4)}
+    return bool(ok), values
 
 
 def evaluate_detectors(grid: RoomGrid) -> StageReport:
@@ -337,7 +343,8 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
                             f"{int(d4_ok.sum())} of {n} detectors >= {LUMINAIRE_MIN_M} m from luminaire edges",
                             {"min_m": _rounded_min(lum), "pass_fraction": round(d4_frac, 4)}))
     rules.append(RuleResult("D5", not d5_bad, True,
-                            "no detector on a blocked tile" if not d5_bad else f"detectors on blocked tiles: {d5_bad[:5]}",
+                            "no detector on a blocked tile" if not d5_bad
+                            else f"detectors on blocked tiles: {d5_bad[:5]}",
                             {"failing": [list(p) for p in d5_bad[:20]]}))
 
     # D6 count vs optimum, lower bound and square spacing

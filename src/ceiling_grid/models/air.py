@@ -71,7 +71,7 @@ def _array_choice(lx: float, ly: float, n: int, t50_per_flow: float, q: float) -
             frac = 0.5 * (lo <= t50 / lxd <= hi) + 0.5 * (lo <= t50 / lyd <= hi)
             key = (-frac, total, abs(math.log(lxd / lyd)), nx)
             if best is None or key < best:
-                best = key + (nx, ny)
+                best = (*key, nx, ny)
     assert best is not None
     return int(best[-2]), int(best[-1])
 
@@ -192,7 +192,7 @@ def _repair(base: RoomGrid, tiles: list[tuple[int, int]], targets: np.ndarray) -
                 tried += 1
                 if tried > DEFAULT_REPAIR_ALTERNATIVES or checks >= DEFAULT_MAX_REPAIR_CHECKS:
                     break
-                trial = current[:i] + [cand] + current[i + 1 :]
+                trial = [*current[:i], cand, *current[i + 1:]]
                 checks += 1
                 n_bad = _uncovered_count(base.with_components(Component.AIR_SUPPLY, trial))
                 disp = float(np.hypot(*(centres[j] - anchor)))

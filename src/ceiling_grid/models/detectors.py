@@ -616,7 +616,7 @@ class SmokeDetectorModel:
             )
         else:
             details.update(solver="none", optimal=True, lower_bound=len(existing), n_candidates=0)
-        new = grid.with_components(Component.SMOKE_DETECTOR, [tuple(t) for t in placed_tiles.tolist()])
+        new = grid.with_components(Component.SMOKE_DETECTOR, [(int(x), int(y)) for x, y in placed_tiles.tolist()])
         report = evaluate_detectors(new)
         details.update(
             count=len(existing) + len(placed_tiles),
