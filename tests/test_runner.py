@@ -320,3 +320,34 @@ def test_start_method_can_be_chosen_from_the_environment(room: RoomGrid, monkeyp
     monkeypatch.setenv("CEILING_GRID_MP_START_METHOD", "teleport")
     with pytest.raises(ValueError, match="not available here"):
         PipelineRunner(max_workers=2)
+
+
+def test_daemonic_process_runs_light_models_on_threads() -> None:
+    """In a daemonic process (a Celery prefork worker) the runner cannot fork, so it uses threads and still works."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_run_in_daemon, args=(queue,), daemon=True)
+    proc.start()
+    outcome = queue.get(timeout=120)
+    proc.join(timeout=30)
+    assert outcome["error"] is None, outcome["error"]
+    assert outcome["executor"] == "ThreadPoolExecutor"
+    assert outcome["models"] == ["LightModelA", "LightModelB", "LightModelC"]
+    assert outcome["compliant"] is True
+
+
+def _run_in_daemon(queue: Any) -> None:
+    from ceiling_grid.runner import PipelineRunner
+    from ceiling_grid.testing import make_room
+
+    try:
+        with PipelineRunner(max_workers=3) as runner:
+            outcome = runner.run_parallel_stage(runner.light_models, make_room(8, 6, grid_id="daemon"))
+            queue.put({
+                "error": None,
+                "executor": type(runner._pool).__name__,
+                "models": sorted(run.model for run in outcome.runs),
+                "compliant": outcome.selected.compliant,
+            })
+    except Exception as exc:  # report, don't hang the parent
+        queue.put({"error": repr(exc), "executor": None, "models": [], "compliant": None})

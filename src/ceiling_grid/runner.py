@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -335,7 +335,7 @@ class PipelineRunner:
                     )
                 mp_context = multiprocessing.get_context(method)
         self._mp_context = mp_context
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Executor | None = None
 
     # ----- models -------------------------------------------------------------------------
     @property
@@ -369,6 +369,14 @@ class PipelineRunner:
             # Import the models and evaluators (numpy, scipy ...) once in the parent, before forking.
             _ = self.light_models
             from .evaluator import air, detectors, lighting  # noqa: F401
+            if multiprocessing.current_process().daemon:
+                # A daemonic process (e.g. a Celery prefork worker running an Airflow task) may not have
+                # children, so the models share this process: threads still overlap where numpy and
+                # HiGHS release the GIL.
+                log.warning("runner_pool", executor="threads", reason="daemonic process cannot fork workers",
+                            workers=self.max_workers)
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="light-model")
+                return self
             self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=self._mp_context)
             for f in [self._pool.submit(_warm) for _ in range(self.max_workers)]:
                 f.result()
