@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from typing import Any
@@ -158,6 +159,10 @@ def _cover_rows(geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, pts: np.nda
     return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pts), len(sites)))
 
 
+_OPTIMUM_CACHE: dict[bytes, tuple[int | None, bool]] = {}
+_OPTIMUM_CACHE_SIZE = 64
+
+
 def optimal_detector_count(
     grid: RoomGrid,
     sites_xy: np.ndarray,
@@ -168,7 +173,31 @@ def optimal_detector_count(
     """ILP optimum of covering ``points`` with sites (geodesic <= radius), by lazy constraint generation.
 
     Returns (count, proven_optimal); (None, False) when not coverable or not solved in time.
+    The answer depends only on the room polygon, the sites, the points and the radius, so it is
+    memoised: the detector model's own scoring and the final check of the same layout solve it once.
     """
+    geo = geometry_of(grid)
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (geo.walls, geo.in_room, np.asarray(sites_xy, dtype=float), np.asarray(points, dtype=float)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    digest.update(repr((radius, time_limit_s, grid.tile_size_m)).encode())
+    key = digest.digest()
+    if key in _OPTIMUM_CACHE:
+        return _OPTIMUM_CACHE[key]
+    answer = _optimal_detector_count(grid, sites_xy, points, radius, time_limit_s)
+    if len(_OPTIMUM_CACHE) >= _OPTIMUM_CACHE_SIZE:
+        _OPTIMUM_CACHE.pop(next(iter(_OPTIMUM_CACHE)))
+    _OPTIMUM_CACHE[key] = answer
+    return answer
+
+
+def _optimal_detector_count(
+    grid: RoomGrid,
+    sites_xy: np.ndarray,
+    points: np.ndarray,
+    radius: float,
+    time_limit_s: float,
+) -> tuple[int | None, bool]:
     geo = geometry_of(grid)
     if len(points) == 0:
         return 0, True
@@ -181,7 +210,6 @@ def optimal_detector_count(
     tree = cKDTree(sites_xy)
     keys = np.floor(points / (radius / 3.0)).astype(np.int64)
     _, subset = np.unique(keys, axis=0, return_index=True)
-    len(sites_xy)
     for _round in range(60):
         a = _cover_rows(geo, tree, sites_xy, points[subset], radius)
         left = time_limit_s - (time.perf_counter() - start)
