@@ -434,7 +434,7 @@ def _infeasibility(grid: RoomGrid, geo: RoomGeometry, pts: np.ndarray, radius: f
         if not arrays.free_for_detector.any() and len(grid.positions(Component.SMOKE_DETECTOR)) == 0:
             return {"rule": "D5", "reason": f"{spec.title}: every ceiling tile is blocked for detectors"}
         return {"rule": "D2/D3", "reason": f"{spec.title}: no tile passes the wall ({spec.wall_min_m} m) and "
-                "air-terminal ({spec.air_terminal_min_m} m) clearances"}
+                f"air-terminal ({spec.air_terminal_min_m} m) clearances"}
     d, _ = nearest_geodesic(geo, grid.tile_centres(sites), pts)
     bad = int((d > radius + TOL).sum())
     if bad:
