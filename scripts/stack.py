@@ -15,7 +15,8 @@ repository's ``dags/``, LocalExecutor and the embedded SQLite database by defaul
 ``airflow db migrate`` first in both cases). The login comes from ``.env``
 (``AIRFLOW_ADMIN_USERNAME`` / ``AIRFLOW_ADMIN_PASSWORD``); without ``.env``, ``scripts/init-env``
 writes one, or the stack generates its own secrets into ``airflow_home/stack.env``.
-Environment: ``AIRFLOW_PORT`` (default 8080), ``CEILING_GRID_AIRFLOW_HOME``, ``CEILING_GRID_DATA_DIR``.
+Environment: ``AIRFLOW_PORT`` (default 8080), ``CEILING_GRID_AIRFLOW_HOME``, ``CEILING_GRID_DATA_DIR``;
+other ``AIRFLOW__*`` variables in your shell (e.g. ``AIRFLOW__CORE__PARALLELISM``) override the stack's defaults.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ DEFAULT_UP_TIMEOUT_S = 120.0
 DEFAULT_RUN_TIMEOUT_S = 600.0
 STOP_GRACE_S = 20.0
 TERMINAL_STATES = {"success", "failed"}
+TOPOLOGY_KEYS = {  # set by the stack from AIRFLOW_PORT and the repository layout; not taken from the shell
+    "AIRFLOW__API__HOST", "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+}
 SECRET_KEYS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY")
 
 
@@ -110,6 +116,7 @@ class Stack:
     secrets: dict[str, str] = field(default_factory=dict)
     components: Sequence[str] = ALL_COMPONENTS
     extra_env: dict[str, str] = field(default_factory=dict)
+    inherit_airflow_env: bool = False
     bin_dir: Path = Path(sys.executable).parent
 
     # ----- configuration -----------------------------------------------------------------
@@ -126,6 +133,7 @@ class Stack:
             username=values["AIRFLOW_ADMIN_USERNAME"],
             password=values["AIRFLOW_ADMIN_PASSWORD"],
             secrets={k: values[k] for k in SECRET_KEYS},
+            inherit_airflow_env=True,
         )
 
     @property
@@ -163,6 +171,9 @@ class Stack:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.username}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
         })
+        if self.inherit_airflow_env:  # e.g. AIRFLOW__CORE__PARALLELISM=8 make up; topology stays ours
+            env.update({k: v for k, v in os.environ.items()
+                        if k.startswith("AIRFLOW__") and k not in TOPOLOGY_KEYS})
         env.update(self.secrets)
         if self.sql_conn:
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.sql_conn
