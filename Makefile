@@ -63,3 +63,10 @@ init: ## write .env for docker compose (fresh secrets, your AIRFLOW_UID); keeps 
 
 compose-lint: setup ## validate docker-compose.yml (+ profiles), the Dockerfile and deploy/ without Docker
 	$(VENV)/bin/pytest -q tests/test_compose_lint.py
+
+# ----- benchmarks: docs/benchmarks.md + docs/img/bench_*.png (BENCH_FAST=1: one repeat, no 200x200, no Airflow) -----
+.PHONY: bench
+BENCH_FAST ?=
+
+bench: setup ## speed/scale, quality vs references, Airflow overhead -> docs/benchmarks.md (~15 min; BENCH_FAST=1 ~3 min)
+	BENCH_FAST=$(BENCH_FAST) PYTHONPATH=$(CURDIR) $(PY) -m benchmarks.run

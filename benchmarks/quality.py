@@ -1,0 +1,177 @@
+"""Quality against references: lights vs lumen method and the smallest passing regular array, Em/U0 vs
+targets, W/m²; detectors vs the exact ILP optimum on the same candidates, NFPA square spacing and
+ceil(A/πR²); clearances; compliance and the reasons for the rest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEFAULT_REFERENCE_TIME_LIMIT_S", "quality_record", "reference_optimum", "run_quality"]
+
+DEFAULT_REFERENCE_TIME_LIMIT_S = 60.0  # the evaluator gives its ILP 5 s; the benchmark allows more
+DEFAULT_REFERENCE_MAX_CANDIDATES = 3000
+
+
+def reference_optimum(grid: Any, time_limit_s: float = DEFAULT_REFERENCE_TIME_LIMIT_S,
+                      max_candidates: int = DEFAULT_REFERENCE_MAX_CANDIDATES) -> dict[str, Any]:
+    """The D6 ILP optimum on the evaluator's candidate set, with a longer time limit than the evaluator's.
+
+    Same candidates as ``evaluate_detectors`` (legal sites incl. the luminaire rule, dropped when they
+    cannot cover), same D1 points and radius. Returns {"n", "proven", "candidates", "seconds"}.
+    """
+    from ceiling_grid.evaluator.detectors import coverage_points, legal_detector_sites, optimal_detector_count
+    from ceiling_grid.geodesic import nearest_geodesic
+    from ceiling_grid.geometry import geometry_of
+
+    geo = geometry_of(grid)
+    pts, radius, _corridor = coverage_points(grid)
+    sites = legal_detector_sites(grid, luminaire_rule=True)
+    if len(sites) == 0 or (nearest_geodesic(geo, grid.tile_centres(sites), pts)[0] > radius + 1e-9).any():
+        sites = legal_detector_sites(grid, luminaire_rule=False)
+    out: dict[str, Any] = {"n": None, "proven": False, "candidates": len(sites), "seconds": 0.0}
+    if len(sites) == 0 or len(sites) > max_candidates:
+        return out
+    t0 = time.perf_counter()
+    n, proven = optimal_detector_count(grid, grid.tile_centres(sites), pts, radius, time_limit_s=time_limit_s)
+    out.update(n=n, proven=proven, seconds=round(time.perf_counter() - t0, 3))
+    return out
+
+
+def design_radius_optimum(grid: Any, time_limit_s: float = DEFAULT_REFERENCE_TIME_LIMIT_S) -> int | None:
+    """The same ILP with the model's design radius (R - 0.15 m lattice margin, - 0.05 m more under NFPA 72).
+
+    When the model places more detectors than the exact optimum, this tells whether the §5.1/§7.4 design
+    margins alone explain the difference (model count == this optimum) or the model missed its own optimum.
+    """
+    from ceiling_grid.evaluator.detectors import coverage_points, legal_detector_sites, optimal_detector_count
+    from ceiling_grid.geodesic import nearest_geodesic
+    from ceiling_grid.geometry import geometry_of
+    from ceiling_grid.models.detectors import cover_problem
+
+    geo = geometry_of(grid)
+    pts, _radius, _corridor = coverage_points(grid)
+    design = cover_problem(grid).radius
+    sites = legal_detector_sites(grid, luminaire_rule=True)
+    if len(sites) == 0 or (nearest_geodesic(geo, grid.tile_centres(sites), pts)[0] > design + 1e-9).any():
+        sites = legal_detector_sites(grid, luminaire_rule=False)
+    if len(sites) == 0 or len(sites) > DEFAULT_REFERENCE_MAX_CANDIDATES:
+        return None
+    n, _proven = optimal_detector_count(grid, grid.tile_centres(sites), pts, design, time_limit_s=time_limit_s)
+    return n
+
+
+def _f(v: Any, nd: int = 4) -> Any:
+    if isinstance(v, float | np.floating):
+        return round(float(v), nd)
+    return v
+
+
+def quality_record(result: Any, kind: str, seconds: float,
+                   reference_time_limit_s: float = DEFAULT_REFERENCE_TIME_LIMIT_S) -> dict[str, Any]:
+    """One room's figures from a :class:`PipelineResult` (plus the longer reference ILP when needed)."""
+    from ceiling_grid.geometry import geometry_of
+    from ceiling_grid.grid import Component
+
+    grid = result.final_grid
+    rep = result.report
+    lights = rep.stages["lights"]
+    det = rep.stages["smoke_detectors"]
+    air = rep.stages["air_supply"]
+    l5 = next(r for r in lights.rules if r.rule == "L5").values
+    d6 = next(r for r in det.rules if r.rule == "D6").values
+    regular = l5.get("regular_array") or {}
+    lm, dm = lights.metrics, det.metrics
+    det_details = result.stages["smoke_detectors"].selected.details
+    n_opt, proven, ref_source = d6.get("n_optimal"), bool(d6.get("optimal_proven")), "evaluator"
+    if n_opt is None:
+        ref = reference_optimum(grid, reference_time_limit_s)
+        n_opt, proven = ref["n"], ref["proven"]
+        ref_source = f"benchmark ILP ({ref['candidates']} candidates, {ref['seconds']} s)"
+    n_design = None
+    if n_opt is not None and (dm.get("n_detectors") or 0) > n_opt:
+        n_design = design_radius_optimum(grid, reference_time_limit_s)
+    states = grid.arrays.state
+    from ceiling_grid.grid import STATE_CODES, TileState
+
+    blocked = {s.value: int((states == STATE_CODES[s]).sum()) for s in
+               (TileState.COLUMN, TileState.SPRINKLER, TileState.ACCESS_PANEL, TileState.EQUIPMENT, TileState.CUT_TILE)}
+    return {
+        "grid_id": grid.grid_id,
+        "kind": kind,
+        "width": grid.width,
+        "height": grid.height,
+        "cells": grid.width * grid.height,
+        "area_m2": round(geometry_of(grid).area_m2, 2),
+        "rectangle": bool(geometry_of(grid).is_rectangle),
+        "room_type": grid.room_type,
+        "standard": str(grid.detector_standard),
+        "blocked": {k: v for k, v in blocked.items() if v},
+        "seconds": round(seconds, 3),
+        "status": result.status(),
+        "compliant": rep.compliant,
+        "failed_rules": sorted(set(rep.failed_rules())),
+        "infeasible": rep.infeasible,
+        "lights": {
+            "n": grid.count(Component.LIGHT),
+            "model": result.stages["lights"].selected.model,
+            "lumen_method": l5.get("lumen_method_count"),
+            "regular_array": regular.get("count"),
+            "regular_shape": f"{regular['nx']}x{regular['ny']}" if regular else None,
+            "em_lx": _f(lm.get("em_lx"), 1),
+            "target_lux": lm.get("target_lux"),
+            "u0": _f(lm.get("u0"), 3),
+            "target_u0": lm.get("target_u0"),
+            "lpd_w_m2": _f(lm.get("lpd_w_m2"), 2),
+            "lpd_limit_w_m2": _f(next(r for r in lights.rules if r.rule == "L4").values.get("lpd_limit_w_m2"), 2),
+        },
+        "detectors": {
+            "n": dm.get("n_detectors"),
+            "n_optimal": n_opt,
+            "optimal_proven": proven,
+            "optimal_source": ref_source,
+            "n_optimal_design_radius": n_design,
+            "n_lower_bound": dm.get("n_lower_bound"),
+            "n_square_spacing": dm.get("n_square_spacing"),
+            "worst_coverage_m": dm.get("worst_coverage_m"),
+            "radius_m": dm.get("coverage_radius_m"),
+            "min_air_terminal_m": dm.get("min_air_terminal_clearance_m"),
+            "air_terminal_limit_m": grid.detector_spec.air_terminal_min_m,
+            "min_wall_m": dm.get("min_wall_clearance_m"),
+            "model_solver": det_details.get("solver"),
+            "model_optimal": det_details.get("optimal"),
+        },
+        "air": {"n": grid.count(Component.AIR_SUPPLY), "compliant": air.compliant},
+    }
+
+
+def run_quality(
+    rooms: Iterable[tuple[str, Any]],
+    workers: int = 3,
+    reference_time_limit_s: float = DEFAULT_REFERENCE_TIME_LIMIT_S,
+    progress: Callable[[str], None] = lambda s: None,
+) -> list[dict[str, Any]]:
+    """Run every (kind, grid) through one pipeline runner and collect :func:`quality_record` for each."""
+    from ceiling_grid.runner import PipelineRunner
+
+    out: list[dict[str, Any]] = []
+    with PipelineRunner(max_workers=workers) as runner:
+        for kind, grid in rooms:
+            t0 = time.perf_counter()
+            try:
+                result = runner.run_full_pipeline(grid)
+            except Exception as exc:  # a model bug: report it, keep benchmarking the rest
+                out.append({"grid_id": grid.grid_id, "kind": kind, "width": grid.width, "height": grid.height,
+                            "cells": grid.width * grid.height, "error": f"{type(exc).__name__}: {exc}",
+                            "compliant": False, "status": "ERROR", "failed_rules": [], "infeasible": []})
+                progress(f"quality {grid.grid_id}: ERROR {exc}")
+                continue
+            rec = quality_record(result, kind, time.perf_counter() - t0, reference_time_limit_s)
+            out.append(rec)
+            d = rec["detectors"]
+            progress(f"quality {grid.grid_id} ({grid.width}x{grid.height}): {rec['status']} lights "
+                     f"{rec['lights']['n']} det {d['n']}/opt {d['n_optimal']} in {rec['seconds']:.1f} s")
+    return out

@@ -1,0 +1,509 @@
+"""Turn benchmark records into docs/benchmarks.md: markdown tables, PNG plots (matplotlib Agg), a fitted growth
+exponent and PASS/FAIL against the targets."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "TARGETS",
+    "fit_exponent",
+    "markdown_table",
+    "plot_quality",
+    "plot_speed",
+    "quality_summary",
+    "render_markdown",
+    "speed_summary",
+]
+
+TARGETS = {
+    "open_plan_s": 0.5,  # 24 x 14 room
+    "square_100_s": 10.0,
+    "square_100_mib": 1024.0,
+    "airflow_one_room_s": 10.0,
+    "airflow_ratio": 2.0,
+    "airflow_slack_s": 30.0,
+    "detector_ratio_large": 1.1,
+}
+OPTIMUM_SIDE_LIMIT = 50  # detectors must equal the ILP optimum on rooms up to 50 x 50 tiles
+STAGES = ("lights", "air_supply", "smoke_detectors")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table (cells formatted with str; None shows as an en dash)."""
+
+    def cell(v: Any) -> str:
+        return "–" if v is None else str(v).replace("|", "\\|")
+
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def fit_exponent(cells: Sequence[float], seconds: Sequence[float]) -> tuple[float, float]:
+    """Least-squares fit of log(t) = k log(cells) + c; returns (k, exp(c))."""
+    x, y = np.log(np.asarray(cells, dtype=float)), np.log(np.asarray(seconds, dtype=float))
+    if len(x) < 2:
+        raise ValueError("fit_exponent needs at least two sizes")
+    k, c = np.polyfit(x, y, 1)
+    return float(k), float(math.exp(c))
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def _fmt(v: Any, nd: int = 2) -> str:
+    return "–" if v is None else f"{v:.{nd}f}"
+
+
+def _pf(ok: bool) -> str:
+    return "**PASS**" if ok else "**FAIL**"
+
+
+def speed_summary(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Median figures per room (one entry per grid_id, in first-seen order)."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[r["grid_id"]].append(r)
+    out = []
+    for gid, rs in groups.items():
+        models = sorted({m for r in rs for m in r["models_s"]})
+        out.append({
+            "grid_id": gid,
+            "kind": rs[0].get("kind", "square"),
+            "width": rs[0]["width"],
+            "height": rs[0]["height"],
+            "cells": rs[0]["cells"],
+            "repeats": len(rs),
+            "pipeline_s": _median([r["pipeline_s"] for r in rs]),
+            "pipeline_min_s": min(r["pipeline_s"] for r in rs),
+            "pipeline_max_s": max(r["pipeline_s"] for r in rs),
+            "stages_s": {s: _median([r["stages_s"].get(s, 0.0) for r in rs]) for s in STAGES},
+            "evaluate_s": _median([r["evaluate_s"] for r in rs]),
+            "models_s": {m: _median([r["models_s"].get(m, 0.0) for r in rs]) for m in models},
+            "lights_wall_s": _median([r["lights_wall_s"] for r in rs]),
+            "lights_models_sum_s": _median([r["lights_models_sum_s"] for r in rs]),
+            "lights_sequential_s": _median([r["lights_sequential_s"] for r in rs])
+            if all(r.get("lights_sequential_s") is not None for r in rs) else None,
+            "rss_parent_mib": max(r["rss_parent_mib"] for r in rs),
+            "rss_worker_max_mib": max(r["rss_worker_max_mib"] for r in rs),
+            "rss_tree_peak_mib": max(r["rss_tree_peak_mib"] for r in rs),
+            "status": Counter(r["status"] for r in rs).most_common(1)[0][0],
+            "headline": rs[0].get("headline", {}),
+        })
+    return out
+
+
+def quality_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Shares and counts over the quality set."""
+    ok = [r for r in records if "error" not in r]
+    n = len(records)
+    infeasible = [r for r in ok if r["infeasible"]]
+    feasible = [r for r in ok if not r["infeasible"]]
+    det = [r for r in ok if r["detectors"]["n_optimal"] is not None and r["detectors"]["n"]]
+    small = [r for r in det if max(r["width"], r["height"]) <= OPTIMUM_SIDE_LIMIT]
+    equal = [r for r in small if r["detectors"]["n"] == r["detectors"]["n_optimal"]]
+    within = [r for r in det if r["detectors"]["n"] <= TARGETS["detector_ratio_large"] * r["detectors"]["n_optimal"]]
+    margin_explained = [r for r in small if r["detectors"]["n"] != r["detectors"]["n_optimal"]
+                        and r["detectors"].get("n_optimal_design_radius") == r["detectors"]["n"]]
+    lights = [r for r in ok if r["lights"]["n"]]
+    return {
+        "rooms": n,
+        "errors": n - len(ok),
+        "compliant": sum(1 for r in ok if r["compliant"]),
+        "infeasible": len(infeasible),
+        "feasible": len(feasible),
+        "compliant_feasible": sum(1 for r in feasible if r["compliant"]),
+        "detector_rooms_with_optimum": len(det),
+        "detector_small_rooms": len(small),
+        "detector_equal_optimum": len(equal),
+        "detector_within_1_1": len(within),
+        "detector_margin_explained": len(margin_explained),
+        "detector_above_square": sum(1 for r in det if r["detectors"]["n"] > r["detectors"]["n_square_spacing"]),
+        "lights_le_lumen": sum(1 for r in lights if r["lights"]["n"] <= r["lights"]["lumen_method"]),
+        "lights_le_regular": sum(1 for r in lights if r["lights"]["regular_array"] is not None
+                                 and r["lights"]["n"] <= r["lights"]["regular_array"]),
+        "lights_rooms": len(lights),
+        "lights_ratio_lumen_median": _median([r["lights"]["n"] / r["lights"]["lumen_method"] for r in lights])
+        if lights else None,
+        "lights_ratio_regular_median": _median([r["lights"]["n"] / r["lights"]["regular_array"] for r in lights
+                                                if r["lights"]["regular_array"]]) if lights else None,
+    }
+
+
+# ----- plots --------------------------------------------------------------------------------
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_speed(summary: Sequence[dict[str, Any]], img_dir: Path) -> dict[str, Path]:
+    """bench_scaling.png (log-log time per stage with the fit), bench_memory.png, bench_parallel.png."""
+    plt = _plt()
+    img_dir.mkdir(parents=True, exist_ok=True)
+    squares = sorted((s for s in summary if s["kind"] == "square"), key=lambda s: s["cells"])
+    samples = [s for s in summary if s["kind"] != "square"]
+    out: dict[str, Path] = {}
+    if len(squares) >= 2:
+        cells = [s["cells"] for s in squares]
+        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+        ax.loglog(cells, [s["pipeline_s"] for s in squares], "o-", lw=2, color="black", label="full pipeline")
+        for stage, colour in zip((*STAGES, "evaluate"), ("tab:orange", "tab:blue", "tab:red", "tab:green"),
+                                 strict=True):
+            ys = [s["evaluate_s"] if stage == "evaluate" else s["stages_s"][stage] for s in squares]
+            ax.loglog(cells, [max(y, 1e-3) for y in ys], ".--", color=colour, label=stage.replace("_", " "))
+        k, c = fit_exponent(cells, [s["pipeline_s"] for s in squares])
+        xs = np.geomspace(min(cells), max(cells), 50)
+        ax.loglog(xs, c * xs**k, ":", color="grey", label=f"fit t ∝ cells^{k:.2f}")
+        if samples:
+            ax.loglog([s["cells"] for s in samples], [s["pipeline_s"] for s in samples], "s", color="tab:purple",
+                      label="sample rooms")
+        ax.axhline(TARGETS["square_100_s"], color="tab:red", lw=0.8, alpha=0.5)
+        ax.set_xlabel("tiles (cells)")
+        ax.set_ylabel("median wall time (s)")
+        ax.set_title("Full-pipeline time vs room size (square rooms, 3 workers)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out["scaling"] = img_dir / "bench_scaling.png"
+        fig.savefig(out["scaling"])
+        plt.close(fig)
+
+        fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+        ax.semilogx(cells, [s["rss_tree_peak_mib"] for s in squares], "o-", label="process tree (sum of RSS)")
+        ax.semilogx(cells, [s["rss_parent_mib"] for s in squares], "s--", label="parent peak RSS")
+        ax.semilogx(cells, [s["rss_worker_max_mib"] for s in squares], "^--", label="largest worker peak RSS")
+        ax.axhline(TARGETS["square_100_mib"], color="tab:red", lw=0.8, label="1 GiB target")
+        ax.set_xlabel("tiles (cells)")
+        ax.set_ylabel("MiB")
+        ax.set_title("Peak memory vs room size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out["memory"] = img_dir / "bench_memory.png"
+        fig.savefig(out["memory"])
+        plt.close(fig)
+
+    rows = sorted(summary, key=lambda s: s["cells"])
+    if rows:
+        fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+        x = np.arange(len(rows))
+        ax.bar(x - 0.27, [s["lights_models_sum_s"] for s in rows], 0.27, label="sum of model times (in pool)")
+        ax.bar(x, [s.get("lights_sequential_s") or 0.0 for s in rows], 0.27,
+               label="3 models one after another (in-process)")
+        ax.bar(x + 0.27, [s["lights_wall_s"] for s in rows], 0.27, label="parallel light-stage wall time")
+        ax.set_xticks(x, [s["grid_id"] for s in rows], rotation=40, ha="right", fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("seconds (median)")
+        ax.set_title("Light stage: process pool vs running the models one after another")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out["parallel"] = img_dir / "bench_parallel.png"
+        fig.savefig(out["parallel"])
+        plt.close(fig)
+    return out
+
+
+def plot_quality(records: Sequence[dict[str, Any]], img_dir: Path) -> dict[str, Path]:
+    """bench_lights.png (count vs references) and bench_detectors.png (count vs optimum and square spacing)."""
+    plt = _plt()
+    img_dir.mkdir(parents=True, exist_ok=True)
+    ok = [r for r in records if "error" not in r and r["lights"]["n"]]
+    out: dict[str, Path] = {}
+    if not ok:
+        return out
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), dpi=110)
+    for ax, key, title in ((axes[0], "lumen_method", "lumen-method N"), (axes[1], "regular_array",
+                                                                           "smallest passing regular array N")):
+        pts = [(r["lights"][key], r["lights"]["n"], r["compliant"]) for r in ok if r["lights"][key]]
+        if pts:
+            ref, n, c = zip(*pts, strict=True)
+            ax.scatter(ref, n, c=["tab:green" if v else "tab:red" for v in c], s=18)
+            top = max(max(ref), max(n)) * 1.05
+            ax.plot([0, top], [0, top], color="grey", lw=0.8)
+        ax.set_xlabel(title)
+        ax.set_ylabel("fixtures placed")
+        ax.set_title(f"Lights vs {title}", fontsize=10)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle("Green: room fully compliant; red: not. Below the diagonal = fewer fixtures than the reference.",
+                 fontsize=8)
+    fig.tight_layout()
+    out["lights"] = img_dir / "bench_lights.png"
+    fig.savefig(out["lights"])
+    plt.close(fig)
+
+    det = [r for r in ok if r["detectors"]["n"]]
+    fig, ax = plt.subplots(figsize=(7.5, 4.3), dpi=110)
+    labels = ["= ILP optimum", "optimum + 1", "optimum + ≥2", "no optimum"]
+    counts = Counter()
+    for r in det:
+        d = r["detectors"]
+        if d["n_optimal"] is None:
+            counts[labels[3]] += 1
+        else:
+            counts[labels[min(2, max(0, d["n"] - d["n_optimal"]))]] += 1
+    ax.bar(labels, [counts[k] for k in labels], color=["tab:green", "tab:orange", "tab:red", "tab:grey"])
+    for i, k in enumerate(labels):
+        ax.text(i, counts[k], str(counts[k]), ha="center", va="bottom")
+    ax.set_ylabel("rooms")
+    ax.set_title("Detectors placed vs the exact ILP optimum on the same candidates")
+    fig.tight_layout()
+    out["detectors"] = img_dir / "bench_detectors.png"
+    fig.savefig(out["detectors"])
+    plt.close(fig)
+    return out
+
+
+# ----- markdown -----------------------------------------------------------------------------
+
+
+def _machine_md(m: dict[str, Any], load_end: Any) -> str:
+    v = m["versions"]
+    rows = [
+        ("CPU", f"{m['cpu_model']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable)"),
+        ("RAM", f"{m['ram_gib']} GiB"),
+        ("OS", m["os"]),
+        ("Python / numpy / scipy", f"{v['python']} / {v['numpy']} / {v['scipy']}"),
+        ("matplotlib / ceiling-grid", f"{v.get('matplotlib', '–')} / {v.get('ceiling_grid', '–')}"),
+        ("date", m["date_utc"]),
+        ("commit", m.get("git_commit") or "–"),
+        ("load average (1/5/15 min) at start", m.get("load_average")),
+        ("load average at end", load_end),
+    ]
+    return markdown_table(["", ""], rows)
+
+
+def _speed_md(summary: Sequence[dict[str, Any]], imgs: dict[str, Path], doc_dir: Path) -> str:
+    parts: list[str] = []
+    rows = []
+    for s in sorted(summary, key=lambda s: (s["kind"] != "square", s["cells"])):
+        st = s["stages_s"]
+        rows.append([
+            s["grid_id"], f"{s['width']}×{s['height']}", s["cells"], s["repeats"],
+            f"{s['pipeline_s']:.2f} ({s['pipeline_min_s']:.2f}–{s['pipeline_max_s']:.2f})",
+            _fmt(st["lights"]), _fmt(st["air_supply"]), _fmt(st["smoke_detectors"]), _fmt(s["evaluate_s"]),
+            f"{s['rss_parent_mib']:.0f}", f"{s['rss_worker_max_mib']:.0f}", f"{s['rss_tree_peak_mib']:.0f}",
+            s["status"].split(" (")[0],
+        ])
+    parts.append(markdown_table(
+        ["room", "tiles", "cells", "runs", "pipeline s median (min–max)", "lights s", "air s", "detectors s",
+         "evaluate s", "parent RSS MiB", "worker RSS MiB", "tree RSS MiB", "status"], rows))
+    parts.append(
+        "*Stage times are wall times inside `run_full_pipeline`; `evaluate` is the final §7 check "
+        "(`evaluate(grid)`, incl. the L5 reference array and the D6 ILP) = pipeline − stages. Parent/worker RSS are "
+        "`getrusage` peaks (parent process, largest pool worker); tree RSS is the sampled peak of the summed RSS "
+        "of the parent and its workers every 50 ms — an upper bound, since forked workers share pages.*")
+
+    models = sorted({m for s in summary for m in s["models_s"]})
+    rows = [[s["grid_id"], *[_fmt(s["models_s"].get(m), 3) for m in models]]
+            for s in sorted(summary, key=lambda s: (s["kind"] != "square", s["cells"]))]
+    parts.append("### Time per model (median seconds, measured inside the worker)\n\n" + markdown_table(
+        ["room", *models], rows))
+
+    rows = []
+    for s in sorted(summary, key=lambda s: (s["kind"] != "square", s["cells"])):
+        seq = s.get("lights_sequential_s")
+        speed = seq / s["lights_wall_s"] if seq and s["lights_wall_s"] > 0 else None
+        rows.append([s["grid_id"], _fmt(s["lights_wall_s"], 3), _fmt(s["lights_models_sum_s"], 3), _fmt(seq, 3),
+                     _fmt(speed, 2) + "×" if speed else "–"])
+    parts.append("### Parallel light stage vs the sum of the three light models\n\n"
+                 "The three light models run concurrently in a process pool of 3 workers on a 2-core machine, so the "
+                 "best possible speed-up is 2×. *Sum in pool* adds the three model times measured inside the "
+                 "workers while they competed for the 2 cores (so it over-states the serial cost); *sequential* is "
+                 "the same three models run one after another in-process (`max_workers=1`) in a separate fresh "
+                 "subprocess started right after each pipeline run, with the same pre-imports as the pool — the "
+                 "serial baseline. Medians of "
+                 "the same runs.\n\n" + markdown_table(
+                     ["room", "parallel stage wall s", "sum of model times in pool s", "sequential s",
+                      "speed-up (sequential / parallel)"], rows))
+
+    squares = sorted((s for s in summary if s["kind"] == "square"), key=lambda s: s["cells"])
+    if len(squares) >= 2:
+        k, _ = fit_exponent([s["cells"] for s in squares], [s["pipeline_s"] for s in squares])
+        big = [s for s in squares if s["cells"] >= 2500]
+        k_big = fit_exponent([s["cells"] for s in big], [s["pipeline_s"] for s in big])[0] if len(big) >= 2 else None
+        parts.append(f"### Growth exponent\n\nLeast squares on log–log over the square rooms "
+                     f"({', '.join(str(s['width']) for s in squares)} tiles a side): **time ∝ cells^{k:.2f}**"
+                     + (f" (k = {k_big:.2f} over the rooms of ≥ 50×50 only)" if k_big is not None else "") + ".")
+    for key, title in (("scaling", "time vs size"), ("memory", "memory vs size"), ("parallel", "parallel stage")):
+        if key in imgs:
+            parts.append(f"![{title}]({imgs[key].relative_to(doc_dir).as_posix()})")
+    return "\n\n".join(parts)
+
+
+def _targets_md(summary: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    by_id = {s["grid_id"]: s for s in summary}
+    rows: list[list[Any]] = []
+    op = by_id.get("open_plan")
+    if op:
+        rows.append(["24×14 open plan, full pipeline", f"≤ {TARGETS['open_plan_s']} s", f"{op['pipeline_s']:.2f} s",
+                     _pf(op["pipeline_s"] <= TARGETS["open_plan_s"])])
+    sq = by_id.get("square-100")
+    if sq:
+        rows.append(["100×100, full pipeline", f"≤ {TARGETS['square_100_s']:.0f} s", f"{sq['pipeline_s']:.2f} s",
+                     _pf(sq["pipeline_s"] <= TARGETS["square_100_s"])])
+        rows.append(["100×100, peak memory (process tree)", "≤ 1 GiB", f"{sq['rss_tree_peak_mib']:.0f} MiB",
+                     _pf(sq["rss_tree_peak_mib"] <= TARGETS["square_100_mib"])])
+    return rows
+
+
+def _quality_md(records: Sequence[dict[str, Any]], q: dict[str, Any], imgs: dict[str, Path], doc_dir: Path) -> str:
+    parts: list[str] = []
+    ok = [r for r in records if "error" not in r]
+    rows = []
+    for r in ok:
+        li, d = r["lights"], r["detectors"]
+        rows.append([
+            r["grid_id"], f"{r['width']}×{r['height']}", r["room_type"], r["standard"],
+            r["status"].split(" (")[0],
+            f"{li['n']} / {li['lumen_method']} / {li['regular_array'] if li['regular_array'] is not None else '–'}",
+            f"{li['em_lx']:.0f} / {li['target_lux']:g}" if li["em_lx"] is not None else "–",
+            f"{li['u0']:.2f} / {li['target_u0']:g}" if li["u0"] is not None else "–",
+            f"{_fmt(li['lpd_w_m2'], 1)} / {_fmt(li['lpd_limit_w_m2'], 1)}",
+            f"{d['n']} / {d['n_optimal'] if d['n_optimal'] is not None else '–'}"
+            + ("" if d["optimal_proven"] or d["n_optimal"] is None else "?")
+            + (f" ({d['n_optimal_design_radius']})" if d.get("n_optimal_design_radius") is not None else ""),
+            f"{d['n_square_spacing']} / {d['n_lower_bound']}",
+            f"{_fmt(d['worst_coverage_m'])} / {d['radius_m']:.2f}" if d["radius_m"] else "–",
+            f"{_fmt(d['min_air_terminal_m'])} / {d['air_terminal_limit_m']:.2f}",
+            f"{r['seconds']:.1f}",
+        ])
+    parts.append(markdown_table(
+        ["room", "tiles", "type", "standard", "status", "lights N / lumen / regular", "Em / target lx",
+         "U0 / target", "W/m² / limit", "det N / ILP opt (opt at design R)", "square / ⌈A/πR²⌉",
+         "worst cover / R m", "min to diffuser / limit m", "s"], rows))
+    errors = [r for r in records if "error" in r]
+    if errors:
+        parts.append("**Pipeline errors (model bugs):**\n\n" + "\n".join(f"- `{r['grid_id']}`: {r['error']}"
+                                                                       for r in errors))
+    for key, title in (("lights", "lights vs references"), ("detectors", "detectors vs optimum")):
+        if key in imgs:
+            parts.append(f"![{title}]({imgs[key].relative_to(doc_dir).as_posix()})")
+    return "\n\n".join(parts)
+
+
+def render_markdown(
+    machine: dict[str, Any],
+    speed_records: Sequence[dict[str, Any]],
+    quality_records: Sequence[dict[str, Any]],
+    airflow: dict[str, Any] | None,
+    doc_path: Path,
+    img_dir: Path,
+    notes: Sequence[str] = (),
+    settings: dict[str, Any] | None = None,
+    load_end: Any = None,
+    findings: Sequence[str] = (),
+) -> str:
+    """Write the plots and return the whole docs/benchmarks.md text."""
+    doc_dir = doc_path.parent
+    summary = speed_summary(speed_records)
+    imgs = {**plot_speed(summary, img_dir), **plot_quality(quality_records, img_dir)}
+    q = quality_summary(quality_records)
+    s = settings or {}
+    out = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`python -m benchmarks.run`); do not edit by hand. "
+        + (f"Settings: {', '.join(f'{k}={v}' for k, v in s.items())}." if s else ""),
+        "",
+        "## Machine",
+        "",
+        _machine_md(machine, load_end),
+        "",
+        "Other work was running on the machine during this run (see the load average), so absolute times are "
+        "noisy; ratios (parallel vs sum, Airflow vs in-process) are measured side by side in the same run.",
+        "",
+    ]
+    target_rows = _targets_md(summary)
+    quality_rows: list[list[Any]] = []
+    if q["rooms"]:
+        comp = q["compliant_feasible"] / q["feasible"] if q["feasible"] else 0.0
+        quality_rows.append(["compliant wherever a compliant layout exists", "100 %",
+                             f"{q['compliant_feasible']}/{q['feasible']} = {100 * comp:.0f} %",
+                             _pf(q["compliant_feasible"] == q["feasible"])])
+        if q["detector_small_rooms"]:
+            quality_rows.append([f"detectors = ILP optimum (rooms ≤ {OPTIMUM_SIDE_LIMIT}×{OPTIMUM_SIDE_LIMIT})",
+                                 "every room", f"{q['detector_equal_optimum']}/{q['detector_small_rooms']}",
+                                 _pf(q["detector_equal_optimum"] == q["detector_small_rooms"])])
+        if q["detector_rooms_with_optimum"]:
+            quality_rows.append(["detectors ≤ 1.1 × ILP optimum", "every room",
+                                 f"{q['detector_within_1_1']}/{q['detector_rooms_with_optimum']}",
+                                 _pf(q["detector_within_1_1"] == q["detector_rooms_with_optimum"])])
+    air_rows = (airflow or {}).get("target_rows", [])
+    out += ["## Targets", "", markdown_table(["target", "limit", "measured", "result"],
+                                              target_rows + quality_rows + air_rows), ""]
+    if findings:
+        out += ["## Findings", "", *[f"- {f}" for f in findings], ""]
+    out += ["## 1. Speed and scale (in-process)", "",
+            "Each run is a fresh subprocess (`python -m benchmarks.speed`): a new `PipelineRunner` with 3 workers "
+            "(fork); the pool start-up is excluded, the room's time is `PipelineResult.duration_s`. Square rooms are "
+            "empty 600 mm-tile offices under NFPA 72; the sample rooms are `data/input/*.json`.", "",
+            _speed_md(summary, imgs, doc_dir), ""]
+    if q["rooms"]:
+        n_gen = sum(1 for r in quality_records if r.get("kind") == "generated")
+        n_sample = sum(1 for r in quality_records if r.get("kind") == "sample")
+        comp_all = q["compliant"] / q["rooms"]
+        out += ["## 2. Quality against references", "",
+                f"{n_sample} sample rooms and {n_gen} generated rooms (`benchmarks/rooms.py`, seed "
+                f"{s.get('seed', '–')}: offices, open plans with columns and sprinkler grids, L- and U-shapes, "
+                "corridors, classrooms, US 2 ft grids with cut tiles, conference rooms with equipment; NFPA 72, "
+                "BS 5839-1 and CEN/TS 54-14 in turn).", "",
+                markdown_table(["figure", "value"], [
+                    ["rooms", q["rooms"]],
+                    ["fully compliant", f"{q['compliant']} ({100 * comp_all:.0f} %)"],
+                    ["infeasible (no compliant layout exists; reason reported)", q["infeasible"]],
+                    ["compliant among feasible rooms", f"{q['compliant_feasible']}/{q['feasible']}"],
+                    ["pipeline errors", q["errors"]],
+                    ["lights ≤ lumen-method N", f"{q['lights_le_lumen']}/{q['lights_rooms']} (median N / N_lumen "
+                     f"{_fmt(q['lights_ratio_lumen_median'])})"],
+                    ["lights ≤ smallest passing regular array", f"{q['lights_le_regular']}/{q['lights_rooms']} "
+                     f"(median N / N_regular {_fmt(q['lights_ratio_regular_median'])})"],
+                    [f"detectors = ILP optimum (≤ {OPTIMUM_SIDE_LIMIT}×{OPTIMUM_SIDE_LIMIT})",
+                     f"{q['detector_equal_optimum']}/{q['detector_small_rooms']}"],
+                    ["… of the rest, = optimum at the model's design radius", q["detector_margin_explained"]],
+                    ["detectors ≤ 1.1 × optimum", f"{q['detector_within_1_1']}/{q['detector_rooms_with_optimum']}"],
+                    ["detectors > NFPA square-spacing count", q["detector_above_square"]],
+                ]), "",
+                "Columns: lights N / lumen-method N (published UF row) / smallest passing near-square regular array "
+                "(L5); Em and U0 against the room type's targets; lighting power density against the soft LPD "
+                "limit; detectors N / exact ILP optimum on the evaluator's candidate set (D6; `?` = not proven "
+                "optimal in the time limit; in brackets the optimum with the model's design radius R − 0.15 m "
+                "(− 0.05 m more under NFPA), only where N differs); square-spacing layout count / lower bound "
+                "⌈A/πR²⌉; worst geodesic coverage distance / R; smallest detector-to-diffuser edge distance / "
+                "the rule set's limit.", "",
+                _quality_md(quality_records, q, imgs, doc_dir), ""]
+        bad = [r for r in quality_records if not r.get("compliant")]
+        if bad:
+            reasons = Counter()
+            for r in bad:
+                if r.get("infeasible"):
+                    for i in r["infeasible"]:
+                        reasons[f"infeasible {i.get('rule')}: {i.get('reason')}"] += 1
+                else:
+                    reasons["failed " + ", ".join(r.get("failed_rules") or ["(error)"])] += 1
+            out += ["### Rooms that are not compliant, and why", "",
+                    markdown_table(["reason", "rooms"], [[k, v] for k, v in reasons.most_common()]), "",
+                    "\n".join(f"- `{r['grid_id']}` ({r['width']}×{r['height']}, {r.get('standard', '')}): "
+                              f"{r['status']}" for r in bad), ""]
+    out += ["## 3. Orchestration overhead (Airflow)", ""]
+    if airflow is None:
+        out += ["Skipped in this run (`BENCH_FAST=1` or `--no-airflow`).", ""]
+    else:
+        out += [airflow.get("markdown", "").strip(), ""]
+    if notes:
+        out += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    return "\n".join(out)

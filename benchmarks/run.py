@@ -1,0 +1,152 @@
+"""`make bench`: speed and scale, quality against references, Airflow overhead -> docs/benchmarks.md + PNGs.
+
+    python -m benchmarks.run                 # full run (about 10-15 minutes on 2 cores)
+    python -m benchmarks.run --fast          # one repeat, no 200x200, no Airflow (BENCH_FAST=1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .machine import load_average, machine_info
+from .rooms import DEFAULT_ROOM_COUNT, DEFAULT_SEED, generate_rooms
+from .speed import DEFAULT_SIZES, run_series
+
+__all__ = ["main", "run_airflow"]
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DOC = REPO / "docs" / "benchmarks.md"
+DEFAULT_IMG_DIR = REPO / "docs" / "img"
+DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "latest.json"
+AIRFLOW_SCRIPT = REPO / "benchmarks" / "bench_airflow.py"
+FAST_SIZES = (10, 25, 50, 100)
+AIRFLOW_TIMEOUT_S = 900
+
+
+def _repeats(full: bool) -> Any:
+    def repeats(cells: int) -> int:
+        if not full:
+            return 1
+        if cells <= 10_000:
+            return 3
+        return 1
+
+    return repeats
+
+
+def _log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_airflow(script: Path = AIRFLOW_SCRIPT, extra: Sequence[str] = ()) -> dict[str, Any]:
+    """Run ``bench_airflow.py`` (it starts and stops its own local Airflow stack); return its table and JSON."""
+    if not script.exists():
+        return {"markdown": f"`{script.relative_to(REPO)}` is missing, so the Airflow figures were not measured."}
+    json_out = REPO / "benchmarks" / "results" / "airflow.json"
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    help_text = subprocess.run([sys.executable, str(script), "--help"], cwd=REPO, capture_output=True, text=True,
+                               timeout=120, check=False).stdout
+    args = [sys.executable, str(script), *extra]
+    if "--json" in help_text:
+        args += ["--json", str(json_out)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=AIRFLOW_TIMEOUT_S, check=False)
+    out: dict[str, Any] = {"exit_code": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1)}
+    text = proc.stdout.strip()
+    if proc.returncode != 0:
+        text += f"\n\n**bench_airflow.py exited {proc.returncode}:**\n\n```\n{proc.stderr.strip()[-3000:]}\n```"
+    out["markdown"] = text or "(no output)"
+    if "--json" in help_text and json_out.exists():
+        with contextlib.suppress(ValueError):
+            out["json"] = json.loads(json_out.read_text())
+    out["target_rows"] = _airflow_targets(out.get("json"))
+    return out
+
+
+def _airflow_targets(data: Any) -> list[list[Any]]:
+    """PASS/FAIL rows from bench_airflow's JSON, when it names the figures we know."""
+    from .report import TARGETS, _pf
+
+    if not isinstance(data, dict):
+        return []
+    rows: list[list[Any]] = []
+    one = data.get("one_room_s") or data.get("trigger_to_success_s")
+    if isinstance(one, int | float):
+        rows.append(["Airflow trigger-to-success, one room", f"≤ {TARGETS['airflow_one_room_s']:.0f} s",
+                     f"{one:.1f} s", _pf(one <= TARGETS["airflow_one_room_s"])])
+    af, ip = data.get("floor_airflow_s"), data.get("floor_inprocess_s")
+    if isinstance(af, int | float) and isinstance(ip, int | float):
+        limit = TARGETS["airflow_ratio"] * ip + TARGETS["airflow_slack_s"]
+        rows.append(["200-room floor: Airflow vs in-process", "≤ 2 × in-process + 30 s",
+                     f"{af:.1f} s vs {ip:.1f} s (limit {limit:.1f} s)", _pf(af <= limit)])
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fast", action="store_true", default=os.environ.get("BENCH_FAST", "") not in ("", "0"),
+                        help="one repeat, sizes up to 100, no Airflow (default from BENCH_FAST)")
+    parser.add_argument("--no-airflow", action="store_true", help="skip the Airflow part")
+    parser.add_argument("--sizes", type=int, nargs="*", default=None, help="square sizes (tiles a side)")
+    parser.add_argument("--rooms", type=int, default=DEFAULT_ROOM_COUNT, help="generated quality rooms")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--samples", type=Path, default=REPO / "data" / "input", help="folder of sample rooms")
+    parser.add_argument("--out", type=Path, default=DEFAULT_DOC)
+    parser.add_argument("--img-dir", type=Path, default=DEFAULT_IMG_DIR)
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="raw records as JSON")
+    args = parser.parse_args(argv)
+
+    from ceiling_grid.grid import load_room
+    from ceiling_grid.observability.logging import configure_cli_logging
+
+    configure_cli_logging(json=True, level="error")
+    from .quality import run_quality
+    from .report import render_markdown
+
+    t_start = time.perf_counter()
+    machine = machine_info()
+    _log(f"machine {machine['cpu_model']} x{machine['logical_cpus']}, load {machine['load_average']}")
+    sizes = args.sizes if args.sizes is not None else (FAST_SIZES if args.fast else DEFAULT_SIZES)
+    samples = sorted(p for p in args.samples.glob("*.json") if not p.name.endswith(".report.json"))
+    speed = run_series(sizes, samples, _repeats(not args.fast), workers=args.workers, progress=_log)
+
+    rooms = [("sample", load_room(p)) for p in samples]
+    rooms += [("generated", g) for g in generate_rooms(args.rooms, args.seed)]
+    quality = run_quality(rooms, workers=args.workers, progress=_log)
+
+    airflow = None
+    if not (args.fast or args.no_airflow):
+        _log("airflow: running benchmarks/bench_airflow.py (starts its own local stack)")
+        airflow = run_airflow()
+        _log(f"airflow: exit {airflow.get('exit_code')} in {airflow.get('wall_s')} s")
+
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps({"machine": machine, "speed": speed, "quality": quality,
+                                        "airflow": airflow}, indent=1, default=str))
+    settings = {"fast": args.fast, "sizes": "/".join(map(str, sizes)), "workers": args.workers,
+                "generated_rooms": args.rooms, "seed": args.seed}
+    notes = [f"Total benchmark wall time {time.perf_counter() - t_start:.0f} s.",
+             f"Raw records: `{args.results.relative_to(REPO) if args.results.is_relative_to(REPO) else args.results}`."]
+    findings_path = REPO / "benchmarks" / "findings.md"
+    findings = [line[2:].strip() for line in findings_path.read_text().splitlines()
+                if line.startswith("- ")] if findings_path.exists() else []
+    text = render_markdown(machine, speed, quality, airflow, args.out, args.img_dir, notes=notes, settings=settings,
+                           load_end=load_average(), findings=findings)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    _log(f"wrote {args.out} in {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

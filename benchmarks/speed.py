@@ -1,0 +1,181 @@
+"""Speed and scale: one full-pipeline run per fresh subprocess (time per stage and model, peak RSS).
+
+Run one measurement:  python -m benchmarks.speed --square 100   (or --room data/input/open_plan.json)
+It prints one JSON object. :func:`run_series` drives many of them, each in a new interpreter, so the
+peak RSS and the caches belong to that one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_SIZES", "measure", "measure_in_subprocess", "run_series"]
+
+DEFAULT_SIZES = (10, 25, 50, 100, 200)
+DEFAULT_WORKERS = 3
+RSS_SAMPLE_S = 0.05
+REPO = Path(__file__).resolve().parent.parent
+
+
+class _TreeRssSampler:
+    """Samples the summed RSS of this process and its children (an upper bound: forked pages are shared)."""
+
+    def __init__(self, interval_s: float = RSS_SAMPLE_S) -> None:
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        try:
+            import psutil
+        except ImportError:
+            return 0
+        me = psutil.Process()
+        total = 0
+        for p in [me, *me.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._sample())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> _TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self._sample())
+
+
+def _mib(kib: int) -> float:
+    return round(kib / 1024.0, 1)  # ru_maxrss is in KiB on Linux
+
+
+def sequential_lights(grid: Any) -> dict[str, Any]:
+    """The three light models one after another in this (fresh) process, no pool, same pre-imports as the pool."""
+    from ceiling_grid.evaluator import air, detectors, lighting  # noqa: F401  (the pool imports these before forking)
+    from ceiling_grid.runner import PipelineRunner
+
+    runner = PipelineRunner(max_workers=1)
+    models = runner.light_models
+    outcome = runner.run_parallel_stage(models, grid)
+    return {"grid_id": grid.grid_id, "lights_sequential_s": outcome.duration_s,
+            "lights_sequential_models_s": {r.model: r.duration_s for r in outcome.runs}}
+
+
+def measure(grid: Any, workers: int = DEFAULT_WORKERS) -> dict[str, Any]:
+    """Run ``grid`` through a fresh :class:`PipelineRunner` and return times, counts and memory."""
+    from ceiling_grid.runner import PipelineRunner
+
+    runner = PipelineRunner(max_workers=workers)
+    with _TreeRssSampler() as sampler:
+        runner.start()  # pool start-up is not part of a room's time
+        try:
+            result = runner.run_full_pipeline(grid)
+        finally:
+            runner.close()
+    stages = {k: v.duration_s for k, v in result.stages.items()}
+    models = {r.model: r.duration_s for v in result.stages.values() for r in v.runs}
+    lights = result.stages["lights"]
+    in_room = int(grid.arrays.in_room.sum())
+    rss_parent = _mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    rss_worker = _mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return {
+        "grid_id": grid.grid_id,
+        "width": grid.width,
+        "height": grid.height,
+        "cells": grid.width * grid.height,
+        "in_room_cells": in_room,
+        "workers": workers,
+        "pipeline_s": result.duration_s,
+        "stages_s": stages,
+        "evaluate_s": max(0.0, result.duration_s - sum(stages.values())),
+        "models_s": models,
+        "lights_wall_s": lights.duration_s,
+        "lights_models_sum_s": sum(r.duration_s for r in lights.runs),
+        "status": result.status(),
+        "headline": {k: v for k, v in result.headline.items() if isinstance(v, int | float | str) or v is None},
+        "rss_parent_mib": rss_parent,
+        "rss_worker_max_mib": rss_worker,
+        "rss_tree_peak_mib": round(sampler.peak_bytes / 2**20, 1),
+    }
+
+
+def measure_in_subprocess(args: Sequence[str], timeout_s: float = 900.0) -> dict[str, Any]:
+    """Run ``python -m benchmarks.speed ARGS`` in a new interpreter and return its JSON."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.speed", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout_s, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmarks.speed {' '.join(args)} failed (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()[-2000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def run_series(
+    sizes: Sequence[int],
+    rooms: Sequence[Path],
+    repeats: Callable[[int], int],
+    workers: int = DEFAULT_WORKERS,
+    progress: Callable[[str], None] = lambda s: None,
+) -> list[dict[str, Any]]:
+    """Square rooms of ``sizes`` tiles a side and the room files, ``repeats(cells)`` fresh runs each."""
+    out: list[dict[str, Any]] = []
+    jobs: list[tuple[str, list[str], int]] = [(f"square-{n}", ["--square", str(n)], n * n) for n in sizes]
+    for path in rooms:
+        from ceiling_grid.grid import load_room
+
+        g = load_room(path)
+        jobs.append((g.grid_id, ["--room", str(path)], g.width * g.height))
+    for name, args, cells in jobs:
+        for rep in range(repeats(cells)):
+            t0 = time.perf_counter()
+            rec = measure_in_subprocess([*args, "--workers", str(workers)])
+            seq = measure_in_subprocess([*args, "--lights-only"])  # side by side: same room, fresh process
+            rec.update(seq, kind="square" if name.startswith("square-") else "sample", repeat=rep)
+            out.append(rec)
+            progress(f"speed {name} #{rep + 1}: pipeline {rec['pipeline_s']:.2f} s, "
+                     f"tree RSS {rec['rss_tree_peak_mib']:.0f} MiB (wall {time.perf_counter() - t0:.1f} s)")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--square", type=int, help="an empty N x N office (600 mm tiles, NFPA 72)")
+    what.add_argument("--room", type=Path, help="a room JSON file")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--lights-only", action="store_true",
+                        help="only the light stage, the three models one after another in-process")
+    args = parser.parse_args(argv)
+
+    from ceiling_grid.observability.logging import configure_cli_logging
+
+    configure_cli_logging(json=True, level="error")
+    from benchmarks.rooms import square_room
+    from ceiling_grid.grid import load_room
+
+    grid = square_room(args.square) if args.square is not None else load_room(args.room)
+    print(json.dumps(sequential_lights(grid) if args.lights_only else measure(grid, args.workers)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
