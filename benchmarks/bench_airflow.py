@@ -88,6 +88,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="single-room runs")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, outputs)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file (for make bench)")
     args = parser.parse_args()
     chunk_sizes = [int(c) for c in args.chunk_sizes.split(",") if c]
 
@@ -109,6 +110,7 @@ def main() -> int:
                                "AIRFLOW__CORE__FERNET_KEY": mod._fernet_key(),
                                "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32)})
     rows: list[tuple[str, str, float, str, str]] = []
+    figures: dict[str, Any] = {"rooms": args.rooms, "cli_one_s": cli_one, "floor_inprocess_s": cli_floor, "chunks": []}
     t0 = time.perf_counter()
     stack.start(timeout=300)
     try:
@@ -119,12 +121,14 @@ def main() -> int:
             airflow_run(stack, client, {"inputs": ["one"]}, timeout=300)  # warm-up (first parse, caches)
             singles = [airflow_run(stack, client, {"inputs": ["one"]}, timeout=300)[0] for _ in range(args.repeats)]
             med = statistics.median(singles)
+            figures.update(one_room_s=med, one_room_runs_s=singles)
             rows.append(("1 room, REST trigger->success", "median of " + ", ".join(f"{s:.1f}" for s in singles),
                          med, f"<= {ONE_ROOM_TARGET_S:.0f} s", "ok" if med <= ONE_ROOM_TARGET_S else "MISSED"))
             budget = FLOOR_FACTOR * cli_floor + FLOOR_SLACK_S
             for cs in chunk_sizes:
                 elapsed, facts = airflow_run(stack, client, {"inputs": ["floor"], "chunk_size": cs,
                                                              "on_infeasible": "report"}, timeout=3600)
+                figures["chunks"].append({"chunk_size": cs, "seconds": elapsed, **facts})
                 rows.append((f"{args.rooms} rooms, chunk_size {cs}",
                              f"{facts['task_instances']} TIs, {facts['task_seconds']:.0f} task-s, "
                              f"{elapsed / cli_floor:.2f}x CLI", elapsed, f"<= {budget:.0f} s",
@@ -138,6 +142,8 @@ def main() -> int:
     for name, detail, secs, target, verdict in rows:
         print(f"{name:34s} {secs:8.1f}  {target:10s} {verdict:6s} {detail}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({**figures, "rows": rows}, indent=1))
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
