@@ -145,7 +145,10 @@ def task_scope(info: TaskInfo) -> Iterator[None]:
     Airflow's ``AirflowFailException``, which fails the task on this try. Anything else (e.g.
     ``TransientError``) propagates unchanged, so Airflow's retries apply.
     """
-    with structlog.contextvars.bound_contextvars(**info.fields()):
+    from .observability.task import TaskTelemetry
+
+    # Telemetry: a task span on the DAG run's trace, metrics pushed and spans flushed at exit.
+    with structlog.contextvars.bound_contextvars(**info.fields()), TaskTelemetry.from_info(info):
         try:
             yield
         except (InputError, PayloadTooLargeError) as exc:
@@ -334,13 +337,16 @@ class _StageRunner:
     """The real model call for one stage through ``PipelineRunner`` (imported lazily: numpy/scipy)."""
 
     def __init__(self, stage: str) -> None:
-        from .runner import PipelineRunner
+        from .observability.task import current_telemetry
+        from .runner import DEFAULT_MAX_WORKERS, PipelineRunner
 
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; use one of {STAGES}")
         self.stage = stage
+        tel = current_telemetry()  # inside a task: record into the task's metrics and spans
+        kw: dict[str, Any] = {"metrics": tel.metrics, "tracer": tel.tracer} if tel is not None else {}
         # Only the light stage races several models; the others run in-process (no pool to start).
-        self.runner = PipelineRunner() if stage == "lights" else PipelineRunner(max_workers=1)
+        self.runner = PipelineRunner(DEFAULT_MAX_WORKERS if stage == "lights" else 1, **kw)
 
     def __call__(self, grid: RoomGrid) -> Any:
         if self.stage == "lights":
@@ -368,6 +374,8 @@ def run_stage_on_chunk(
     room (no compliant layout exists) raises ``InfeasibleRoomError`` naming the blocking rule when
     ``fail_on_infeasible``; otherwise it is kept and reported as non-compliant by ``publish``.
     """
+    from .observability.task import room_span
+
     limits = limits or Limits.from_env()
     own = _StageRunner(stage) if run is None else None
     call: StageFn = own if own is not None else run  # type: ignore[assignment]
@@ -376,7 +384,7 @@ def run_stage_on_chunk(
         for entry in chunk:
             grid = _decode(entry, limits)
             source = str(entry.get("source", grid.grid_id))
-            with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id):
+            with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id), room_span(grid, stage):
                 outcome = call(grid)
                 summary = _stage_record(outcome, grid)
                 infeasible = summary["infeasible"]
@@ -414,6 +422,7 @@ def publish(
     ``room_published`` line per room.
     """
     from .evaluator import evaluate
+    from .observability.task import observe_published_room, observe_published_run
     from .outputs import write_room_outputs
 
     limits = limits or Limits.from_env()
@@ -435,6 +444,7 @@ def publish(
             except OSError as exc:
                 raise TransientError(f"cannot write outputs of {grid.grid_id} to {out_dir}: {exc} "
                                      "(fix: check free space and permissions; the task retries)") from exc
+            observe_published_room(result, entry, paths)
             room = _jsonable(_room_summary(result, entry, paths, out_dir))
             log.info("room_published", summary=result.summary_line(), compliant=room["compliant"],
                      lights=room["lights"], air_supply=room["air_supply"],
@@ -448,6 +458,7 @@ def publish(
         "results": rooms,
     }
     _write_json_atomic(out_dir / "summary.json", summary)
+    observe_published_run(summary, out_dir)
     log.info("run_published", rooms=summary["rooms"], compliant=summary["compliant"], output_dir=str(out_dir))
     return guard_payload(summary, limits, "publish summary")
 

@@ -21,12 +21,17 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.support.obs_backends import PrometheusStack
+from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, require_postgres
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_ROOMS = REPO / "data" / "input"
 STACK_PORT = 28090
 WEBHOOK_PORT = 28095
+PUSHGATEWAY_PORT = 28201  # observability back-ends of the session stack (tests/support/obs_backends.py)
+PROMETHEUS_PORT = 28202
+OTLP_PORT = 28203
 BAD_ROOM = {"grid_id": "bad-room", "width": 3, "height": 2,
             "cells": [{"x": 0, "y": 0, "component": "empty"}, {"x": 7, "y": 0, "component": "empty"}]}
 
@@ -101,7 +106,28 @@ def stack_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def prometheus_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusStack | None]:
+    """A real Pushgateway + Prometheus (1 s scrapes) the stack's tasks push to; None without the binaries."""
+    if not PrometheusStack.installed():
+        yield None  # the metrics test itself skips (laptop) or fails (CI) with the how-to
+        return
+    prom = PrometheusStack(tmp_path_factory.mktemp("prometheus"), PUSHGATEWAY_PORT, PROMETHEUS_PORT)
+    try:
+        yield prom.spawn().wait_ready()
+    finally:
+        prom.stop()
+
+
+@pytest.fixture(scope="session")
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP/HTTP receiver the stack's tasks export their spans to."""
+    with OtlpReceiver(OTLP_PORT) as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
 def airflow_stack(postgres_db: str, stack_data: Path, alert_sink: list[dict[str, Any]],
+                  prometheus_stack: PrometheusStack | None, otlp_receiver: OtlpReceiver,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The running stack (a ``stack.Stack``), healthy, with the DAG registered and unpaused."""
     mod = load_stack_module()
@@ -118,7 +144,9 @@ def airflow_stack(postgres_db: str, stack_data: Path, alert_sink: list[dict[str,
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
         },
         components=("api-server", "scheduler", "dag-processor"),
-        extra_env={"CEILING_GRID_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{WEBHOOK_PORT}/alert"},
+        extra_env={"CEILING_GRID_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{WEBHOOK_PORT}/alert",
+                   "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
+                   **({"PROMETHEUS_PUSHGATEWAY_URL": prometheus_stack.pushgateway_url} if prometheus_stack else {})},
     )
     try:
         stack.start(timeout=180)
