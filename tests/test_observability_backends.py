@@ -20,7 +20,8 @@ from structlog.testing import capture_logs
 from ceiling_grid import orchestration as orch
 from ceiling_grid.observability.task import TaskTelemetry, current_telemetry
 from ceiling_grid.observability.tracing import GuardedExporter, run_trace_ids
-from tests.support.obs_backends import PrometheusStack
+from tests.support.obs_backends import PrometheusStack, run_dag_in_process
+from tests.support.obs_backends import task_info as _info
 from tests.support.otlp_receiver import OtlpReceiver
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,22 +40,6 @@ def data(tmp_path: Path) -> Path:
     for name in ("private_office.json", "classroom.json"):
         (tmp_path / "input" / name).write_text((ROOMS / name).read_text())
     return tmp_path
-
-
-def _info(task_id: str, map_index: int = -1, run_id: str = "obs_unit_1") -> orch.TaskInfo:
-    return orch.TaskInfo(dag_id=DAG_ID, run_id=run_id, task_id=task_id, try_number=1, map_index=map_index)
-
-
-def _run_dag_in_process(data: Path, run_id: str) -> dict[str, Any]:
-    """load_rooms -> three stage tasks -> publish, each in its own task_scope, like the DAG's tasks."""
-    with orch.task_scope(_info("load_rooms", run_id=run_id)):
-        chunks = orch.load_rooms(["input"], base=data, chunk_size=10)
-    for stage, task in (("lights", "place_lights"), ("air_supply", "place_air_supply"),
-                        ("smoke_detectors", "place_smoke_detectors")):
-        with orch.task_scope(_info(task, 0, run_id=run_id)):
-            chunks = [orch.run_stage_on_chunk(stage, chunks[0], fail_on_infeasible=False)]
-    with orch.task_scope(_info("publish", run_id=run_id)):
-        return orch.publish(chunks, run_id=run_id, base=data)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +64,7 @@ def test_in_process_dag_exports_one_trace_with_nested_spans(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
     monkeypatch.delenv("PROMETHEUS_PUSHGATEWAY_URL", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    _run_dag_in_process(data, "obs_unit_trace")
+    run_dag_in_process(data, "obs_unit_trace")
     trace_id = f"{run_trace_ids(DAG_ID, 'obs_unit_trace')[0]:032x}"
     spans = [s for s in receiver.snapshot() if s.trace_id == trace_id]
     by_id = {s.span_id: s for s in spans}
@@ -107,7 +92,7 @@ def test_stage_and_publish_tasks_push_their_families_to_a_real_pushgateway(
     monkeypatch.setenv("PROMETHEUS_PUSHGATEWAY_URL", prom.pushgateway_url)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    summary = _run_dag_in_process(data, "obs_unit_push")
+    summary = run_dag_in_process(data, "obs_unit_push")
     groups = {(g["labels"]["task_id"], g["labels"].get("map_index")): g for g in prom.gateway_groups()
               if g["labels"].get("job") == DAG_ID}
     assert set(groups) == {("load_rooms", None), ("place_lights", "0"), ("place_air_supply", "0"),
@@ -184,8 +169,8 @@ def test_guarded_exporter_checks_the_endpoint_once_then_drops_quietly() -> None:
 def test_no_mlflow_import_without_tracking_uri(data: Path) -> None:
     """A whole in-process run without MLFLOW_TRACKING_URI never imports mlflow (fresh interpreter)."""
     script = (
-        "import sys; from pathlib import Path; import tests.test_observability_backends as t\n"
-        f"t._run_dag_in_process(Path({str(data)!r}), 'obs_unit_nomlflow')\n"
+        "import sys; from pathlib import Path; import tests.support.obs_backends as t\n"
+        f"t.run_dag_in_process(Path({str(data)!r}), 'obs_unit_nomlflow')\n"
         "print('MLFLOW_LOADED' if any(m == 'mlflow' or m.startswith('mlflow.') for m in sys.modules) else 'CLEAN')\n"
     )
     env = {k: v for k, v in os.environ.items()

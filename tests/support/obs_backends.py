@@ -23,11 +23,33 @@ import httpx
 
 from tests.support.services import require_executable
 
-__all__ = ["MlflowServer", "PrometheusStack", "wait_http"]
+__all__ = ["MlflowServer", "PrometheusStack", "run_dag_in_process", "task_info", "wait_http"]
 
 PUSHGATEWAY_HOW = "apt-get install prometheus-pushgateway (scripts/setup-system)"
 PROMETHEUS_HOW = "apt-get install prometheus (scripts/setup-system)"
 SCRAPE_INTERVAL = "1s"
+DAG_ID = "ceiling_grid_pipeline"
+
+
+def task_info(task_id: str, map_index: int = -1, run_id: str = "obs_unit_1", try_number: int = 1) -> Any:
+    """The ``orchestration.TaskInfo`` of one task of the pipeline DAG."""
+    from ceiling_grid import orchestration as orch
+
+    return orch.TaskInfo(dag_id=DAG_ID, run_id=run_id, task_id=task_id, try_number=try_number, map_index=map_index)
+
+
+def run_dag_in_process(data: Path, run_id: str) -> dict[str, Any]:
+    """load_rooms -> three stage tasks -> publish on ``data/input``, each in its own task_scope like the DAG's."""
+    from ceiling_grid import orchestration as orch
+
+    with orch.task_scope(task_info("load_rooms", run_id=run_id)):
+        chunks = orch.load_rooms(["input"], base=data, chunk_size=10)
+    for stage, task in (("lights", "place_lights"), ("air_supply", "place_air_supply"),
+                        ("smoke_detectors", "place_smoke_detectors")):
+        with orch.task_scope(task_info(task, 0, run_id=run_id)):
+            chunks = [orch.run_stage_on_chunk(stage, chunks[0], fail_on_infeasible=False)]
+    with orch.task_scope(task_info("publish", run_id=run_id)):
+        return dict(orch.publish(chunks, run_id=run_id, base=data))
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:

@@ -16,6 +16,7 @@ Nothing here raises for a telemetry fault: a dead backend is one warning, never 
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -239,24 +240,32 @@ def observe_published_room(result: Any, entry: Mapping[str, Any], paths: Mapping
     tel.rooms.append(PublishedRoom(result, entry, dict(paths)))
 
 
-def _dag_run_start() -> float | None:
-    """The DAG run's start (Unix time) from the Airflow task context, when there is one."""
+def _airflow_context() -> Mapping[str, Any] | None:
+    """The running Airflow task's context, or None outside a task.
+
+    Airflow is never imported from here: importing it configures logging, so outside a task
+    (CLI, tests) where ``airflow.sdk`` is not loaded yet there is no context to read anyway.
+    """
+    if "airflow.sdk" not in sys.modules:
+        return None
     try:
         from airflow.sdk import get_current_context
 
-        start = get_current_context()["dag_run"].start_date
-    except Exception:  # not inside an Airflow task
+        return get_current_context()
+    except Exception:  # loaded, but not inside a task
         return None
+
+
+def _dag_run_start() -> float | None:
+    """The DAG run's start (Unix time) from the Airflow task context, when there is one."""
+    context = _airflow_context()
+    start = getattr(context.get("dag_run"), "start_date", None) if context else None
     return float(start.timestamp()) if start is not None else None
 
 
 def _trigger_params() -> dict[str, Any]:
-    try:
-        from airflow.sdk import get_current_context
-
-        return dict(get_current_context().get("params") or {})
-    except Exception:
-        return {}
+    context = _airflow_context()
+    return dict(context.get("params") or {}) if context else {}
 
 
 def observe_published_run(summary: Mapping[str, Any], out_dir: Path) -> None:
