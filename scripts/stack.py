@@ -286,8 +286,9 @@ class Stack:
             if _pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
+                comp = f"{comp} (killed after {grace:.0f} s)"
             stopped.append(comp)
-            (self.run_dir / f"{comp}.pid").unlink(missing_ok=True)
+            (self.run_dir / f"{comp.split()[0]}.pid").unlink(missing_ok=True)
         return stopped
 
     # ----- REST ------------------------------------------------------------------------------
