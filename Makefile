@@ -28,7 +28,7 @@ lint: setup
 unit: setup
 	$(VENV)/bin/pytest -q -m "not integration and not browser"
 
-test: setup system-deps lint ## the full suite: lint, unit, Airflow integration, browser
+test: setup system-deps lint audit ## the full suite: lint, dependency audit, unit, Airflow integration, browser
 	$(VENV)/bin/pytest -q
 
 lock: ## re-resolve requirements.lock from requirements-dev.txt
@@ -70,3 +70,7 @@ BENCH_FAST ?=
 
 bench: setup ## speed/scale, quality vs references, Airflow overhead -> docs/benchmarks.md (~15 min; BENCH_FAST=1 ~3 min)
 	BENCH_FAST=$(BENCH_FAST) PYTHONPATH=$(CURDIR) $(PY) -m benchmarks.run
+
+.PHONY: audit
+audit: setup ## pip-audit requirements.lock; fails on known vulnerabilities that have a fix (docs/reliability.md)
+	$(PY) scripts/audit-deps
