@@ -91,3 +91,18 @@ def test_infeasible_room_is_reported():
     report = evaluate_detectors(room)
     assert not report.compliant
     assert report.infeasible is not None and report.infeasible["rule"] == "D5"
+
+
+def test_optimum_does_not_depend_on_the_time_limit():
+    """The D6 optimum is bounded by a node budget, so two different safety-net time limits give the same answer."""
+    from ceiling_grid.evaluator import detectors as ev
+
+    room = make_room(30, 30, detector_standard="cen_ts_54_14")
+    pts, radius, _ = ev.coverage_points(room)
+    sites = room.tile_centres(ev.legal_detector_sites(room, luminaire_rule=True))
+    ev._OPTIMUM_CACHE.clear()
+    first = ev.optimal_detector_count(room, sites, pts, radius, time_limit_s=200.0)
+    ev._OPTIMUM_CACHE.clear()
+    second = ev.optimal_detector_count(room, sites, pts, radius, time_limit_s=900.0)
+    assert first == second
+    assert first[1] is True and first[0] >= 4

@@ -148,3 +148,29 @@ def test_compliant_layouts_pass_the_checker(w, h, standard, blocked, returns, cu
     else:
         assert "infeasible" in result.details
     np.testing.assert_array_equal(room.arrays.state, result.grid.arrays.state)
+
+
+def test_same_room_same_tiles_whatever_the_time_limit():
+    """A mid-size room gives identical tiles under two different (large) wall-clock safety nets."""
+    from ceiling_grid.config import Limits
+
+    room = make_room(30, 30, detector_standard="cen_ts_54_14")
+    a = SmokeDetectorModel(limits=Limits(ilp_time_limit_s=120.0)).place(room)
+    b = SmokeDetectorModel(limits=Limits(ilp_time_limit_s=600.0)).place(room)
+    assert _tiles(a.grid) == _tiles(b.grid)
+    for r in (a, b):
+        assert r.details["budget_exhausted"] is False and r.details["solver_reason"] is None
+        assert r.details["optimal"] and r.details["lower_bound"] == r.details["count"] and r.details["gap"] == 0
+        assert r.compliant
+
+
+def test_exhausted_node_budget_is_reported():
+    """With a one-node ILP budget on a 40 x 40 office the model still covers the room and says why it is unproven."""
+    room = make_room(40, 40, detector_standard="nfpa72")
+    result = SmokeDetectorModel(node_budget=1).place(room)
+    assert result.compliant and evaluate_detectors(result.grid).compliant
+    d = result.details
+    assert d["lower_bound"] is not None and d["lower_bound"] <= d["count"]
+    if not d["optimal"]:
+        assert d["budget_exhausted"] is True and "budget" in d["solver_reason"]
+        assert d["gap"] == d["count"] - d["lower_bound"] > 0

@@ -33,7 +33,9 @@ BS_CORRIDOR_RADIUS_M = 7.5
 NARROW_CORRIDOR_M = 1.0  # §7.4 D2 BS exception
 LUMINAIRE_MIN_M = 0.3  # §7.4 D4
 DEFAULT_OPTIMUM_MAX_CANDIDATES = 2500  # D6: compute the ILP optimum only up to this many candidates
-DEFAULT_OPTIMUM_TIME_LIMIT_S = 5.0
+DEFAULT_OPTIMUM_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node budget decides the answer
+DEFAULT_OPTIMUM_NODE_BUDGET = 400  # D6: branch-and-bound nodes over all rounds (deterministic work budget)
+DEFAULT_OPTIMUM_MAX_ROUNDS = 40
 TOL = 1e-9
 
 
@@ -169,10 +171,14 @@ def optimal_detector_count(
     points: np.ndarray,
     radius: float,
     time_limit_s: float = DEFAULT_OPTIMUM_TIME_LIMIT_S,
+    node_budget: int = DEFAULT_OPTIMUM_NODE_BUDGET,
 ) -> tuple[int | None, bool]:
     """ILP optimum of covering ``points`` with sites (geodesic <= radius), by lazy constraint generation.
 
-    Returns (count, proven_optimal); (None, False) when not coverable or not solved in time.
+    Returns (count, proven_optimal); (None, False) when not coverable or not proven within the work
+    budget. The budget is deterministic (``node_budget`` branch-and-bound nodes over at most
+    ``DEFAULT_OPTIMUM_MAX_ROUNDS`` rounds), so the same room always gets the same answer;
+    ``time_limit_s`` is a wall-clock safety net only (an answer cut short by it is not memoised).
     The answer depends only on the room polygon, the sites, the points and the radius, so it is
     memoised: the detector model's own scoring and the final check of the same layout solve it once.
     """
@@ -180,11 +186,13 @@ def optimal_detector_count(
     digest = hashlib.blake2b(digest_size=20)
     for part in (geo.walls, geo.in_room, np.asarray(sites_xy, dtype=float), np.asarray(points, dtype=float)):
         digest.update(np.ascontiguousarray(part).tobytes())
-    digest.update(repr((radius, time_limit_s, grid.tile_size_m)).encode())
+    digest.update(repr((radius, node_budget, grid.tile_size_m)).encode())
     key = digest.digest()
     if key in _OPTIMUM_CACHE:
         return _OPTIMUM_CACHE[key]
-    answer = _optimal_detector_count(grid, sites_xy, points, radius, time_limit_s)
+    answer, safety_hit = _optimal_detector_count(grid, sites_xy, points, radius, time_limit_s, node_budget)
+    if safety_hit:  # not deterministic: do not memoise
+        return answer
     if len(_OPTIMUM_CACHE) >= _OPTIMUM_CACHE_SIZE:
         _OPTIMUM_CACHE.pop(next(iter(_OPTIMUM_CACHE)))
     _OPTIMUM_CACHE[key] = answer
@@ -197,58 +205,55 @@ def _optimal_detector_count(
     points: np.ndarray,
     radius: float,
     time_limit_s: float,
-) -> tuple[int | None, bool]:
+    node_budget: int,
+) -> tuple[tuple[int | None, bool], bool]:
+    """((count, proven), safety_net_hit)."""
     geo = geometry_of(grid)
     if len(points) == 0:
-        return 0, True
+        return (0, True), False
     if len(sites_xy) == 0:
-        return None, False
+        return (None, False), False
     d, _ = nearest_geodesic(geo, sites_xy, points)
     if (d > radius + TOL).any():
-        return None, False
-    start = time.perf_counter()
+        return (None, False), False
+    deadline = time.perf_counter() + time_limit_s
     tree = cKDTree(sites_xy)
     keys = np.floor(points / (radius / 3.0)).astype(np.int64)
     _, subset = np.unique(keys, axis=0, return_index=True)
-    for _round in range(60):
+    nodes_left = node_budget
+    for _round in range(DEFAULT_OPTIMUM_MAX_ROUNDS):
+        if nodes_left <= 0:
+            return (None, False), False
         a = _cover_rows(geo, tree, sites_xy, points[subset], radius)
-        left = time_limit_s - (time.perf_counter() - start)
-        if left <= 0:
-            return None, False
         ar, kept = _presolve(a)
         upper = _greedy_size(ar)
-        x: np.ndarray | None = None
-        for gap in (0.99 / (upper + 1.0), None):  # unit costs: an absolute gap < 1 proves the count
-            left = time_limit_s - (time.perf_counter() - start)
-            if left <= 0:
-                return None, False
-            options: dict[str, Any] = {"time_limit": left, "disp": False}
-            if gap is not None:
-                options["mip_rel_gap"] = gap
-            nr = ar.shape[1]
-            res = milp(np.ones(nr), constraints=LinearConstraint(ar, lb=np.ones(ar.shape[0]), ub=np.inf),
-                       integrality=np.ones(nr), bounds=Bounds(0, 1), options=options)
-            if res.x is None:
-                return None, False
-            x = res.x
-            bound = getattr(res, "mip_dual_bound", None)
-            if res.status == 0 and bound is not None and math.ceil(bound - 1e-6) >= round(x.sum()):
-                break
-            x = None
-        if x is None:
-            return None, False
-        res_x = x
-        chosen = sites_xy[kept[res_x > 0.5]]
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return (None, False), True
+        nr = ar.shape[1]
+        # unit costs: an absolute gap < 1 proves the count
+        options: dict[str, Any] = {"time_limit": left, "disp": False, "node_limit": nodes_left,
+                                   "mip_rel_gap": 0.99 / (upper + 1.0)}
+        res = milp(np.ones(nr), constraints=LinearConstraint(ar, lb=np.ones(ar.shape[0]), ub=np.inf),
+                   integrality=np.ones(nr), bounds=Bounds(0, 1), options=options)
+        nodes_left -= max(1, int(getattr(res, "mip_node_count", 0) or 0))
+        if res.status == 1:  # the wall-clock safety net, not the node budget
+            return (None, False), True
+        if res.x is None:
+            return (None, False), False
+        bound = getattr(res, "mip_dual_bound", None)
+        proven = bound is not None and math.ceil(bound - 1e-6) >= round(res.x.sum())
+        chosen = sites_xy[kept[res.x > 0.5]]
         dist, _ = nearest_geodesic(geo, chosen, points)
         bad = np.nonzero(dist > radius + TOL)[0]
         if len(bad) == 0:
-            return round(res_x.sum()), True
+            return ((round(res.x.sum()), True) if proven else (None, False)), False
         if len(bad) > 3000:
             k = np.floor(points[bad] / (radius / 10.0)).astype(np.int64)
             _, first = np.unique(k, axis=0, return_index=True)
             bad = bad[first]
         subset = np.union1d(subset, bad)
-    return None, False
+    return (None, False), False
 
 
 def _subset_of_another(b: sparse.csc_matrix, contains: bool, chunk: int = 512) -> np.ndarray:

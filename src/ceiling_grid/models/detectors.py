@@ -50,6 +50,7 @@ BS_CORRIDOR_RADIUS_M = 7.5  # §4.4 corridor rule: centreline points within 7.5 
 CORRIDOR_STEP_M = 0.1  # §7.4 D1: the checker's centreline step
 NARROW_CORRIDOR_M = 1.0  # §7.4 D2: BS corridors narrower than this put detectors on the centreline
 DEFAULT_MAX_ROW_ROUNDS = 40  # row-generation rounds before giving up on the ILP
+DEFAULT_ILP_NODE_BUDGET = 400  # branch-and-bound nodes over all rounds: the deterministic work budget
 DEFAULT_MAX_ROWS_PER_ROUND = 4000
 EPS = 1e-9
 
@@ -254,6 +255,9 @@ class _Cover:
     lower_bound: int | None
     rounds: int
     rows: int
+    nodes: int = 0
+    budget_exhausted: bool = False
+    reason: str | None = None
 
 
 def _initial_subset(points: np.ndarray, radius: float, n_vertices_first: np.ndarray) -> np.ndarray:
@@ -366,39 +370,38 @@ def _greedy(a: sparse.csr_matrix, weights: np.ndarray) -> np.ndarray:
 TIE_BREAK_BUDGET = 0.25  # the tie-break adds < this to the objective, so the count always dominates
 
 
+@dataclass
+class _IlpOutcome:
+    x: np.ndarray | None  # chosen columns of the best solution HiGHS found (None: none)
+    proven: bool  # the count of x is proven minimal for these rows
+    bound: float | None  # HiGHS dual bound (valid for these rows)
+    nodes: int
+    safety_hit: bool  # the wall-clock safety net stopped HiGHS
+
+
 def _ilp(
-    a: sparse.csr_matrix, weights: np.ndarray, time_limit: float, upper: int
-) -> tuple[np.ndarray | None, bool, float | None]:
+    a: sparse.csr_matrix, weights: np.ndarray, *, node_limit: int, upper: int, safety_s: float
+) -> _IlpOutcome:
     """Exact minimum-count cover of the rows of ``a``; ties go to the lower total weight.
 
+    The work is bounded by ``node_limit`` branch-and-bound nodes (deterministic: HiGHS gives the same
+    answer for the same model and options); ``safety_s`` is a wall-clock net that should never fire.
     The MIP stops once the count is proven: with an incumbent of count N and a tie-break below
-    ``TIE_BREAK_BUDGET``, an absolute gap under 1 - budget rules out N - 1. ``upper`` (a known
-    cover size) bounds the incumbent so the relative gap passed to HiGHS stays below that.
+    ``TIE_BREAK_BUDGET``, an absolute gap under 1 - budget rules out N - 1. ``upper`` (a known cover
+    size) bounds the incumbent so the relative gap passed to HiGHS stays below that.
     """
     n = a.shape[1]
     cost = 1.0 + TIE_BREAK_BUDGET * weights / (n + 1.0)
-    start = time.perf_counter()
-    x = None
-    bound: float | None = None
-    proven = False
-    for gap in (0.7 / (upper + 1.0), None):
-        left = time_limit - (time.perf_counter() - start)
-        if left <= 0:
-            break
-        options: dict[str, Any] = {"time_limit": max(0.05, left), "disp": False, "presolve": True}
-        if gap is not None:
-            options["mip_rel_gap"] = gap
-        res = milp(cost, constraints=LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf),
-                   integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
-        b = getattr(res, "mip_dual_bound", None)
-        if b is not None and np.isfinite(b):
-            bound = b if bound is None else max(bound, b)
-        if res.x is not None:
-            x = np.nonzero(res.x > 0.5)[0]
-            proven = res.status == 0 and bound is not None and bound > len(x) - 1 + TIE_BREAK_BUDGET - 1e-9
-            if proven:
-                break
-    return x, proven, bound
+    options: dict[str, Any] = {"time_limit": max(0.05, safety_s), "disp": False, "presolve": True,
+                               "node_limit": max(1, int(node_limit)), "mip_rel_gap": 0.7 / (upper + 1.0)}
+    res = milp(cost, constraints=LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf),
+               integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
+    b = getattr(res, "mip_dual_bound", None)
+    bound = float(b) if b is not None and np.isfinite(b) else None
+    nodes = int(getattr(res, "mip_node_count", 0) or 0)
+    x = np.nonzero(res.x > 0.5)[0] if res.x is not None else None
+    proven = x is not None and bound is not None and bound > len(x) - 1 + TIE_BREAK_BUDGET - 1e-9
+    return _IlpOutcome(x, proven, bound, nodes, res.status == 1)  # status 1: time (not node) limit
 
 
 def solve_cover(
@@ -411,55 +414,89 @@ def solve_cover(
     use_ilp: bool,
     time_limit: float,
     anchors: np.ndarray | None = None,
+    incumbent: np.ndarray | None = None,
+    node_budget: int = DEFAULT_ILP_NODE_BUDGET,
+    max_rounds: int = DEFAULT_MAX_ROW_ROUNDS,
 ) -> _Cover:
     """Minimum set cover of ``points`` by ``cands`` (radius, geodesic) with lazy row generation.
 
-    Every point must be coverable (check with :func:`detector_infeasibility` first).
+    Deterministic: the ILP work is bounded by ``node_budget`` branch-and-bound nodes over at most
+    ``max_rounds`` row-generation rounds; ``time_limit`` (seconds of wall clock) is only a safety net,
+    and its expiry is reported (``budget_exhausted``, ``reason``). ``incumbent`` (a known full cover,
+    e.g. :func:`pattern_cover`) is kept when the ILP cannot beat it within the budget. Every point must
+    be coverable (check with :func:`detector_infeasibility` first).
     """
-    start = time.perf_counter()
+    deadline = time.perf_counter() + time_limit
     tree = cKDTree(cands)
     anchors = np.zeros(0, dtype=np.int64) if anchors is None else anchors
     subset = _initial_subset(points, radius, anchors)
-    solver = "highs" if use_ilp else "greedy"
-    optimal = use_ilp
+    best: np.ndarray | None = None
+    if incumbent is not None and len(incumbent) and not _uncovered(geo, cands[incumbent], points, radius).any():
+        best = np.unique(np.asarray(incumbent, dtype=np.int64))
+    best_from_ilp = False
     lower: float | None = None
-    chosen = np.zeros(0, dtype=np.int64)
+    nodes_left = max(0, int(node_budget))
     rounds = 0
     rows = 0
+    nodes = 0
+    reason: str | None = None
+    exhausted = False
+    ilp_on = use_ilp
+    proven = False
     while True:
         rounds += 1
         a = _dedup_rows(_rows(geo, tree, cands, points[subset], radius))
         rows = a.shape[0]
         x: np.ndarray | None = None
-        if solver == "highs":
-            left = time_limit - (time.perf_counter() - start)
-            if left > 0 and rounds <= DEFAULT_MAX_ROW_ROUNDS:
-                ar, kept = reduce_cover(a, weights)
-                upper = len(_greedy(ar, weights[kept]))
-                x, opt, bound = _ilp(ar, weights[kept], left, upper)
-                x = kept[x] if x is not None else None
-                if x is not None:
-                    optimal = opt  # only the last round (which covers every point) matters
-                    if bound is not None and np.isfinite(bound):
-                        lower = bound if lower is None else max(lower, bound)
-            if x is None:
-                solver, optimal = "greedy_after_timeout", False
+        from_ilp = False
+        if ilp_on and (nodes_left <= 0 or rounds > max_rounds):
+            ilp_on, exhausted = False, True
+            reason = (f"deterministic ILP budget used up ({node_budget} nodes, {max_rounds} rounds) before the "
+                      "count was proven")
+        elif ilp_on and time.perf_counter() >= deadline:
+            ilp_on, exhausted = False, True
+            reason = f"wall-clock safety net ({time_limit:g} s) expired; raise Limits.ilp_time_limit_s"
+        if ilp_on:
+            ar, kept = reduce_cover(a, weights)  # dominated sites and redundant points out: a much faster MIP
+            upper_known = len(best) if best is not None else len(_greedy(ar, weights[kept]))
+            out = _ilp(ar, weights[kept], node_limit=nodes_left, upper=upper_known,
+                       safety_s=deadline - time.perf_counter())
+            out.x = kept[out.x] if out.x is not None else None
+            nodes += out.nodes
+            nodes_left -= max(1, out.nodes)
+            if out.bound is not None:
+                lower = out.bound if lower is None else max(lower, out.bound)  # valid: fewer rows than the full set
+            if out.safety_hit:
+                ilp_on, exhausted = False, True
+                reason = f"wall-clock safety net ({time_limit:g} s) expired; raise Limits.ilp_time_limit_s"
+            x, from_ilp = out.x, out.x is not None
+            if x is not None:
+                proven = out.proven  # only the last round (which covers every point) matters
         if x is None:
             x = _greedy(a, weights)
-        chosen = x
-        bad = np.nonzero(_uncovered(geo, cands[chosen], points, radius))[0]
+        bad = np.nonzero(_uncovered(geo, cands[x], points, radius))[0]
         if len(bad) == 0:
+            if best is None or len(x) < len(best) or (from_ilp and len(x) == len(best)):
+                best, best_from_ilp = x, from_ilp
             break
+        if best is not None and lower is not None and len(best) <= math.ceil(lower - TIE_BREAK_BUDGET - 1e-6):
+            break  # the incumbent already meets the proven bound
         if len(bad) > DEFAULT_MAX_ROWS_PER_ROUND:
             keys = np.floor(points[bad] / max(radius / 8.0, 1e-3)).astype(np.int64)
             _, first = np.unique(keys, axis=0, return_index=True)
             bad = bad[first]
         subset = np.union1d(subset, bad)
+    assert best is not None
     lb = None
     if lower is not None:
         lb = int(np.ceil(lower - TIE_BREAK_BUDGET - 1e-6))  # cost = count + tie-break < count + budget
         lb = max(lb, 1 if len(points) else 0)
-    return _Cover(chosen, solver, optimal, lb, rounds, rows)
+    optimal = use_ilp and ((proven and best_from_ilp) or (lb is not None and len(best) <= lb))
+    if optimal:
+        exhausted, reason = False, None
+    # "highs": the ILP found or proved the count; otherwise the incumbent won and HiGHS only gave the bound
+    solver = "greedy" if not use_ilp else ("highs" if best_from_ilp or optimal else "pattern+highs_bound")
+    return _Cover(best, solver, bool(optimal), lb, rounds, rows, nodes, exhausted, reason)
 
 
 def _square_targets(box: tuple[float, float, float, float], r: float) -> list[np.ndarray]:
@@ -552,6 +589,7 @@ class SmokeDetectorModel:
     version: ClassVar[str] = "1.0.0"
 
     limits: Limits = DEFAULT_LIMITS
+    node_budget: int = DEFAULT_ILP_NODE_BUDGET  # deterministic ILP work budget (B&B nodes over all rounds)
 
     def place(self, grid: RoomGrid) -> ModelResult:
         """Add the fewest detectors that cover every ceiling point; pre-placed detectors are kept and count."""
@@ -587,35 +625,40 @@ class SmokeDetectorModel:
                     "rule": "D1", "reason": "some ceiling points cannot be covered by any candidate tile"}
             if infeasible is not None:
                 details["infeasible"] = infeasible
-                details.update(solver=None, optimal=False, lower_bound=None)
+                details.update(solver=None, solver_reason=None, optimal=False, lower_bound=None,
+                               budget_exhausted=False)
                 report = evaluate_detectors(grid)
                 log.info("detectors_infeasible", grid_id=grid.grid_id, rule=infeasible["rule"])
                 return ModelResult(self.name, self.stage, grid, report.score, False, 0, details)
             d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)
             anchors = np.nonzero(d_vertex < 1e-6)[0]
             use_ilp = len(sites.centres) <= self.limits.ilp_max_candidates
+            pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius)
             if use_ilp:
-                cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius,
-                                    use_ilp=True, time_limit=self.limits.ilp_time_limit_s, anchors=anchors)
-                if not cover.optimal:  # timed out: a regular pattern may beat the greedy fallback
-                    pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius)
-                    if len(pattern) and len(pattern) < len(cover.chosen):
-                        cover.chosen, cover.solver = pattern, cover.solver + "+pattern"
+                cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius, use_ilp=True,
+                                    time_limit=self.limits.ilp_time_limit_s, anchors=anchors, incumbent=pattern,
+                                    node_budget=self.node_budget)
+                reason = cover.reason
             else:
-                cover = _Cover(pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius),
-                               "pattern+greedy", False, None, 1, 0)
+                cover = _Cover(pattern, "pattern+greedy", False, None, 1, 0)
+                reason = f"{len(sites.centres)} candidates > ilp_max_candidates {self.limits.ilp_max_candidates}"
             placed_tiles = sites.tiles[cover.chosen]
+            lower = cover.lower_bound + len(existing) if cover.lower_bound is not None else None
             details.update(
                 solver=cover.solver,
-                solver_reason=None if use_ilp else f"{len(sites.centres)} candidates > ilp_max_candidates "
-                f"{self.limits.ilp_max_candidates}",
+                solver_reason=reason,
                 optimal=cover.optimal,
-                lower_bound=cover.lower_bound + len(existing) if cover.lower_bound is not None else None,
+                lower_bound=lower,
+                gap=len(cover.chosen) + len(existing) - lower if lower is not None else None,
+                budget_exhausted=cover.budget_exhausted,
+                node_budget=self.node_budget if use_ilp else 0,
+                ilp_nodes=cover.nodes,
                 row_rounds=cover.rounds,
                 ilp_rows=cover.rows,
             )
         else:
-            details.update(solver="none", optimal=True, lower_bound=len(existing), n_candidates=0)
+            details.update(solver="none", solver_reason=None, optimal=True, lower_bound=len(existing),
+                           n_candidates=0, budget_exhausted=False)
         new = grid.with_components(Component.SMOKE_DETECTOR, [(int(x), int(y)) for x, y in placed_tiles.tolist()])
         report = evaluate_detectors(new)
         details.update(
