@@ -14,6 +14,7 @@ __all__ = ["DEFAULT_REFERENCE_TIME_LIMIT_S", "quality_record", "reference_optimu
 
 DEFAULT_REFERENCE_TIME_LIMIT_S = 60.0  # the evaluator gives its ILP 5 s; the benchmark allows more
 DEFAULT_REFERENCE_MAX_CANDIDATES = 3000
+DEFAULT_DESIGN_RADIUS_TIME_LIMIT_S = 20.0  # diagnostic only: why N > optimum
 
 
 def reference_optimum(grid: Any, time_limit_s: float = DEFAULT_REFERENCE_TIME_LIMIT_S,
@@ -93,7 +94,7 @@ def quality_record(result: Any, kind: str, seconds: float,
         ref_source = f"benchmark ILP ({ref['candidates']} candidates, {ref['seconds']} s)"
     n_design = None
     if n_opt is not None and (dm.get("n_detectors") or 0) > n_opt:
-        n_design = design_radius_optimum(grid, reference_time_limit_s)
+        n_design = design_radius_optimum(grid, min(reference_time_limit_s, DEFAULT_DESIGN_RADIUS_TIME_LIMIT_S))
     states = grid.arrays.state
     from ceiling_grid.grid import STATE_CODES, TileState
 

@@ -86,10 +86,20 @@ def _airflow_markdown(data: Any) -> str:
         rows.append(["1 room, Airflow REST trigger → success (median)", f"{data['one_room_s']:.1f}", "", runs])
     rows.append([f"{data.get('rooms')} rooms, in-process `ceiling-grid run`", f"{ip:.1f}", "1.00×", "baseline"])
     for c in data.get("chunks", []):
+        if _failed(c):
+            rows.append([f"{data.get('rooms')} rooms, Airflow, chunk_size {c['chunk_size']}",
+                         f"failed after {c['seconds']:.1f}" if "seconds" in c else "failed", "–",
+                         c.get("error") or c.get("failed") or f"run state {c.get('state')}"])
+            continue
         rows.append([f"{data.get('rooms')} rooms, Airflow, chunk_size {c['chunk_size']}", f"{c['seconds']:.1f}",
                      f"{c['seconds'] / ip:.2f}×" if ip else "–",
                      f"{c.get('task_instances')} task instances, {c.get('task_seconds', 0):.0f} task-seconds"])
     return markdown_table(["scenario", "seconds", "vs in-process", "detail"], rows)
+
+
+def _failed(chunk: dict[str, Any]) -> bool:
+    """A floor run that did not end in success (no time, or a failed/other final state)."""
+    return "seconds" not in chunk or chunk.get("state", "success") != "success"
 
 
 def _airflow_targets(data: Any) -> list[list[Any]]:
@@ -107,6 +117,11 @@ def _airflow_targets(data: Any) -> list[list[Any]]:
     if isinstance(ip, int | float):
         limit = TARGETS["airflow_ratio"] * ip + TARGETS["airflow_slack_s"]
         for c in data.get("chunks", []):
+            if _failed(c):
+                why = c.get("error") or c.get("failed") or f"run state {c.get('state')}"
+                rows.append([f"{data.get('rooms')}-room floor on Airflow, chunk_size {c['chunk_size']}",
+                             "≤ 2 × in-process + 30 s", f"run failed: {why[:90]}", _pf(False)])
+                continue
             af = c["seconds"]
             rows.append([f"{data.get('rooms')}-room floor on Airflow, chunk_size {c['chunk_size']}",
                          "≤ 2 × in-process + 30 s", f"{af:.1f} s vs in-process {ip:.1f} s (limit {limit:.1f} s)",
@@ -127,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_DOC)
     parser.add_argument("--img-dir", type=Path, default=DEFAULT_IMG_DIR)
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="raw records as JSON")
+    parser.add_argument("--note", action="append", default=[], help="extra line for the Notes section")
+    parser.add_argument("--reuse-airflow", action="store_true", help="with --reuse: take the Airflow records too")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="take machine, speed and quality records from this results JSON; run only the rest")
     args = parser.parse_args(argv)
 
     from ceiling_grid.grid import load_room
@@ -141,30 +160,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     _log(f"machine {machine['cpu_model']} x{machine['logical_cpus']}, load {machine['load_average']}")
     sizes = args.sizes if args.sizes is not None else (FAST_SIZES if args.fast else DEFAULT_SIZES)
     samples = sorted(p for p in args.samples.glob("*.json") if not p.name.endswith(".report.json"))
-    speed = run_series(sizes, samples, _repeats(not args.fast), workers=args.workers, progress=_log)
-
-    rooms = [("sample", load_room(p)) for p in samples]
-    rooms += [("generated", g) for g in generate_rooms(args.rooms, args.seed)]
-    quality = run_quality(rooms, workers=args.workers, progress=_log)
+    reused: dict[str, Any] = json.loads(args.reuse.read_text()) if args.reuse else {}
+    if reused:
+        machine, speed, quality = reused["machine"], reused["speed"], reused["quality"]
+        sizes = sorted({r["width"] for r in speed if r.get("kind") == "square"})
+        _log(f"reusing speed and quality records of {machine['date_utc']} from {args.reuse}")
+    else:
+        speed = run_series(sizes, samples, _repeats(not args.fast), workers=args.workers, progress=_log)
+        rooms = [("sample", load_room(p)) for p in samples]
+        rooms += [("generated", g) for g in generate_rooms(args.rooms, args.seed)]
+        quality = run_quality(rooms, workers=args.workers, progress=_log)
 
     airflow = None
-    if not (args.fast or args.no_airflow):
+    if reused.get("airflow") and args.reuse_airflow:
+        airflow = reused["airflow"]
+        stdout = airflow.get("markdown", "").split("Output of `benchmarks/bench_airflow.py`:", 1)[-1]
+        airflow.update(markdown=_airflow_markdown(airflow.get("json")) + "\n\nOutput of "
+                       "`benchmarks/bench_airflow.py`:" + stdout, target_rows=_airflow_targets(airflow.get("json")))
+        _log("reusing the Airflow records too")
+    elif not (args.fast or args.no_airflow):
         _log("airflow: running benchmarks/bench_airflow.py (starts its own local stack)")
         airflow = run_airflow()
         _log(f"airflow: exit {airflow.get('exit_code')} in {airflow.get('wall_s')} s")
 
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps({"machine": machine, "speed": speed, "quality": quality,
-                                        "airflow": airflow}, indent=1, default=str))
     settings = {"fast": args.fast, "sizes": "/".join(map(str, sizes)), "workers": args.workers,
                 "generated_rooms": args.rooms, "seed": args.seed}
-    notes = [f"Total benchmark wall time {time.perf_counter() - t_start:.0f} s.",
+    if reused and args.reuse_airflow:
+        took = f"Document regenerated from the recorded results of {machine['date_utc']} (nothing re-measured)."
+    elif reused:
+        took = (f"Total wall time {time.perf_counter() - t_start:.0f} s (Airflow part only; speed and quality "
+                f"records reused from the run of {machine['date_utc']}).")
+    else:
+        took = f"Total benchmark wall time {time.perf_counter() - t_start:.0f} s."
+    notes = [took, *args.note,
              f"Raw records: `{args.results.relative_to(REPO) if args.results.is_relative_to(REPO) else args.results}`."]
     findings_path = REPO / "benchmarks" / "findings.md"
     findings = [line[2:].strip() for line in findings_path.read_text().splitlines()
                 if line.startswith("- ")] if findings_path.exists() else []
+    load_end = reused.get("load_end") if reused else load_average()
+    if not reused:
+        args.results.write_text(json.dumps({"machine": machine, "speed": speed, "quality": quality,
+                                            "airflow": airflow, "load_end": load_end}, indent=1, default=str))
+    elif airflow is not None:
+        args.results.write_text(json.dumps({**reused, "airflow": airflow, "airflow_load_end": load_average()},
+                                           indent=1, default=str))
     text = render_markdown(machine, speed, quality, airflow, args.out, args.img_dir, notes=notes, settings=settings,
-                           load_end=load_average(), findings=findings)
+                           load_end=load_end, findings=findings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     _log(f"wrote {args.out} in {time.perf_counter() - t_start:.0f} s")
