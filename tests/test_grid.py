@@ -76,3 +76,16 @@ def test_round_trip_and_o1_lookup() -> None:
     moved = grid.with_components(Component.LIGHT, [(3, 3)])
     assert moved.count(Component.LIGHT) == 1 and grid.count(Component.LIGHT) == 0
     assert np.array_equal(moved.positions(Component.LIGHT), [[3, 3]])
+
+
+def test_pickle_is_compact_and_exact() -> None:
+    """Grids pickle as tile codes (they cross process boundaries) and come back equal, with working lookups."""
+    import pickle
+
+    grid = make_room(40, 30, states={(3, 3): "column"}, components={(5, 5): "air_return"})
+    blob = pickle.dumps(grid)
+    assert len(blob) < 10_000  # two bytes a tile plus the parameters, not 1,200 pickled Cell objects
+    again = pickle.loads(blob)
+    assert again == grid and dump_room(again) == dump_room(grid)
+    assert again.cell(5, 5).component is Component.AIR_RETURN and again.cell(3, 3).state is TileState.COLUMN
+    assert again.with_components(Component.LIGHT, [(0, 0)]).count(Component.LIGHT) == 1

@@ -382,6 +382,12 @@ class RoomGrid(BaseModel):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle compactly (tile codes as bytes): grids cross process boundaries in the light stage."""
+        fields = {name: getattr(self, name) for name in type(self).model_fields if name != "cells"}
+        arrays = self.arrays
+        return (_rebuild_grid, (fields, arrays.state.tobytes(), arrays.component.tobytes()))
+
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready dict in the input schema (cells in row-major order, compact)."""
         data = self.model_dump(mode="json", exclude={"cells", "metadata"})
@@ -398,6 +404,24 @@ class RoomGrid(BaseModel):
                 cells.append(cell)
         data["cells"] = cells
         return data
+
+
+def _rebuild_grid(fields: dict[str, Any], state_bytes: bytes, component_bytes: bytes) -> RoomGrid:
+    """Inverse of ``RoomGrid.__reduce__``: cells in row-major order, tile arrays restored without a rescan."""
+    width, height = fields["width"], fields["height"]
+    state = np.frombuffer(state_bytes, dtype=np.int8).reshape(height, width).copy()
+    comp = np.frombuffer(component_bytes, dtype=np.int8).reshape(height, width).copy()
+    cells = [
+        Cell.model_construct(x=x, y=y, component=COMPONENTS[comp[y, x]], state=STATES[state[y, x]])
+        for y in range(height)
+        for x in range(width)
+    ]
+    grid = RoomGrid.model_construct(**fields, cells=cells)
+    index = np.arange(width * height, dtype=np.int64).reshape(height, width)
+    for arr in (state, comp, index):
+        arr.setflags(write=False)
+    grid._arrays = TileArrays(state, comp, index)
+    return grid
 
 
 class _CellIssues(ValueError):
