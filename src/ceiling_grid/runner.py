@@ -286,6 +286,15 @@ def _warm() -> int:
     return os.getpid()
 
 
+def _init_worker() -> None:
+    """One BLAS thread per worker: the models already run side by side, so nested BLAS threads only oversubscribe."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional speed-up
+        return
+    threadpool_limits(limits=1)
+
+
 # ----- the runner ----------------------------------------------------------------------------
 
 
@@ -377,7 +386,9 @@ class PipelineRunner:
                             workers=self.max_workers)
                 self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="light-model")
                 return self
-            self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=self._mp_context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.max_workers, mp_context=self._mp_context, initializer=_init_worker
+            )
             for f in [self._pool.submit(_warm) for _ in range(self.max_workers)]:
                 f.result()
         return self
