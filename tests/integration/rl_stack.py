@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -37,13 +38,16 @@ DEAD_PUSHGATEWAY = "http://127.0.0.1:28391"
 DEAD_OTLP = "http://127.0.0.1:28392"
 VIEWER = "viewer"
 ROOMS = ("private_office", "corridor", "sample_grid")
-# Tight liveness settings: a task whose process died is noticed after ~15 s, an orphaned queued task
-# of a dead scheduler is reset within ~10 s (Airflow defaults: 300 s and 300 s).
+# Recovery from a dead scheduler, in seconds instead of minutes. Its running tasks are orphans: the
+# new scheduler resets them once the old job's heartbeat is older than scheduler_health_check_threshold
+# (default 30 s, kept) at its next orphan check (default every 300 s: measured 300 s of stall; here 10 s).
+# Do NOT shrink scheduler_health_check_threshold: on a starved machine the scheduler's own heartbeat
+# lags >10 s, it then takes itself for dead and resets its own running tasks (measured: one task
+# killed and restarted 7 times). Tasks whose process died under a live scheduler: heartbeat timeout.
 SCHEDULER_ENV = {
-    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
-    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
-    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
-    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
 }
 
 
@@ -134,6 +138,32 @@ class RlStack:
         log.close()
         (self.stack.run_dir / f"{component}.pid").write_text(str(proc.pid))
         return proc.pid
+
+    def alive(self, component: str) -> bool:
+        """Whether the component's main process still runs (reaped if it exited: it is our child).
+
+        ``Stack.running`` probes the whole process group, which a zombie grandchild keeps "alive"
+        on hosts whose PID 1 does not reap orphans; the main pid is the component.
+        """
+        pid = self.stack.pids().get(component)
+        if pid is None:
+            return False
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not started by this process: fall back to a signal probe
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            return True
+        return done == 0
+
+    def kill_component(self, component: str) -> None:
+        """SIGKILL the component's whole process group (its running tasks die with it), as a container kill does."""
+        pid = self.stack.pids()[component]
+        os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
     def logs(self, tail: int = 3000) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}"
