@@ -141,18 +141,33 @@ def test_chunk_size_is_bounded(tmp_path: Path) -> None:
         orch.load_rooms(["nowhere"], chunk_size=0, base=tmp_path)
 
 
+def test_big_rooms_travel_in_smaller_chunks(tmp_path: Path) -> None:
+    """Chunks close early when their JSON would pass the byte budget, so big rooms never trip the XCom guard."""
+    write_rooms(tmp_path / "input", [(30, 30)] * 4 + [(3, 3)] * 4)
+    one_big = len(json.dumps(orch.load_rooms(["input/room-00.json"], base=tmp_path)[0][0]))
+    limits = replace(DEFAULT_LIMITS, xcom_max_bytes=int(2.5 * one_big / orch.CHUNK_BYTES_SHARE))
+    chunks = orch.load_rooms(["input"], chunk_size=25, base=tmp_path, limits=limits)
+    assert [len(c) for c in chunks] == [2, 6]  # two big rooms fill a chunk; the small ones share the next
+    assert [e["source"] for c in chunks for e in c] == [f"input/room-{i:02d}.json" for i in range(8)]
+    assert orch.chunk_rooms(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
 # ----- XCom size guard -------------------------------------------------------------------------
 
 def test_guard_payload_names_the_limit_and_both_fixes(tmp_path: Path) -> None:
     """Over the XCom guard, the error names the size, the limit, the chunk_size and the object-storage backend."""
     write_rooms(tmp_path / "input", [(20, 20)] * 3)
     limits = replace(DEFAULT_LIMITS, xcom_max_bytes=20_000)
+    chunk = orch.load_rooms(["input"], chunk_size=3, base=tmp_path)[0]
     with pytest.raises(PayloadTooLargeError) as info:
-        orch.load_rooms(["input"], chunk_size=3, base=tmp_path, limits=limits)
+        orch.guard_payload(chunk, limits, "lights chunk", chunk_size=3)
     text = str(info.value)
     assert "over the guard of 20000 bytes" in text and "CEILING_GRID_XCOM_MAX_BYTES" in text
     assert "smaller chunk_size (now 3)" in text and orch.OBJECT_STORAGE_XCOM_BACKEND in text
-    assert len(orch.load_rooms(["input"], chunk_size=1, base=tmp_path, limits=limits)) == 3
+    assert len(orch.load_rooms(["input"], chunk_size=3, base=tmp_path, limits=limits)) == 3  # split by size
+    with pytest.raises(PayloadTooLargeError, match="one room is over the guard") as alone:
+        orch.load_rooms(["input"], chunk_size=3, base=tmp_path, limits=replace(limits, xcom_max_bytes=5_000))
+    assert "smaller chunk_size cannot help" in str(alone.value) and "(now 3)" not in str(alone.value)
 
 
 # ----- fail-fast scope -------------------------------------------------------------------------

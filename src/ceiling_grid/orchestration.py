@@ -165,12 +165,18 @@ def guard_payload(obj: Any, limits: Limits, what: str, chunk_size: int | None = 
     """Return ``obj`` unchanged if its JSON is within ``limits.xcom_max_bytes``; else raise a clear error."""
     size = len(json.dumps(obj, separators=(",", ":")).encode())
     if size > limits.xcom_max_bytes:
-        smaller = f"a smaller chunk_size (now {chunk_size})" if chunk_size else "a smaller chunk_size"
+        backend = (
+            f"configure the object-storage XCom backend (AIRFLOW__CORE__XCOM_BACKEND={OBJECT_STORAGE_XCOM_BACKEND} "
+            "with AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH) and raise CEILING_GRID_XCOM_MAX_BYTES"
+        )
+        if isinstance(obj, list) and len(obj) <= 1:
+            fix = f"a smaller chunk_size cannot help: one room is over the guard. Fix: {backend}"
+        else:
+            smaller = f"a smaller chunk_size (now {chunk_size})" if chunk_size else "a smaller chunk_size"
+            fix = f"Fix: trigger with {smaller}, or {backend}"
         raise PayloadTooLargeError(
             f"{what}: XCom payload is {size} bytes, over the guard of {limits.xcom_max_bytes} bytes "
-            f"(CEILING_GRID_XCOM_MAX_BYTES). Fix: trigger with {smaller}, or configure the object-storage "
-            f"XCom backend (AIRFLOW__CORE__XCOM_BACKEND={OBJECT_STORAGE_XCOM_BACKEND} with "
-            "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH) and raise CEILING_GRID_XCOM_MAX_BYTES"
+            f"(CEILING_GRID_XCOM_MAX_BYTES); {fix}"
         )
     return obj
 
@@ -210,11 +216,32 @@ def _room_files(inputs: Sequence[str], base: Path) -> list[tuple[str, Path]]:
     return sorted(((label, path) for path, label in found.items()), key=lambda t: t[0])
 
 
-def chunk_rooms(rooms: Sequence[Any], chunk_size: int) -> list[list[Any]]:
-    """Split ``rooms`` into consecutive chunks of at most ``chunk_size`` (order kept)."""
+# A chunk grows as stages add their records, so load_rooms fills only this share of the XCom guard.
+CHUNK_BYTES_SHARE = 0.6
+
+
+def chunk_rooms(rooms: Sequence[Any], chunk_size: int, max_bytes: int | None = None) -> list[list[Any]]:
+    """Split ``rooms`` into consecutive chunks of at most ``chunk_size`` rooms (order kept).
+
+    With ``max_bytes``, a chunk also closes before its JSON would pass that many bytes, so big
+    rooms travel in smaller chunks instead of tripping the XCom guard (a room alone always fits
+    in a chunk of its own; the guard still names it if it is too big even then).
+    """
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise InputError(f"chunk_size = {chunk_size}: use 1 <= chunk_size <= {MAX_CHUNK_SIZE}")
-    return [list(rooms[i:i + chunk_size]) for i in range(0, len(rooms), chunk_size)]
+    chunks: list[list[Any]] = []
+    current: list[Any] = []
+    used = 0
+    for room in rooms:
+        size = len(json.dumps(room, separators=(",", ":"))) + 1 if max_bytes is not None else 0
+        if current and (len(current) >= chunk_size or (max_bytes is not None and used + size > max_bytes)):
+            chunks.append(current)
+            current, used = [], 0
+        current.append(room)
+        used += size
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _apply_overrides(grid: RoomGrid, detector_standard: str | None, room_type: str | None,
@@ -270,7 +297,7 @@ def load_rooms(
         entries.append({"source": label, "grid": grid.to_payload(), "stages": []})
     if problems:
         raise InputError(f"{len(problems)} of {len(files)} room files are invalid:\n" + "\n".join(problems))
-    chunks = chunk_rooms(entries, chunk_size)
+    chunks = chunk_rooms(entries, chunk_size, int(limits.xcom_max_bytes * CHUNK_BYTES_SHARE))
     log.info("rooms_loaded", rooms=len(entries), chunks=len(chunks), chunk_size=chunk_size,
              inputs=_as_list(inputs), data_dir=str(base))
     for i, chunk in enumerate(chunks):
