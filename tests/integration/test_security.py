@@ -44,7 +44,7 @@ def _trigger_body(run_id: str) -> dict[str, Any]:
 def test_unauthenticated_and_forged_requests_get_401(rl: rl_stack.RlStack) -> None:
     """No token (401), a garbage token or one signed with another secret (401/403): reads and triggers refused."""
     base = rl.stack.base_url
-    forged = jwt.encode({"sub": "admin", "role": "admin", "aud": "apache-airflow"}, "not-the-secret-" * 4,
+    forged = jwt.encode({"sub": "admin", "role": "admin", "aud": "apache-airflow"}, "not-the-secret-" * 5,
                         algorithm="HS512")
     # No credentials: 401. Credentials that do not verify: Airflow 3.3 answers 403 ("Invalid JWT token").
     for headers, denied in (({}, {401}), ({"Authorization": "Bearer nonsense"}, {401, 403}),
