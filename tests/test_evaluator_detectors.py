@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ceiling_grid.evaluator.detectors import evaluate_detectors
@@ -97,7 +98,7 @@ def test_optimum_does_not_depend_on_the_time_limit():
     """The D6 optimum is bounded by a node budget, so two different safety-net time limits give the same answer."""
     from ceiling_grid.evaluator import detectors as ev
 
-    room = make_room(30, 30, detector_standard="cen_ts_54_14")
+    room = make_room(24, 20, detector_standard="cen_ts_54_14")
     pts, radius, _ = ev.coverage_points(room)
     sites = room.tile_centres(ev.legal_detector_sites(room, luminaire_rule=True))
     ev._OPTIMUM_CACHE.clear()
@@ -105,4 +106,50 @@ def test_optimum_does_not_depend_on_the_time_limit():
     ev._OPTIMUM_CACHE.clear()
     second = ev.optimal_detector_count(room, sites, pts, radius, time_limit_s=900.0)
     assert first == second
-    assert first[1] is True and first[0] >= 4
+    assert first[1] is True and first[0] >= 3
+
+
+def test_d6_uses_the_design_problem_and_the_layout_as_incumbent():
+    """D6 solves the R - 0.05 m design problem: a layout feasible for it is proven optimal or beaten, and a
+    layout that only passes at exactly R does not count as its incumbent."""
+    from ceiling_grid.evaluator import detectors as ev
+
+    # 12.6 m x 1.8 m BS corridor: one detector at the middle tile reaches the end points at 6.3 m <= 7.45 m
+    room = make_room(21, 3, detector_standard="bs5839_1", room_type="corridor", components={(10, 1): "smoke_detector"})
+    report = evaluate_detectors(room)
+    d6 = _rule(report, "D6")
+    assert report.metrics["optimum_problem"] == ev.OPTIMUM_PROBLEM and ev.OPTIMUM_PROBLEM in d6.message
+    assert d6.values["design_radius_m"] == pytest.approx(7.45)
+    assert report.metrics["n_optimal"] == 1 and d6.values["optimal_proven"]
+    # 15 m corridor: a detector at 7.5 m from both ends passes D1 exactly but the design problem needs two
+    exact = make_room(25, 3, detector_standard="bs5839_1", room_type="corridor",
+                      components={(12, 1): "smoke_detector"})
+    rep = evaluate_detectors(exact)
+    assert rep.compliant and rep.metrics["worst_coverage_m"] == pytest.approx(7.5)
+    assert rep.metrics["n_optimal"] == 2
+
+
+def test_incumbent_must_be_feasible_for_the_design_problem():
+    """An incumbent off the candidate sites or short of covering the points gives no upper bound."""
+    from ceiling_grid.evaluator import detectors as ev
+
+    room = make_room(10, 10, detector_standard="nfpa72")
+    pts, radius, _ = ev.coverage_points(room)
+    sites = room.tile_centres(ev.legal_detector_sites(room))
+    geo = ev.geometry_of(room)
+    centre = room.tile_centres(np.array([[5, 5]]))
+    assert ev._incumbent_size(geo, sites, pts, radius - 0.05, centre) == 1
+    assert ev._incumbent_size(geo, sites, pts, radius - 0.05, centre + 0.01) is None
+    assert ev._incumbent_size(geo, sites, pts, 1.0, centre) is None
+
+
+def test_too_many_candidates_reports_no_optimum():
+    """Above the candidate limit D6 reports n_optimal None and says why."""
+    from ceiling_grid.evaluator import detectors as ev
+
+    n = int(np.ceil(np.sqrt(ev.DEFAULT_OPTIMUM_MAX_CANDIDATES))) + 3  # BS: the wall ring is not legal
+    room = make_room(n, n, detector_standard="bs5839_1", components={(n // 2, n // 2): "smoke_detector"})
+    report = evaluate_detectors(room)
+    d6 = _rule(report, "D6")
+    assert report.metrics["n_optimal"] is None and d6.values["n_candidates"] > ev.DEFAULT_OPTIMUM_MAX_CANDIDATES
+    assert "candidate sites" in d6.values["optimum_reason"]

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ceiling_grid.evaluator.detectors import evaluate_detectors
+from ceiling_grid.evaluator import detectors as ev
+from ceiling_grid.evaluator.detectors import OPTIMUM_PROBLEM, evaluate_detectors
 from ceiling_grid.geodesic import nearest_geodesic
 from ceiling_grid.geometry import geometry_of
 from ceiling_grid.grid import Component
@@ -28,6 +29,7 @@ def _tiles(grid, component=Component.SMOKE_DETECTOR):
 def test_office_is_covered_optimally(standard):
     """A 24 x 14 office gets a compliant layout whose count equals the evaluator's ILP optimum."""
     result = SmokeDetectorModel().place(make_room(24, 14, detector_standard=standard))
+    assert result.details["design_problem"] == OPTIMUM_PROBLEM
     assert result.stage is Stage.SMOKE_DETECTORS
     assert result.compliant
     assert result.details["solver"] == "highs" and result.details["optimal"]
@@ -35,6 +37,31 @@ def test_office_is_covered_optimally(standard):
     assert report.compliant
     assert result.details["count"] == report.metrics["n_optimal"] == result.details["lower_bound"]
     assert result.score == pytest.approx(report.score)
+
+
+def test_model_and_checker_solve_the_same_design_problem():
+    """The model's demand points, radius and candidates are the checker's D6 design problem."""
+    room = l_shaped_room(20, 16, 8, 6, detector_standard="nfpa72", states={(5, 5): "column"},
+                         components={(10, 3): "air_return", (3, 10): "light"})
+    problem = cover_problem(room)
+    pts, r, _corridor = ev.coverage_points(room)
+    np.testing.assert_array_equal(problem.points, pts)
+    assert problem.radius == pytest.approx(ev.design_radius(r)) == pytest.approx(r - 0.05)
+    ref, lum_rule = ev.reference_sites(room, pts, problem.radius)
+    sites = candidate_sites(room, luminaire_filter=lum_rule)
+    assert sorted(map(tuple, sites.tiles.tolist())) == sorted(map(tuple, ref.tolist()))
+
+
+def test_l_room_count_equals_checker_optimum():
+    """On an L room the model's proven count equals the checker's independently proven design optimum."""
+    room = l_shaped_room(30, 24, 12, 10, detector_standard="nfpa72")
+    result = SmokeDetectorModel().place(room)
+    ev._OPTIMUM_CACHE.clear()
+    report = evaluate_detectors(result.grid)
+    d6 = next(r for r in report.rules if r.rule == "D6")
+    assert result.details["optimal"] and d6.values["optimal_proven"]
+    assert result.details["count"] == report.metrics["n_optimal"]
+    assert report.metrics["optimum_problem"] == OPTIMUM_PROBLEM
 
 
 def test_deterministic():
@@ -66,12 +93,13 @@ def test_l_shaped_room_uses_geodesic_coverage():
     assert result.compliant and evaluate_detectors(result.grid).compliant
 
 
-def test_bs_corridor_centreline_rule():
-    """A 30 m x 1.8 m BS corridor uses the centreline rule: two detectors on the middle row."""
-    room = make_room(50, 3, detector_standard="bs5839_1", room_type="corridor")
+@pytest.mark.parametrize(("tiles", "count"), [(47, 2), (50, 3)])
+def test_bs_corridor_centreline_rule(tiles, count):
+    """A BS corridor uses the centreline rule at 7.5 - 0.05 m: 28.2 m needs two detectors, 30 m needs three."""
+    room = make_room(tiles, 3, detector_standard="bs5839_1", room_type="corridor")
     result = SmokeDetectorModel().place(room)
     assert result.details["corridor_rule"] is True
-    assert result.details["count"] == 2
+    assert result.details["count"] == count and result.details["optimal"]
     assert all(y == 1 for _, y in _tiles(result.grid))
     assert evaluate_detectors(result.grid).compliant
 
@@ -154,7 +182,7 @@ def test_same_room_same_tiles_whatever_the_time_limit():
     """A mid-size room gives identical tiles under two different (large) wall-clock safety nets."""
     from ceiling_grid.config import Limits
 
-    room = make_room(30, 30, detector_standard="cen_ts_54_14")
+    room = make_room(30, 24, detector_standard="cen_ts_54_14")
     a = SmokeDetectorModel(limits=Limits(ilp_time_limit_s=120.0)).place(room)
     b = SmokeDetectorModel(limits=Limits(ilp_time_limit_s=600.0)).place(room)
     assert _tiles(a.grid) == _tiles(b.grid)
@@ -165,8 +193,8 @@ def test_same_room_same_tiles_whatever_the_time_limit():
 
 
 def test_exhausted_node_budget_is_reported():
-    """With a one-node ILP budget on a 40 x 40 office the model still covers the room and says why it is unproven."""
-    room = make_room(40, 40, detector_standard="nfpa72")
+    """With a one-node ILP budget on a 30 x 30 office the model still covers the room and says why it is unproven."""
+    room = make_room(30, 30, detector_standard="nfpa72")
     result = SmokeDetectorModel(node_budget=1).place(room)
     assert result.compliant and evaluate_detectors(result.grid).compliant
     d = result.details

@@ -21,10 +21,15 @@ from .report import RuleResult, StageReport
 
 __all__ = [
     "D1_LATTICE_STEP_M",
+    "DESIGN_MARGIN_M",
+    "OPTIMUM_PROBLEM",
     "coverage_points",
+    "design_radius",
     "evaluate_detectors",
     "legal_detector_sites",
     "optimal_detector_count",
+    "optimum_with_reason",
+    "reference_sites",
     "square_spacing_count",
 ]
 
@@ -32,10 +37,14 @@ D1_LATTICE_STEP_M = 0.1  # §7.4 D1
 BS_CORRIDOR_RADIUS_M = 7.5
 NARROW_CORRIDOR_M = 1.0  # §7.4 D2 BS exception
 LUMINAIRE_MIN_M = 0.3  # §7.4 D4
+DESIGN_MARGIN_M = 0.05  # §7.4: generators place so that the lattice check passes with R - 0.05 m
+OPTIMUM_PROBLEM = "0.1 m lattice, R-0.05 m, legal sites"  # the D6 design problem, shared with the model
 DEFAULT_OPTIMUM_MAX_CANDIDATES = 2500  # D6: compute the ILP optimum only up to this many candidates
 DEFAULT_OPTIMUM_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node budget decides the answer
 DEFAULT_OPTIMUM_NODE_BUDGET = 400  # D6: branch-and-bound nodes over all rounds (deterministic work budget)
 DEFAULT_OPTIMUM_MAX_ROUNDS = 40
+DEFAULT_PRESOLVE_PASSES = 2  # D6: dominance-reduction rounds before each MIP
+DEFAULT_NEW_ROWS_PER_RADIUS = 8.0  # D6 row generation: one new point per cell of side radius / this
 TOL = 1e-9
 
 
@@ -161,8 +170,25 @@ def _cover_rows(geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, pts: np.nda
     return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pts), len(sites)))
 
 
-_OPTIMUM_CACHE: dict[bytes, tuple[int | None, bool]] = {}
+_OPTIMUM_CACHE: dict[bytes, tuple[int | None, bool, str | None]] = {}
 _OPTIMUM_CACHE_SIZE = 64
+
+
+def design_radius(radius: float) -> float:
+    """The D6 design radius: the D1 radius less the §7.4 generator margin."""
+    return radius - DESIGN_MARGIN_M
+
+
+def reference_sites(grid: RoomGrid, points: np.ndarray, radius: float) -> tuple[np.ndarray, bool]:
+    """Candidate tiles of the D6 design problem and whether the D4 luminaire filter is applied.
+
+    Legal sites (D2, D3, D5) that also clear the luminaires by 0.3 m (D4); the D4 filter is dropped
+    only when those sites cannot cover every point within ``radius`` (the same rule as the model)."""
+    sites = legal_detector_sites(grid, luminaire_rule=True)
+    if len(sites) and not (nearest_geodesic(geometry_of(grid), grid.tile_centres(sites), points)[0]
+                           > radius + TOL).any():
+        return sites, True
+    return legal_detector_sites(grid, luminaire_rule=False), False
 
 
 def optimal_detector_count(
@@ -172,25 +198,47 @@ def optimal_detector_count(
     radius: float,
     time_limit_s: float = DEFAULT_OPTIMUM_TIME_LIMIT_S,
     node_budget: int = DEFAULT_OPTIMUM_NODE_BUDGET,
+    incumbent_xy: np.ndarray | None = None,
 ) -> tuple[int | None, bool]:
     """ILP optimum of covering ``points`` with sites (geodesic <= radius), by lazy constraint generation.
 
     Returns (count, proven_optimal); (None, False) when not coverable or not proven within the work
-    budget. The budget is deterministic (``node_budget`` branch-and-bound nodes over at most
-    ``DEFAULT_OPTIMUM_MAX_ROUNDS`` rounds), so the same room always gets the same answer;
-    ``time_limit_s`` is a wall-clock safety net only (an answer cut short by it is not memoised).
-    The answer depends only on the room polygon, the sites, the points and the radius, so it is
-    memoised: the detector model's own scoring and the final check of the same layout solve it once.
+    budget (see :func:`optimum_with_reason`)."""
+    count, proven, _reason = optimum_with_reason(grid, sites_xy, points, radius, time_limit_s, node_budget,
+                                                 incumbent_xy)
+    return count, proven
+
+
+def optimum_with_reason(
+    grid: RoomGrid,
+    sites_xy: np.ndarray,
+    points: np.ndarray,
+    radius: float,
+    time_limit_s: float = DEFAULT_OPTIMUM_TIME_LIMIT_S,
+    node_budget: int = DEFAULT_OPTIMUM_NODE_BUDGET,
+    incumbent_xy: np.ndarray | None = None,
+) -> tuple[int | None, bool, str | None]:
+    """(count, proven, reason): the exact minimum number of ``sites_xy`` covering ``points`` within ``radius``.
+
+    ``incumbent_xy`` is an optional known layout; when it is a subset of the sites and covers every
+    point it bounds the optimum from above, and the ILP only has to prove that no smaller cover exists
+    (or find one). The work is deterministic (``node_budget`` branch-and-bound nodes over at most
+    ``DEFAULT_OPTIMUM_MAX_ROUNDS`` row-generation rounds), so the same problem always gets the same
+    answer; ``time_limit_s`` is a wall-clock safety net only (an answer cut short by it is not memoised).
+    ``reason`` says why the count is None. Answers are memoised on the problem and the incumbent size.
     """
     geo = geometry_of(grid)
+    sites_xy = np.asarray(sites_xy, dtype=float).reshape(-1, 2)
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    upper = _incumbent_size(geo, sites_xy, points, radius, incumbent_xy)
     digest = hashlib.blake2b(digest_size=20)
-    for part in (geo.walls, geo.in_room, np.asarray(sites_xy, dtype=float), np.asarray(points, dtype=float)):
+    for part in (geo.walls, geo.in_room, sites_xy, points):
         digest.update(np.ascontiguousarray(part).tobytes())
-    digest.update(repr((radius, node_budget, grid.tile_size_m)).encode())
+    digest.update(repr((radius, node_budget, grid.tile_size_m, upper)).encode())
     key = digest.digest()
     if key in _OPTIMUM_CACHE:
         return _OPTIMUM_CACHE[key]
-    answer, safety_hit = _optimal_detector_count(grid, sites_xy, points, radius, time_limit_s, node_budget)
+    answer, safety_hit = _optimal_detector_count(geo, sites_xy, points, radius, time_limit_s, node_budget, upper)
     if safety_hit:  # not deterministic: do not memoise
         return answer
     if len(_OPTIMUM_CACHE) >= _OPTIMUM_CACHE_SIZE:
@@ -199,61 +247,91 @@ def optimal_detector_count(
     return answer
 
 
+def _incumbent_size(
+    geo: RoomGeometry, sites_xy: np.ndarray, points: np.ndarray, radius: float, incumbent_xy: np.ndarray | None
+) -> int | None:
+    """Size of ``incumbent_xy`` when it is a feasible solution of the cover problem (on sites, covers all)."""
+    if incumbent_xy is None or len(incumbent_xy) == 0 or len(sites_xy) == 0:
+        return None
+    inc = np.unique(np.round(np.asarray(incumbent_xy, dtype=float).reshape(-1, 2), 6), axis=0)
+    d, _ = cKDTree(sites_xy).query(inc)
+    if (d > 1e-6).any():
+        return None
+    if len(points) and (nearest_geodesic(geo, inc, points)[0] > radius + TOL).any():
+        return None
+    return len(inc)
+
+
 def _optimal_detector_count(
-    grid: RoomGrid,
+    geo: RoomGeometry,
     sites_xy: np.ndarray,
     points: np.ndarray,
     radius: float,
     time_limit_s: float,
     node_budget: int,
-) -> tuple[tuple[int | None, bool], bool]:
-    """((count, proven), safety_net_hit)."""
-    geo = geometry_of(grid)
+    upper: int | None,
+) -> tuple[tuple[int | None, bool, str | None], bool]:
+    """((count, proven, reason), safety_net_hit).
+
+    Each round solves the cover of a subset of the points (a relaxation: its optimum is a lower bound);
+    with a known cover of size U it also requires fewer than U sites, so an infeasible round proves U.
+    A round whose optimal answer covers every point is optimal for the whole problem."""
     if len(points) == 0:
-        return (0, True), False
+        return (0, True, None), False
     if len(sites_xy) == 0:
-        return (None, False), False
-    d, _ = nearest_geodesic(geo, sites_xy, points)
-    if (d > radius + TOL).any():
-        return (None, False), False
+        return (None, False, "no legal detector site"), False
+    if upper is None:
+        d, _ = nearest_geodesic(geo, sites_xy, points)
+        if (d > radius + TOL).any():
+            return (None, False, f"the legal sites cannot cover every point within {radius:g} m"), False
     deadline = time.perf_counter() + time_limit_s
     tree = cKDTree(sites_xy)
     keys = np.floor(points / (radius / 3.0)).astype(np.int64)
     _, subset = np.unique(keys, axis=0, return_index=True)
     nodes_left = node_budget
+    budget = (f"node budget ({node_budget} nodes, {DEFAULT_OPTIMUM_MAX_ROUNDS} rounds) used up before the count "
+              "was proven")
     for _round in range(DEFAULT_OPTIMUM_MAX_ROUNDS):
         if nodes_left <= 0:
-            return (None, False), False
+            return (None, False, budget), False
         a = _cover_rows(geo, tree, sites_xy, points[subset], radius)
         ar, kept = _presolve(a)
-        upper = _greedy_size(ar)
+        nr = ar.shape[1]
         left = deadline - time.perf_counter()
         if left <= 0:
-            return (None, False), True
-        nr = ar.shape[1]
+            return (None, False, "wall-clock safety net expired"), True
+        cons = [LinearConstraint(ar, lb=np.ones(ar.shape[0]), ub=np.inf)]
+        if upper is not None:
+            cons.append(LinearConstraint(np.ones((1, nr)), lb=0, ub=upper - 1))
+        ub_gap = upper if upper is not None else _greedy_size(ar)
         # unit costs: an absolute gap < 1 proves the count
         options: dict[str, Any] = {"time_limit": left, "disp": False, "node_limit": nodes_left,
-                                   "mip_rel_gap": 0.99 / (upper + 1.0)}
-        res = milp(np.ones(nr), constraints=LinearConstraint(ar, lb=np.ones(ar.shape[0]), ub=np.inf),
-                   integrality=np.ones(nr), bounds=Bounds(0, 1), options=options)
+                                   "mip_rel_gap": 0.99 / (ub_gap + 1.0)}
+        res = milp(np.ones(nr), constraints=cons, integrality=np.ones(nr), bounds=Bounds(0, 1), options=options)
         nodes_left -= max(1, int(getattr(res, "mip_node_count", 0) or 0))
         if res.status == 1:  # the wall-clock safety net, not the node budget
-            return (None, False), True
+            return (None, False, "wall-clock safety net expired"), True
+        if res.status == 2 and upper is not None:  # no cover of these points with fewer than `upper` sites
+            return (upper, True, None), False
         if res.x is None:
-            return (None, False), False
+            return (None, False, budget), False
         bound = getattr(res, "mip_dual_bound", None)
-        proven = bound is not None and math.ceil(bound - 1e-6) >= round(res.x.sum())
+        count = round(res.x.sum())
+        proven = res.status == 0 and bound is not None and math.ceil(bound - 1e-6) >= count
         chosen = sites_xy[kept[res.x > 0.5]]
         dist, _ = nearest_geodesic(geo, chosen, points)
         bad = np.nonzero(dist > radius + TOL)[0]
         if len(bad) == 0:
-            return ((round(res.x.sum()), True) if proven else (None, False)), False
-        if len(bad) > 3000:
-            k = np.floor(points[bad] / (radius / 10.0)).astype(np.int64)
-            _, first = np.unique(k, axis=0, return_index=True)
-            bad = bad[first]
+            if proven:
+                return (count, True, None), False
+            upper = count  # a smaller full cover: keep it and try to prove it
+            continue
+        # at most one new point per cell: the rounds stay small (a skipped point returns if still uncovered)
+        k = np.floor(points[bad] / (radius / DEFAULT_NEW_ROWS_PER_RADIUS)).astype(np.int64)
+        _, first = np.unique(k, axis=0, return_index=True)
+        bad = bad[first]
         subset = np.union1d(subset, bad)
-    return (None, False), False
+    return (None, False, budget), False
 
 
 def _subset_of_another(b: sparse.csc_matrix, contains: bool, chunk: int = 512) -> np.ndarray:
@@ -272,19 +350,41 @@ def _subset_of_another(b: sparse.csc_matrix, contains: bool, chunk: int = 512) -
     return out
 
 
-def _presolve(a: sparse.csr_matrix) -> tuple[sparse.csr_matrix, np.ndarray]:
+def _presolve(
+    a: sparse.csr_matrix, passes: int = DEFAULT_PRESOLVE_PASSES, row_dominance: bool = True
+) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Drop dominated sites and redundant points of a unit-cost set cover (the optimum count is unchanged).
 
-    Returns the reduced matrix and the original indices of the kept sites."""
+    At most ``passes`` rounds of (duplicate rows, dominated columns, dominated rows): each round is exact,
+    further rounds only shrink the MIP that HiGHS presolves anyway. Returns the reduced matrix and the
+    original indices of the kept sites."""
     cols = np.arange(a.shape[1])
-    while True:
+    for _ in range(passes):
         shape = a.shape
+        a = _unique_rows(a)
         b = a.tocsc()
         keep = ~_subset_of_another(b, contains=False) & (np.asarray(b.sum(axis=0)).ravel() > 0)
         a, cols = a[:, keep].tocsr(), cols[keep]
-        a = a[~_subset_of_another(a.T.tocsc(), contains=True)].tocsr()
+        a = _unique_rows(a)
+        if row_dominance:  # the costly step, and the one that makes the MIP easy
+            a = a[~_subset_of_another(a.T.tocsc(), contains=True)].tocsr()
         if a.shape == shape:
-            return a, cols
+            break
+    return a, cols
+
+
+def _unique_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``a`` without repeated rows (a point with the same site set as another adds nothing)."""
+    a = sparse.csr_matrix(a)
+    a.sort_indices()
+    seen: set[bytes] = set()
+    keep = np.zeros(a.shape[0], dtype=bool)
+    for i in range(a.shape[0]):
+        k = a.indices[a.indptr[i] : a.indptr[i + 1]].tobytes()
+        if k not in seen:
+            seen.add(k)
+            keep[i] = True
+    return a[keep].tocsr() if not keep.all() else a
 
 
 def _greedy_size(a: sparse.csr_matrix) -> int:
@@ -321,7 +421,14 @@ def _half_spacing(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> tuple[bo
 
 
 def evaluate_detectors(grid: RoomGrid) -> StageReport:
-    """Check D1-D6 on the final layout and score it (§7.4, §8)."""
+    """Check D1-D6 on the final layout and score it (§7.4, §8).
+
+    D1 is the exact check: every point of :func:`coverage_points` within R, no tolerance. D6 compares N
+    with the exact optimum of the *design problem* (``OPTIMUM_PROBLEM``), the one the detector model
+    solves: the same points, radius R - ``DESIGN_MARGIN_M`` (§7.4 generator margin) and the legal sites
+    (D2, D3, D5, plus D4 unless that leaves a point uncovered). Above ``DEFAULT_OPTIMUM_MAX_CANDIDATES``
+    sites the optimum is not computed (``n_optimal`` None, the reason in the D6 values).
+    """
     geo = geometry_of(grid)
     spec = grid.detector_spec
     t = grid.tile_size_m
@@ -385,21 +492,28 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
     n_lb = max(1, math.ceil(geo.area_m2 / (math.pi * radius * radius) - 1e-9)) if not corridor else max(
         1, math.ceil(max(x1 - x0, y1 - y0) / (2 * radius) - 1e-9))
     n_square = square_spacing_count(grid)
-    sites = legal_detector_sites(grid, luminaire_rule=True)
-    if len(sites) == 0 or (nearest_geodesic(geo, grid.tile_centres(sites), pts)[0] > radius + TOL).any():
-        sites = legal_detector_sites(grid, luminaire_rule=False)
+    # The D6 reference optimum solves the design problem (OPTIMUM_PROBLEM): the D1 points, the design
+    # radius R - 0.05 m and the legal sites; the layout under check is its incumbent when it is feasible.
+    r_design = design_radius(radius)
+    sites, lum_rule = reference_sites(grid, pts, r_design)
     n_opt: int | None = None
     proven = False
-    if len(sites) <= DEFAULT_OPTIMUM_MAX_CANDIDATES:
-        n_opt, proven = optimal_detector_count(grid, grid.tile_centres(sites), pts, radius)
+    why: str | None
+    if len(sites) > DEFAULT_OPTIMUM_MAX_CANDIDATES:
+        why = f"{len(sites)} candidate sites > {DEFAULT_OPTIMUM_MAX_CANDIDATES}: optimum not computed"
+    else:
+        n_opt, proven, why = optimum_with_reason(grid, grid.tile_centres(sites), pts, r_design, incumbent_xy=xy)
     n_grid = (max(1, math.ceil(max(x1 - x0, y1 - y0) / (2 * radius) - 1e-9)) if corridor
               else _grid_cover_count(x1 - x0, y1 - y0, radius))
     n_expected = n_opt if n_opt is not None else n_grid
     over = n > n_expected + 1
     rules.append(RuleResult("D6", not over, False,
-                            f"N = {n}; ILP optimum {n_opt}; lower bound {n_lb}; square spacing {n_square}"
+                            f"N = {n}; ILP optimum {n_opt} ({OPTIMUM_PROBLEM}"
+                            + (f": {why}" if why else "") + f"); lower bound {n_lb}; square spacing {n_square}"
                             + ("; over-provisioned" if over else ""),
-                            {"n": n, "n_optimal": n_opt, "optimal_proven": proven, "n_lower_bound": n_lb,
+                            {"n": n, "n_optimal": n_opt, "optimal_proven": proven, "optimum_problem": OPTIMUM_PROBLEM,
+                             "optimum_reason": why, "design_radius_m": round(r_design, 4),
+                             "n_candidates": len(sites), "luminaire_rule": lum_rule, "n_lower_bound": n_lb,
                              "n_square_spacing": n_square, "n_grid_cover": n_grid, "n_expected": n_expected}))
 
     compliant = all(r.passed for r in rules if r.hard)
@@ -414,6 +528,7 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
         "min_air_terminal_clearance_m": _rounded_min(air),
         "min_luminaire_clearance_m": _rounded_min(lum),
         "n_optimal": n_opt,
+        "optimum_problem": OPTIMUM_PROBLEM,
         "n_lower_bound": n_lb,
         "n_square_spacing": n_square,
         "n_expected": n_expected,

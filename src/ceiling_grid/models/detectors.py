@@ -1,11 +1,14 @@
 """SmokeDetectorModel: minimum-count smoke-detector layout as an exact set-cover ILP (§5.1), greedy fallback.
 
-Candidates are free detector tiles passing the wall, air-terminal and (soft) luminaire clearances of the
-active rule set (§4.4, §4.5). Demand points are a 0.2 m lattice over the ceiling polygon plus the polygon
-vertices and wall samples, without column interiors; a point is covered when its geodesic distance to a
-detector is at most R - delta (- 0.05 m NFPA design margin). The ILP is solved by HiGHS
-(``scipy.optimize.milp``) with lazy row generation: solve on a coarse subset of points, check every
-point, add the uncovered ones, repeat. The final solve is then optimal for the whole lattice.
+The model solves the *design problem* that the checker's D6 reference optimum also solves
+(``OPTIMUM_PROBLEM``: "0.1 m lattice, R-0.05 m, legal sites"): the demand points are the D1 points
+(:func:`ceiling_grid.evaluator.detectors.coverage_points`: the 0.1 m lattice plus the polygon vertices,
+without column interiors; the BS corridor centreline), a point is covered when its geodesic distance to a
+detector is at most R - 0.05 m (the §7.4 generator margin), and the candidates are the free detector tiles
+passing the wall, air-terminal and (soft, dropped only when it leaves a point uncovered) luminaire
+clearances (§4.4, §4.5). The ILP is solved by HiGHS (``scipy.optimize.milp``) with lazy row generation:
+solve on a coarse subset of points, check every point, add the uncovered ones, repeat. The final solve
+is then optimal for the whole lattice.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
-from ..config import DEFAULT_LIMITS, DetectorStandard, Limits
+from ..config import DEFAULT_LIMITS, Limits
+from ..evaluator.detectors import DESIGN_MARGIN_M, OPTIMUM_PROBLEM, coverage_points
 from ..geodesic import geodesic_index, geodesic_pairs, nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
@@ -30,7 +34,6 @@ from .base import ModelResult, Stage
 __all__ = [
     "DEFAULT_COVER_MARGIN_M",
     "DEFAULT_LATTICE_STEP_M",
-    "NFPA_DESIGN_MARGIN_M",
     "CandidateSites",
     "CoverProblem",
     "SmokeDetectorModel",
@@ -43,15 +46,12 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_LATTICE_STEP_M = 0.2  # h (§5.1)
-DEFAULT_COVER_MARGIN_M = 0.15  # delta >= h*sqrt(2)/2 (§5.1)
-NFPA_DESIGN_MARGIN_M = 0.05  # §7.4: generators place so coverage passes with R - 0.05 m
-BS_CORRIDOR_RADIUS_M = 7.5  # §4.4 corridor rule: centreline points within 7.5 m
-CORRIDOR_STEP_M = 0.1  # §7.4 D1: the checker's centreline step
+DEFAULT_LATTICE_STEP_M = 0.1  # the checker's D1 lattice step (§7.4): the model covers the same points
+DEFAULT_COVER_MARGIN_M = DESIGN_MARGIN_M  # §7.4: generators place so coverage passes with R - 0.05 m
 NARROW_CORRIDOR_M = 1.0  # §7.4 D2: BS corridors narrower than this put detectors on the centreline
 DEFAULT_MAX_ROW_ROUNDS = 40  # row-generation rounds before giving up on the ILP
 DEFAULT_ILP_NODE_BUDGET = 400  # branch-and-bound nodes over all rounds: the deterministic work budget
-DEFAULT_MAX_ROWS_PER_ROUND = 4000
+DEFAULT_NEW_ROWS_PER_RADIUS = 8.0
 EPS = 1e-9
 
 
@@ -81,67 +81,21 @@ def is_bs_corridor(grid: RoomGrid, geo: RoomGeometry) -> bool:
     )
 
 
-def _steps(lo: float, hi: float, h: float) -> np.ndarray:
-    n = int(np.floor((hi - lo) / h + 1e-9))
-    xs = lo + h * np.arange(n + 1)
-    if hi - xs[-1] > 1e-9:
-        xs = np.append(xs, hi)
-    return xs
-
-
-def _wall_samples(geo: RoomGeometry, h: float) -> np.ndarray:
-    out = []
-    for x0, y0, x1, y1 in geo.walls:
-        n = max(1, int(np.ceil(np.hypot(x1 - x0, y1 - y0) / h - 1e-9)))
-        t = np.linspace(0.0, 1.0, n + 1)
-        out.append(np.stack([x0 + t * (x1 - x0), y0 + t * (y1 - y0)], axis=1))
-    return np.concatenate(out) if out else np.zeros((0, 2))
-
-
-def _centreline(geo: RoomGeometry, h: float) -> np.ndarray:
-    x0, y0, x1, y1 = geo.bbox
-    if x1 - x0 >= y1 - y0:
-        xs = _steps(x0, x1, h)
-        return np.stack([xs, np.full(len(xs), (y0 + y1) / 2)], axis=1)
-    ys = _steps(y0, y1, h)
-    return np.stack([np.full(len(ys), (x0 + x1) / 2), ys], axis=1)
-
-
 @dataclass(frozen=True)
 class CoverProblem:
     """The demand side of the set cover: points that must lie within ``radius`` of a detector."""
 
     points: np.ndarray
-    radius: float  # design radius: R - delta (- NFPA margin)
+    radius: float  # design radius: R - 0.05 m
     r_cover: float  # the rule set's R
     step: float
     corridor: bool
 
 
-def cover_problem(
-    grid: RoomGrid, step: float = DEFAULT_LATTICE_STEP_M, margin: float = DEFAULT_COVER_MARGIN_M
-) -> CoverProblem:
-    """Demand points and design radius of ``grid`` under its detector rule set (§5.1, §7.4)."""
-    geo = geometry_of(grid)
-    spec = grid.detector_spec
-    corridor = is_bs_corridor(grid, geo)
-    r = BS_CORRIDOR_RADIUS_M if corridor else spec.r_cover_m
-    design = r - margin - (NFPA_DESIGN_MARGIN_M if spec.key is DetectorStandard.NFPA72 else 0.0)
-    if corridor:
-        # The corridor rule checks a finite set (the centreline at 0.1 m with its end points): use it exactly.
-        step = CORRIDOR_STEP_M
-        design = r
-        pts = _centreline(geo, step)
-    else:
-        x0, y0, x1, y1 = geo.bbox
-        xs, ys = _steps(x0, x1, step), _steps(y0, y1, step)
-        gx, gy = np.meshgrid(xs, ys)
-        lattice = np.stack([gx.ravel(), gy.ravel()], axis=1)
-        extra = np.concatenate([geo.walls[:, 0:2], geo.walls[:, 2:4], _wall_samples(geo, step)])
-        pts = np.concatenate([lattice, extra])
-        pts = np.unique(np.round(pts, 9), axis=0)
-        pts = pts[geo.on_ceiling(pts)]
-    return CoverProblem(points=pts, radius=design, r_cover=r, step=step, corridor=corridor)
+def cover_problem(grid: RoomGrid, margin: float = DEFAULT_COVER_MARGIN_M) -> CoverProblem:
+    """Demand points and design radius of ``grid``: the checker's D1 points within R - ``margin`` (§7.4)."""
+    pts, r, corridor = coverage_points(grid)
+    return CoverProblem(points=pts, radius=r - margin, r_cover=r, step=DEFAULT_LATTICE_STEP_M, corridor=corridor)
 
 
 @dataclass(frozen=True)
@@ -377,10 +331,12 @@ class _IlpOutcome:
     bound: float | None  # HiGHS dual bound (valid for these rows)
     nodes: int
     safety_hit: bool  # the wall-clock safety net stopped HiGHS
+    infeasible: bool = False  # no cover of these rows within the cap: the incumbent is optimal
 
 
 def _ilp(
-    a: sparse.csr_matrix, weights: np.ndarray, *, node_limit: int, upper: int, safety_s: float
+    a: sparse.csr_matrix, weights: np.ndarray, *, node_limit: int, upper: int, safety_s: float,
+    cap: int | None = None,
 ) -> _IlpOutcome:
     """Exact minimum-count cover of the rows of ``a``; ties go to the lower total weight.
 
@@ -388,14 +344,19 @@ def _ilp(
     answer for the same model and options); ``safety_s`` is a wall-clock net that should never fire.
     The MIP stops once the count is proven: with an incumbent of count N and a tie-break below
     ``TIE_BREAK_BUDGET``, an absolute gap under 1 - budget rules out N - 1. ``upper`` (a known cover
-    size) bounds the incumbent so the relative gap passed to HiGHS stays below that.
+    size) bounds the incumbent so the relative gap passed to HiGHS stays below that. ``cap`` (one less
+    than a known full cover) limits the count: an infeasible MIP then proves that cover optimal.
     """
     n = a.shape[1]
     cost = 1.0 + TIE_BREAK_BUDGET * weights / (n + 1.0)
     options: dict[str, Any] = {"time_limit": max(0.05, safety_s), "disp": False, "presolve": True,
                                "node_limit": max(1, int(node_limit)), "mip_rel_gap": 0.7 / (upper + 1.0)}
-    res = milp(cost, constraints=LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf),
-               integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
+    cons = [LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf)]
+    if cap is not None:
+        cons.append(LinearConstraint(np.ones((1, n)), lb=0, ub=cap))
+    res = milp(cost, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
+    if res.status == 2:
+        return _IlpOutcome(None, False, None, int(getattr(res, "mip_node_count", 0) or 0), False, True)
     b = getattr(res, "mip_dual_bound", None)
     bound = float(b) if b is not None and np.isfinite(b) else None
     nodes = int(getattr(res, "mip_node_count", 0) or 0)
@@ -460,7 +421,11 @@ def solve_cover(
             ar, kept = reduce_cover(a, weights)  # dominated sites and redundant points out: a much faster MIP
             upper_known = len(best) if best is not None else len(_greedy(ar, weights[kept]))
             out = _ilp(ar, weights[kept], node_limit=nodes_left, upper=upper_known,
-                       safety_s=deadline - time.perf_counter())
+                       safety_s=deadline - time.perf_counter(), cap=None)
+            if out.infeasible and best is not None:  # no cover of even these points beats the incumbent
+                lower = float(len(best))
+                nodes += out.nodes
+                break
             out.x = kept[out.x] if out.x is not None else None
             nodes += out.nodes
             nodes_left -= max(1, out.nodes)
@@ -481,10 +446,11 @@ def solve_cover(
             break
         if best is not None and lower is not None and len(best) <= math.ceil(lower - TIE_BREAK_BUDGET - 1e-6):
             break  # the incumbent already meets the proven bound
-        if len(bad) > DEFAULT_MAX_ROWS_PER_ROUND:
-            keys = np.floor(points[bad] / max(radius / 8.0, 1e-3)).astype(np.int64)
-            _, first = np.unique(keys, axis=0, return_index=True)
-            bad = bad[first]
+        # one new point per cell of side radius / DEFAULT_NEW_ROWS_PER_RADIUS: small rounds, small MIPs
+        # (a skipped point comes back in a later round if it is still uncovered)
+        keys = np.floor(points[bad] / max(radius / DEFAULT_NEW_ROWS_PER_RADIUS, 1e-3)).astype(np.int64)
+        _, first = np.unique(keys, axis=0, return_index=True)
+        bad = bad[first]
         subset = np.union1d(subset, bad)
     assert best is not None
     lb = None
@@ -601,6 +567,7 @@ class SmokeDetectorModel:
         existing = grid.positions(Component.SMOKE_DETECTOR)
         details: dict[str, Any] = {
             "standard": str(grid.detector_standard),
+            "design_problem": OPTIMUM_PROBLEM,
             "design_radius_m": round(problem.radius, 4),
             "r_cover_m": problem.r_cover,
             "lattice_step_m": problem.step,
@@ -613,6 +580,8 @@ class SmokeDetectorModel:
             pts = pts[_uncovered(geo, grid.tile_centres(existing), pts, problem.radius)]
         placed_tiles = np.zeros((0, 2), dtype=np.int64)
         if len(pts):
+            # The D4 filter is dropped only when the filtered sites (with the kept detectors) leave a point
+            # uncovered: the same rule as the checker's reference_sites.
             sites = candidate_sites(grid, luminaire_filter=True)
             if len(sites.centres) == 0 or _uncovered(geo, sites.centres, pts, problem.radius).any():
                 sites = candidate_sites(grid, luminaire_filter=False)
