@@ -202,3 +202,11 @@ def test_exhausted_node_budget_is_reported():
     if not d["optimal"]:
         assert d["budget_exhausted"] is True and "budget" in d["solver_reason"]
         assert d["gap"] == d["count"] - d["lower_bound"] > 0
+
+
+def test_candidate_cap_uses_the_pattern_path():
+    """Above the model's ILP candidate cap the layout comes from the pattern path, compliant and unproven."""
+    room = make_room(24, 14, detector_standard="nfpa72")
+    result = SmokeDetectorModel(max_ilp_candidates=100).place(room)
+    assert result.compliant and result.details["solver"] == "pattern+greedy"
+    assert result.details["optimal"] is False and "candidate limit 100" in result.details["solver_reason"]

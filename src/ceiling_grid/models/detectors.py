@@ -51,6 +51,9 @@ DEFAULT_COVER_MARGIN_M = DESIGN_MARGIN_M  # §7.4: generators place so coverage 
 NARROW_CORRIDOR_M = 1.0  # §7.4 D2: BS corridors narrower than this put detectors on the centreline
 DEFAULT_MAX_ROW_ROUNDS = 40  # row-generation rounds before giving up on the ILP
 DEFAULT_ILP_NODE_BUDGET = 400  # branch-and-bound nodes over all rounds: the deterministic work budget
+# Above this many candidates the ILP is skipped (pattern + greedy): a deterministic cost cap. 50 x 50 tiles
+# (2304-2500 sites) NFPA/CEN ran into the wall-clock net (> 20 s CPU) with it; 40 x 40 (<= 1600) stays <= ~9 s.
+DEFAULT_MODEL_ILP_MAX_CANDIDATES = 2000
 DEFAULT_NEW_ROWS_PER_RADIUS = 8.0
 EPS = 1e-9
 
@@ -556,6 +559,7 @@ class SmokeDetectorModel:
 
     limits: Limits = DEFAULT_LIMITS
     node_budget: int = DEFAULT_ILP_NODE_BUDGET  # deterministic ILP work budget (B&B nodes over all rounds)
+    max_ilp_candidates: int = DEFAULT_MODEL_ILP_MAX_CANDIDATES  # deterministic cost cap (also Limits')
 
     def place(self, grid: RoomGrid) -> ModelResult:
         """Add the fewest detectors that cover every ceiling point; pre-placed detectors are kept and count."""
@@ -601,7 +605,8 @@ class SmokeDetectorModel:
                 return ModelResult(self.name, self.stage, grid, report.score, False, 0, details)
             d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)
             anchors = np.nonzero(d_vertex < 1e-6)[0]
-            use_ilp = len(sites.centres) <= self.limits.ilp_max_candidates
+            cap = min(self.limits.ilp_max_candidates, self.max_ilp_candidates)
+            use_ilp = len(sites.centres) <= cap
             pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius)
             if use_ilp:
                 cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius, use_ilp=True,
@@ -610,7 +615,7 @@ class SmokeDetectorModel:
                 reason = cover.reason
             else:
                 cover = _Cover(pattern, "pattern+greedy", False, None, 1, 0)
-                reason = f"{len(sites.centres)} candidates > ilp_max_candidates {self.limits.ilp_max_candidates}"
+                reason = f"{len(sites.centres)} candidates > ILP candidate limit {cap}"
             placed_tiles = sites.tiles[cover.chosen]
             lower = cover.lower_bound + len(existing) if cover.lower_bound is not None else None
             details.update(
