@@ -103,6 +103,15 @@ def _fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def fresh_secrets() -> dict[str, str]:
+    """New values for the three secrets every Airflow component of one stack must share."""
+    return {
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
+        "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+    }
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
@@ -416,9 +425,7 @@ def _load_credentials(home: Path) -> dict[str, str]:
         defaults = {
             "AIRFLOW_ADMIN_USERNAME": "admin",
             "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
-            "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            **fresh_secrets(),
         }
         for key, value in defaults.items():
             generated.setdefault(key, value)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 import structlog
 
 from ceiling_grid.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, expand_inputs, main
 from ceiling_grid.testing import room_payload
+from tests.support.http_recorder import recording_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "input"
@@ -175,48 +173,23 @@ def test_installed_entry_point_help_has_examples() -> None:
     assert "ceiling-grid run data/input --out data/output/cli" in proc.stdout and "exit codes:" in proc.stdout
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    """Stands in for a Pushgateway and an OTLP collector: records requests, answers 200."""
-
-    requests: ClassVar[list[tuple[str, str, bytes]]] = []
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        type(self).requests.append((self.command, self.path, self.rfile.read(length)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_POST = do_PUT = _handle
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_run_pushes_metrics_and_exports_traces(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a gateway and an OTLP endpoint set, one run pushadds the metrics and posts the spans."""
-    handler = type("Handler", (_Recorder,), {"requests": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("PROMETHEUS_PUSHGATEWAY_URL", url)
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
-    try:
+    with recording_server() as (url, requests):
+        monkeypatch.setenv("PROMETHEUS_PUSHGATEWAY_URL", url)
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
         room = _write(tmp_path / "r.json", room_payload(6, 5, grid_id="observed"))
         assert main(["run", str(room), "--out", str(tmp_path / "out"), "--workers", "1"]) == EXIT_OK
-    finally:
-        server.shutdown()
-        server.server_close()
     capsys.readouterr()
-    pushes = [r for r in handler.requests if r[1].startswith("/metrics/job/ceiling_grid_cli/instance/")]
+    pushes = [r for r in requests if r[1].startswith("/metrics/job/ceiling_grid_cli/instance/")]
     assert len(pushes) == 1 and pushes[0][0] == "POST"
     assert b'ceiling_grid_rooms_total{outcome="compliant"} 1.0' in pushes[0][2]
     assert (
         b'ceiling_grid_model_selections_total{model="SmokeDetectorModel",stage="smoke_detectors"} 1.0' in (pushes[0][2])
     )
-    traces = [r for r in handler.requests if r[1] == "/v1/traces"]
+    traces = [r for r in requests if r[1] == "/v1/traces"]
     assert traces and all(b"observed" in r[2] for r in traces)
     assert any(b"model LightModelA" in r[2] for r in traces)

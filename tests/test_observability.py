@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import sys
-import threading
 from collections.abc import Iterator
-from typing import ClassVar
 
 import pytest
 import structlog
@@ -19,6 +16,7 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from ceiling_grid.observability import PipelineMetrics, PipelineTracer, configure_cli_logging
+from tests.support.http_recorder import recording_server
 
 
 @pytest.fixture
@@ -28,35 +26,10 @@ def fresh_structlog() -> Iterator[None]:
     structlog.reset_defaults()
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    """Records every request (method, path, body) and answers 200."""
-
-    requests: ClassVar[list[tuple[str, str, bytes]]] = []
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        type(self).requests.append((self.command, self.path, self.rfile.read(length)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_POST = do_PUT = _handle
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def http_recorder() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
-    handler = type("Handler", (_Recorder,), {"requests": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler.requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with recording_server() as recorder:
+        yield recorder
 
 
 def test_cli_logging_writes_json_lines_with_bound_context(

@@ -211,11 +211,7 @@ def acquire(tmp_path_factory: pytest.TempPathFactory) -> RlStack:
         sql_conn=pg.url,
         username="admin",
         password=secrets.token_urlsafe(12),
-        secrets={
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
-            "AIRFLOW__CORE__FERNET_KEY": mod._fernet_key(),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-        },
+        secrets=mod.fresh_secrets(),
         components=("api-server", "scheduler", "dag-processor"),
         extra_env={
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"admin:admin,{VIEWER}:viewer",
