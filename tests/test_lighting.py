@@ -182,3 +182,17 @@ def test_regular_array_l_shape_and_blocked_tiles() -> None:
     assert len(moved) == 24
     assert (2, 1) not in set(map(tuple, moved.tolist()))
     assert any(abs(x - 2) + abs(y - 1) == 1 for x, y in moved.tolist())
+
+
+def test_ring_room_whose_band_swallows_every_point_falls_back_to_the_whole_ceiling() -> None:
+    """A 0.6 m-wide ring loses every point to the 0.5 m band; the whole ceiling becomes the task area."""
+    from ceiling_grid.lighting import calculation_grid
+    from ceiling_grid.runner import PipelineRunner
+
+    ring = make_room(3, 4, outside=[(1, 1), (1, 2)], grid_id="ring")
+    cg = calculation_grid(ring)
+    assert len(cg.points) > 0 and cg.band_m == 0.0
+    assert geometry_of(ring).on_ceiling(cg.points).all()
+    with PipelineRunner(max_workers=1) as runner:
+        result = runner.run_full_pipeline(ring)
+    assert result.report.stages["lights"].metrics["count"] >= 1

@@ -94,11 +94,18 @@ def calculation_grid(grid: RoomGrid) -> CalculationGrid:
     xs = ex0 + (np.arange(nx) + 0.5) * lx / nx
     ys = ey0 + (np.arange(ny) + 0.5) * ly / ny
     gx, gy = np.meshgrid(xs, ys, indexing="xy")
-    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    keep = geo.on_ceiling(pts)
-    if b > 0:
-        keep &= geo.distance_to_walls(pts) >= b - 1e-9
-    pts = pts[keep]
+    grid_pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    on_ceiling = geo.on_ceiling(grid_pts)
+    pts = grid_pts[on_ceiling & (geo.distance_to_walls(grid_pts) >= b - 1e-9)] if b > 0 else grid_pts[on_ceiling]
+    if len(pts) == 0:
+        # [A] The band is sized on the bounding box, so a narrow ring or U can lose every point to it, and a
+        # coarse grid can fall entirely on holes. Then the whole ceiling is the task area (§2.2): first the
+        # grid points without the band, else the centre of every ceiling tile.
+        b = 0.0
+        pts = grid_pts[on_ceiling]
+        if len(pts) == 0:
+            pts = grid.tile_centres(np.argwhere(geo.ceiling)[:, ::-1])
+    pts = np.ascontiguousarray(pts)
     pts.setflags(write=False)
     cg = CalculationGrid(pts, b, (ex0, ey0, ex1, ey1), d, p, nx, ny)
     ROOM_CACHE.put(key, cg)
