@@ -123,15 +123,19 @@ def _progress(total: int, enabled: bool) -> Iterator[Any]:
 # ----- commands -------------------------------------------------------------------------------
 
 
+def _room_files(inputs: Sequence[str]) -> tuple[list[Path], int]:
+    """The room files named by ``inputs``; each unusable input is printed as one line and sets EXIT_USAGE."""
+    files, problems = expand_inputs(inputs)
+    for problem in problems:
+        print(problem.message, file=sys.stderr)
+    return files, EXIT_USAGE if problems else EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .outputs import write_room_outputs
     from .runner import PipelineRunner
 
-    files, problems = expand_inputs(args.inputs)
-    code = EXIT_OK
-    for problem in problems:
-        print(problem.message, file=sys.stderr)
-        code = EXIT_USAGE
+    files, code = _room_files(args.inputs)
     seen: dict[str, Path] = {}
     rooms: list[tuple[Path, RoomGrid]] = []
     for path in files:
@@ -188,11 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    files, problems = expand_inputs(args.inputs)
-    code = EXIT_OK
-    for problem in problems:
-        print(problem.message, file=sys.stderr)
-        code = EXIT_USAGE
+    files, code = _room_files(args.inputs)
     for path in files:
         try:
             grid = load_room(path)
