@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ceiling_grid.observability.mlflow_tracking import RUN_ID_TAG, metric_key
-from tests.support.obs_backends import DAG_ID, MlflowServer, run_dag_in_process
+from tests.support.obs_backends import DAG_ID, MlflowServer, only_backend, run_dag_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 MLFLOW_PORT = 28240
@@ -48,9 +48,7 @@ def test_publish_logs_one_mlflow_run_with_params_metrics_and_artifacts(
     """Experiment = dag_id; the run has room params, model versions, every light score, selections and files."""
     from mlflow.tracking import MlflowClient
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    monkeypatch.delenv("PROMETHEUS_PUSHGATEWAY_URL", raising=False)
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    only_backend(monkeypatch, "MLFLOW_TRACKING_URI", mlflow_server.url)
     summary = run_dag_in_process(data, "mlflow_it_1")
     (run,) = _runs(mlflow_server.url, "mlflow_it_1")
     params, metrics, tags = run.data.params, run.data.metrics, run.data.tags  # type: ignore[attr-defined]
@@ -88,9 +86,7 @@ def test_a_retried_publish_reuses_the_mlflow_run(
     mlflow_server: MlflowServer, data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Running the same DAG run id again logs into the existing MLflow run; a new run id makes a new one."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    monkeypatch.delenv("PROMETHEUS_PUSHGATEWAY_URL", raising=False)
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    only_backend(monkeypatch, "MLFLOW_TRACKING_URI", mlflow_server.url)
     run_dag_in_process(data, "mlflow_it_2")
     (first,) = _runs(mlflow_server.url, "mlflow_it_2")
     run_dag_in_process(data, "mlflow_it_2")

@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 from ceiling_grid import orchestration as orch
 from ceiling_grid.observability.task import TaskTelemetry, current_telemetry
 from ceiling_grid.observability.tracing import GuardedExporter, run_trace_ids
-from tests.support.obs_backends import PrometheusStack, run_dag_in_process
+from tests.support.obs_backends import PrometheusStack, only_backend, run_dag_in_process
 from tests.support.obs_backends import task_info as _info
 from tests.support.otlp_receiver import OtlpReceiver
 
@@ -61,9 +61,7 @@ def test_in_process_dag_exports_one_trace_with_nested_spans(
     data: Path, receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Outside Airflow every task span lands on the run's derived trace id, with pipeline/stage/model below."""
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
-    monkeypatch.delenv("PROMETHEUS_PUSHGATEWAY_URL", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    only_backend(monkeypatch, "OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
     run_dag_in_process(data, "obs_unit_trace")
     trace_id = f"{run_trace_ids(DAG_ID, 'obs_unit_trace')[0]:032x}"
     spans = [s for s in receiver.snapshot() if s.trace_id == trace_id]
@@ -89,9 +87,7 @@ def test_stage_and_publish_tasks_push_their_families_to_a_real_pushgateway(
 ) -> None:
     """Groups are job=dag_id + task_id (+ map_index); stage tasks push model figures, publish the room figures."""
     prom.wipe_gateway()
-    monkeypatch.setenv("PROMETHEUS_PUSHGATEWAY_URL", prom.pushgateway_url)
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    only_backend(monkeypatch, "PROMETHEUS_PUSHGATEWAY_URL", prom.pushgateway_url)
     summary = run_dag_in_process(data, "obs_unit_push")
     groups = {(g["labels"]["task_id"], g["labels"].get("map_index")): g for g in prom.gateway_groups()
               if g["labels"].get("job") == DAG_ID}

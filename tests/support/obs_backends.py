@@ -31,6 +31,17 @@ SCRAPE_INTERVAL = "1s"
 DAG_ID = "ceiling_grid_pipeline"
 
 
+TELEMETRY_ENV = ("PROMETHEUS_PUSHGATEWAY_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "MLFLOW_TRACKING_URI")
+
+
+def only_backend(monkeypatch: Any, name: str, url: str) -> None:
+    """Point one telemetry variable (``TELEMETRY_ENV``) at ``url`` and switch the other two off."""
+    assert name in TELEMETRY_ENV, name
+    for other in TELEMETRY_ENV:
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv(name, url)
+
+
 def task_info(task_id: str, map_index: int = -1, run_id: str = "obs_unit_1", try_number: int = 1) -> Any:
     """The ``orchestration.TaskInfo`` of one task of the pipeline DAG."""
     from ceiling_grid import orchestration as orch
