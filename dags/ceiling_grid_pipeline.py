@@ -7,14 +7,17 @@ detectors; finally the independent evaluator checks every rule and the results a
 
 | task | what it does |
 |---|---|
-| `load_rooms` | validates every room file (a bad one fails the run at once, no retry); chunks of `chunk_size` |
+| `load_rooms` | checks the conf, every path, the output folder and every room file (bad input fails at once) |
 | `place_lights` | one mapped instance per chunk: LightModelA/B/C in parallel, keeps the best |
 | `place_air_supply` | one mapped instance per chunk: supply diffusers |
 | `place_smoke_detectors` | one mapped instance per chunk: smoke detectors under the chosen standard |
-| `publish` | evaluates each room; writes `<id>.json/.report.json/.svg` + `summary.json` to `<output_dir>/<run_id>/` |
+| `publish` | evaluates each room; writes its files + `summary.json` to `<output_dir>/<run id>-<hash>/` at once |
 
 Paths are relative to the data folder (`$CEILING_GRID_DATA_DIR`, default the repository's `data/`);
-paths leaving it are refused. Rooms move between tasks as JSON through XCom, guarded by
+inputs leaving it are refused, and `output_dir` must lie in the output root
+(`$CEILING_GRID_OUTPUT_ROOT`, default `data/output`). Each run id gets its own folder (a readable
+slug plus a hash of the exact id), marked with the run id: a run never writes into the inputs or
+into another run's folder. Rooms move between tasks as JSON through XCom, guarded by
 `CEILING_GRID_XCOM_MAX_BYTES`: lower `chunk_size` (or use the object-storage XCom backend) if a
 chunk is too large. Failures emit one structured `task_failed_alert` log line (and a webhook POST
 when `CEILING_GRID_ALERT_WEBHOOK_URL` is set).
@@ -56,7 +59,7 @@ params = {
     "inputs": Param(
         ["input"],
         type="array",
-        items={"type": "string"},
+        items={"type": "string", "minLength": 1},
         minItems=1,
         title="Room files or folders",
         description="One per line: room JSON files or folders of them, relative to the data folder "
@@ -81,7 +84,8 @@ params = {
         type="string",
         minLength=1,
         title="Output folder",
-        description="Relative to the data folder; results go to <output_dir>/<run_id>/.",
+        description="Relative to the data folder and inside the output root (default data/output); "
+        "results go to <output_dir>/<run id>-<hash>/.",
     ),
     "chunk_size": Param(
         DEFAULT_CHUNK_SIZE,
@@ -123,12 +127,15 @@ def ceiling_grid_pipeline() -> None:
         context = get_current_context()
         p = context["params"]
         with orch.task_scope(orch.TaskInfo.from_context(context)):
+            orch.check_trigger(getattr(context.get("dag_run"), "conf", None), params)
             return orch.load_rooms(
                 p["inputs"],
                 detector_standard=p["detector_standard"],
                 room_type=p["room_type"],
                 chunk_size=int(p["chunk_size"]),
                 base=orch.data_dir(DEFAULT_DATA_DIR),
+                output_dir=p["output_dir"],
+                run_id=str(context["run_id"]),
             )
 
     def _stage(stage: str, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:

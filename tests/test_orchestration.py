@@ -18,6 +18,7 @@ from ceiling_grid.errors import InfeasibleRoomError, InputError, PayloadTooLarge
 from ceiling_grid.grid import Component, RoomGrid, parse_room
 from ceiling_grid.models.base import ModelResult, Stage
 from ceiling_grid.runner import PipelineRunner
+from ceiling_grid.runs import run_folder_name
 from ceiling_grid.testing import make_room, room_payload
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,11 +51,15 @@ def test_resolve_under_refuses_paths_that_escape_the_data_folder(tmp_path: Path)
             orch.resolve_under(base, bad, "inputs")
 
 
-def test_safe_run_id_is_one_plain_folder_name() -> None:
-    """Run ids become a single path component with no separators, colons or dot-dot."""
-    assert orch.safe_run_id("manual__2026-01-01T00:00:00+00:00") == "manual__2026-01-01T00_00_00_00_00"
-    assert orch.safe_run_id("../../etc/passwd") == "etc_passwd"
-    assert orch.safe_run_id("...") == "run"
+def test_run_folder_name_is_one_plain_folder_name_per_exact_run_id() -> None:
+    """Run ids become a single path component (slug + hash of the exact id); ids that slug alike still differ."""
+    name = run_folder_name("manual__2026-01-01T00:00:00+00:00")
+    assert name.startswith("manual__2026-01-01T00_00_00_00_00-") and "/" not in name
+    assert run_folder_name("../../etc/passwd").startswith("etc_passwd-")
+    assert run_folder_name("...").startswith("run-")
+    for a, b in (("baseline1", "baseline1~"), ("mix:1", "mix+1"), ("Mix", "mix")):
+        assert run_folder_name(a) != run_folder_name(b)
+        assert run_folder_name(a).lower() != run_folder_name(b).lower()  # case-insensitive disks too
 
 
 def test_data_dir_prefers_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,7 +271,7 @@ def test_full_chain_publishes_the_same_files_as_the_cli(tmp_path: Path) -> None:
     for stage in orch.STAGES:
         chunks = [orch.run_stage_on_chunk(stage, c, fail_on_infeasible=False) for c in chunks]
     summary = orch.publish(chunks, run_id="manual__2026:01", base=data)
-    out = data / "output" / "manual__2026_01"
+    out = data / "output" / run_folder_name("manual__2026:01")
     assert summary["output_dir"] == str(out) and summary["rooms"] == len(rooms)
     assert json.loads((out / "summary.json").read_text()) == summary
     cli_out = tmp_path / "cli"

@@ -69,6 +69,18 @@ def expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[_Problem]]:
     return files, problems
 
 
+def out_dir_problem(out_dir: Path, room_files: Sequence[Path]) -> str | None:
+    """Why ``--out`` cannot take this run's outputs (a file, or the folder of an input room), or None."""
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"--out {out_dir}: is a file, not a folder (fix: pass a folder; it is created if missing)"
+    target = out_dir.resolve()
+    for room in room_files:
+        if room.resolve().parent == target:
+            return (f"--out {out_dir}: holds the input room {room} and would overwrite it (fix: write outputs to "
+                    "another folder, e.g. --out data/output/cli)")
+    return None
+
+
 def one_line(exc: BaseException) -> str:
     """A single-line message for an input error (first problem, and how many more there are)."""
     if isinstance(exc, RoomValidationError) and exc.issues:
@@ -159,6 +171,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code or EXIT_USAGE
 
     out_dir = Path(args.out)
+    refusal = out_dir_problem(out_dir, [path for path, _grid in rooms])
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return EXIT_USAGE
     show_bar = len(rooms) > 1 and sys.stderr.isatty()
     runner = PipelineRunner(max_workers=args.workers)
     try:

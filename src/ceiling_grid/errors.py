@@ -6,6 +6,9 @@ Hierarchy::
     ├── InputError                   - the input is wrong; retrying cannot help (never retried)
     │   ├── RoomValidationError      - a room file breaks the schema; lists every problem with its JSON path
     │   ├── LimitExceededError       - a file or a room is bigger than a configured limit
+    │   ├── NotRegularFileError      - a FIFO, device, socket or folder where a regular file is needed
+    │   ├── OutputLocationError      - the output folder cannot be used (outside the root, holds inputs,
+    │   │                              belongs to another run, not a folder, not writable)
     │   └── InfeasibleRoomError      - no compliant layout exists; names the blocking rule
     ├── PayloadTooLargeError         - a payload (e.g. an Airflow XCom) is over its size guard
     └── TransientError               - an outside fault (disk, network) that a retry may cure
@@ -24,6 +27,8 @@ __all__ = [
     "InputError",
     "Issue",
     "LimitExceededError",
+    "NotRegularFileError",
+    "OutputLocationError",
     "PayloadTooLargeError",
     "RoomValidationError",
     "TransientError",
@@ -68,6 +73,20 @@ class RoomValidationError(InputError):
 
 class LimitExceededError(InputError):
     """A file or room is larger than a configured limit (checked before any large allocation)."""
+
+
+class NotRegularFileError(InputError):
+    """A path names a FIFO, a device, a socket or a folder where a regular file is needed."""
+
+    def __init__(self, source: str, kind: str) -> None:
+        self.source = source
+        self.what = f"is a {kind}, not a regular room file"
+        self.fix = "pass a .json file" if kind == "folder" else "pass a regular .json file; copy the data into one"
+        super().__init__(f"{source}: {self.what} (fix: {self.fix})")
+
+
+class OutputLocationError(InputError):
+    """The output folder cannot be used: outside the output root, holding inputs, another run's, or unwritable."""
 
 
 class InfeasibleRoomError(InputError):

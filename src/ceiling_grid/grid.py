@@ -525,6 +525,9 @@ def parse_room(data: Any, source: str = "<room>", limits: Limits = DEFAULT_LIMIT
 
 def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> RoomGrid:
     """Read and validate one room file. Raises ``InputError`` subclasses with actionable messages."""
+    from .errors import NotRegularFileError
+    from .fsio import read_regular_file
+
     p = Path(path)
     source = str(path)
     try:
@@ -541,8 +544,15 @@ def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> 
             f"{source}: file is {size} bytes, over the limit of {limits.max_file_bytes} bytes "
             "(split the floor into rooms, or raise CEILING_GRID_MAX_FILE_BYTES)"
         )
+    try:  # regular files only, and never more than the limit + 1 bytes whatever stat said
+        raw = read_regular_file(p, limits.max_file_bytes)
+    except NotRegularFileError as exc:
+        raise RoomValidationError(source, [Issue("", exc.what, exc.fix)]) from None
+    except OSError as exc:
+        issue = Issue("", f"cannot read file: {exc.strerror or exc}", "check permissions")
+        raise RoomValidationError(source, [issue]) from None
     try:
-        text = p.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         issue = Issue("", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8 JSON")
         raise RoomValidationError(source, [issue]) from None

@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .config import Limits
-from .errors import InfeasibleRoomError, InputError, PayloadTooLargeError, TransientError
+from .errors import (
+    CeilingGridError,
+    InfeasibleRoomError,
+    InputError,
+    OutputLocationError,
+    PayloadTooLargeError,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from .grid import RoomGrid
@@ -37,6 +44,7 @@ __all__ = [
     "TaskInfo",
     "alert_on_failure",
     "build_alert",
+    "check_trigger",
     "chunk_rooms",
     "data_dir",
     "guard_payload",
@@ -44,7 +52,6 @@ __all__ = [
     "publish",
     "resolve_under",
     "run_stage_on_chunk",
-    "safe_run_id",
     "task_scope",
 ]
 
@@ -60,7 +67,6 @@ ALERT_WEBHOOK_ENV = "CEILING_GRID_ALERT_WEBHOOK_URL"
 DEFAULT_ALERT_TIMEOUT_S = 3.0
 OBJECT_STORAGE_XCOM_BACKEND = "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend"
 STAGES = ("lights", "air_supply", "smoke_detectors")
-_RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 # ----- where things live ------------------------------------------------------------------
@@ -77,10 +83,10 @@ def data_dir(default: Path | None = None) -> Path:
 
 def resolve_under(base: Path, relative: str, what: str) -> Path:
     """``base / relative`` resolved, refusing anything that escapes ``base`` (``..``, absolute paths, links)."""
+    from .fsio import check_path_text
+
     base = base.resolve()
-    text = str(relative).strip()
-    if not text:
-        raise InputError(f"{what}: empty path (fix: give a path relative to the data folder {base})")
+    text = check_path_text(relative, what)
     candidate = Path(text)
     target = (candidate if candidate.is_absolute() else base / candidate).resolve()
     if target != base and base not in target.parents:
@@ -89,12 +95,6 @@ def resolve_under(base: Path, relative: str, what: str) -> Path:
             f"(fix: give a path inside the data folder, or point {DATA_DIR_ENV} at the folder that holds it)"
         )
     return target
-
-
-def safe_run_id(run_id: str) -> str:
-    """``run_id`` as one safe folder name: ``a:b+c`` -> ``a_b_c``; never empty, never ``..``."""
-    cleaned = _RUN_ID_UNSAFE.sub("_", run_id).strip("._-")
-    return cleaned[:200] or "run"
 
 
 # ----- task context and logging -----------------------------------------------------------
@@ -181,16 +181,41 @@ def guard_payload(obj: Any, limits: Limits, what: str, chunk_size: int | None = 
     return obj
 
 
+# ----- trigger request ------------------------------------------------------------------------
+
+def check_trigger(conf: Mapping[str, Any] | None, known: Iterable[str]) -> None:
+    """Refuse run-conf keys the DAG does not declare (a typo such as ``chunksize``), naming the closest one."""
+    import difflib
+
+    names = sorted(str(k) for k in known)
+    unknown = sorted(str(k) for k in (conf or {}) if str(k) not in names)
+    if not unknown:
+        return
+    described = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        described.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise InputError(f"run conf: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(described)}; "
+                     f"this DAG takes {', '.join(names)} (fix: correct or drop the key)")
+
+
 # ----- load_rooms ---------------------------------------------------------------------------
 
 def _as_list(inputs: str | Sequence[str] | None) -> list[str]:
+    """The input entries, each a usable path string; an empty entry is an error, not 'the default'."""
+    from .fsio import check_path_text
+
     if inputs is None:
         return list(DEFAULT_INPUTS)
     if isinstance(inputs, str):
-        parts = [p.strip() for p in re.split(r"[\n,]", inputs)]
+        parts = re.split(r"[\n,]", inputs) if inputs.strip() else []
+    elif isinstance(inputs, Sequence):
+        parts = list(inputs)
     else:
-        parts = [str(p).strip() for p in inputs]
-    return [p for p in parts if p] or list(DEFAULT_INPUTS)
+        raise InputError(f"inputs: {inputs!r} is not a list of paths (fix: give a list such as [\"input\"])")
+    if not parts:
+        raise InputError("inputs: no room files or folders given (fix: name at least one, e.g. [\"input\"])")
+    return [check_path_text(p, f"inputs[{i}]") for i, p in enumerate(parts)]
 
 
 def _room_files(inputs: Sequence[str], base: Path) -> list[tuple[str, Path]]:
@@ -266,20 +291,29 @@ def load_rooms(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     base: Path | None = None,
     limits: Limits | None = None,
+    output_dir: str | None = None,
+    run_id: str | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Validate every room file named by ``inputs`` and split the rooms into chunks of room entries.
 
     Every file is checked before failing, so one run reports every bad file at once. Raises
     ``InputError`` naming each file, JSON path and fix; duplicate ``grid_id`` values are an error
-    too (they would overwrite each other's outputs).
+    too (they would overwrite each other's outputs). With ``output_dir`` (and ``run_id``), the
+    folder ``publish`` will write is checked first, so a bad one fails before any layout work.
     """
     from .grid import load_room
+    from .runs import check_output_dir, check_run_folder, run_folder_name
 
     limits = limits or Limits.from_env()
     base = (base or data_dir()).resolve()
     chunk_size = int(chunk_size)
     chunk_rooms([], chunk_size)  # validate chunk_size before reading anything
     files = _room_files(_as_list(inputs), base)
+    if output_dir is not None:
+        room_paths = [path for _, path in files]
+        out = check_output_dir(base, output_dir, room_paths)
+        if run_id is not None:
+            check_run_folder(out / run_folder_name(run_id), run_id, room_paths)
     entries: list[dict[str, Any]] = []
     problems: list[str] = []
     seen: dict[str, str] = {}
@@ -435,6 +469,44 @@ def _flatten(chunks: Iterable[Iterable[Mapping[str, Any]]]) -> list[Mapping[str,
     return sorted(rooms, key=lambda e: str(e.get("source", "")))
 
 
+def _storage_error(exc: OSError, what: str) -> CeilingGridError:
+    """A full disk or I/O error retries (``TransientError``); anything else fails now (``OutputLocationError``)."""
+    from .fsio import is_transient
+
+    reason = exc.strerror or str(exc)
+    if is_transient(exc):
+        return TransientError(f"{what}: {reason} (fix: free disk space or let the storage recover; the task "
+                              "retries)")
+    return OutputLocationError(f"{what}: {reason} (fix: pick another output_dir or repair the folder; a retry "
+                               "cannot help)")
+
+
+def _clear_stale(out_dir: Path, name: str) -> None:
+    """Remove the staging and replaced folders an earlier, killed try of this run left next to its folder."""
+    import shutil
+
+    for stale in out_dir.glob(f".{name}.*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _swap_in(staging: Path, run_dir: Path) -> None:
+    """Put the complete ``staging`` folder in place of ``run_dir`` (the old one, if any, is removed after)."""
+    import secrets
+    import shutil
+
+    from .fsio import fsync_dir
+
+    old = None
+    if run_dir.exists():
+        old = run_dir.with_name(f".{run_dir.name}.old-{secrets.token_hex(4)}")
+        os.rename(run_dir, old)
+    os.rename(staging, run_dir)
+    fsync_dir(run_dir.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def publish(
     chunks: Iterable[Iterable[Mapping[str, Any]]],
     *,
@@ -443,50 +515,74 @@ def publish(
     base: Path | None = None,
     limits: Limits | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every room, write ``<id>.json/.report.json/.svg`` and ``summary.json`` under ``<output_dir>/<run_id>/``.
+    """Evaluate every room and write the run folder ``<output_dir>/<run folder>/`` as one unit.
 
-    Returns the summary (rooms, compliance, scores, chosen models, output folder) and logs one
-    ``room_published`` line per room.
+    The folder (``ceiling_grid.runs.run_folder_name(run_id)``) holds ``<id>.json/.report.json/.svg``
+    per room, ``summary.json`` and the run marker. It is built in a staging folder and swapped in
+    whole, so a re-run of the same run id replaces it and ``summary.json`` lists exactly its files;
+    a folder of another run is never touched. Returns the summary and logs one ``room_published``
+    line per room. A full disk raises ``TransientError`` (retried); other storage faults fail now.
     """
+    import secrets
+    import shutil
+
     from .evaluator import evaluate
     from .observability.task import observe_published_room, observe_published_run
     from .outputs import write_room_outputs
+    from .runs import RUN_MARKER, check_output_dir, check_run_folder, marker_text, run_folder_name
 
     limits = limits or Limits.from_env()
     base = (base or data_dir()).resolve()
-    out_dir = resolve_under(base, output_dir, "output_dir") / safe_run_id(run_id)
+    entries = _flatten(chunks)
+    sources = [base / str(e["source"]) for e in entries if isinstance(e, Mapping) and e.get("source")]
+    out_dir = check_output_dir(base, output_dir, sources)
+    name = run_folder_name(run_id)
+    run_dir = check_run_folder(out_dir / name, run_id, sources)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        _clear_stale(out_dir, name)
+        staging = out_dir / f".{name}.staging-{os.getpid()}-{secrets.token_hex(4)}"
+        staging.mkdir()
     except OSError as exc:
-        raise TransientError(f"cannot create output folder {out_dir}: {exc.strerror} "
-                             "(fix: check free space and permissions; the task retries)") from exc
+        raise _storage_error(exc, f"cannot create the run folder {run_dir}") from exc
     rooms: list[dict[str, Any]] = []
-    for entry in _flatten(chunks):
-        grid = _decode(entry, limits)
-        with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id):
-            report = evaluate(grid)
-            result = pipeline_result(grid, report, entry.get("stages", []))
-            try:
-                paths = write_room_outputs(result, out_dir)
-            except OSError as exc:
-                raise TransientError(f"cannot write outputs of {grid.grid_id} to {out_dir}: {exc} "
-                                     "(fix: check free space and permissions; the task retries)") from exc
-            observe_published_room(result, entry, paths)
-            room = _jsonable(_room_summary(result, entry, paths, out_dir))
-            log.info("room_published", summary=result.summary_line(), compliant=room["compliant"],
-                     lights=room["lights"], air_supply=room["air_supply"],
-                     smoke_detectors=room["smoke_detectors"], models=room["models"])
-            rooms.append(room)
-    summary = {
-        "run_id": run_id,
-        "output_dir": str(out_dir),
-        "rooms": len(rooms),
-        "compliant": sum(1 for r in rooms if r["compliant"]),
-        "results": rooms,
-    }
-    _write_json_atomic(out_dir / "summary.json", summary)
-    observe_published_run(summary, out_dir)
-    log.info("run_published", rooms=summary["rooms"], compliant=summary["compliant"], output_dir=str(out_dir))
+    try:
+        for entry in entries:
+            grid = _decode(entry, limits)
+            with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id):
+                report = evaluate(grid)
+                result = pipeline_result(grid, report, entry.get("stages", []))
+                try:
+                    paths = write_room_outputs(result, staging)
+                except OSError as exc:
+                    raise _storage_error(exc, f"cannot write the outputs of {grid.grid_id} to {run_dir}") from exc
+                final_paths = {kind: run_dir / p.name for kind, p in paths.items()}
+                observe_published_room(result, entry, final_paths)
+                room = _jsonable(_room_summary(result, entry, final_paths, run_dir))
+                log.info("room_published", summary=result.summary_line(), compliant=room["compliant"],
+                         lights=room["lights"], air_supply=room["air_supply"],
+                         smoke_detectors=room["smoke_detectors"], models=room["models"])
+                rooms.append(room)
+        summary = {
+            "run_id": run_id,
+            "output_dir": str(run_dir),
+            "folder": name,
+            "rooms": len(rooms),
+            "compliant": sum(1 for r in rooms if r["compliant"]),
+            "files": sorted(f for r in rooms for f in r["files"]),
+            "results": rooms,
+        }
+        try:
+            (staging / RUN_MARKER).write_text(marker_text(run_id), encoding="utf-8")
+            _write_json_atomic(staging / "summary.json", summary)
+            _swap_in(staging, run_dir)
+        except OSError as exc:
+            raise _storage_error(exc, f"cannot finish the run folder {run_dir}") from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    observe_published_run(summary, run_dir)
+    log.info("run_published", rooms=summary["rooms"], compliant=summary["compliant"], output_dir=str(run_dir))
     return guard_payload(summary, limits, "publish summary")
 
 
@@ -557,9 +653,9 @@ def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Pat
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    from .fsio import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True))
 
 
 # ----- alerting ---------------------------------------------------------------------------------

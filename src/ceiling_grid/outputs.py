@@ -15,12 +15,10 @@ the report only when ``timings=True`` (CLI ``--timings``). They are always in th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .fsio import atomic_write_text, commit_files
 from .grid import RoomGrid
 from .runner import PipelineResult
 
@@ -37,6 +36,7 @@ __all__ = [
     "build_report",
     "dumps_grid",
     "dumps_stable",
+    "room_output_texts",
     "to_jsonable",
     "write_room_outputs",
 ]
@@ -89,33 +89,6 @@ def dumps_grid(grid: RoomGrid) -> str:
     lines.append(",\n".join("    " + json.dumps(c, sort_keys=True, separators=(", ", ": ")) for c in cells))
     lines += ["  ]", "}"]
     return "\n".join(lines) + "\n"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder + fsync + ``os.replace``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 _TIMING_KEY = re.compile(r"(^|_)(elapsed|seconds|duration|runtime|wall|time)(_s|_ms)?$")
@@ -192,22 +165,32 @@ def _safe_target(out_dir: Path, grid_id: str, suffix: str) -> Path:
     return target
 
 
+def room_output_texts(result: PipelineResult, timings: bool = False, svg: bool = True) -> dict[str, str]:
+    """``{file name: text}`` of a room's outputs: ``<id>.json``, ``<id>.report.json`` and ``<id>.svg``."""
+    from .render import render_svg
+
+    texts = {
+        f"{result.grid_id}.json": dumps_grid(result.final_grid),
+        f"{result.grid_id}.report.json": dumps_stable(build_report(result, timings=timings)),
+    }
+    if svg:
+        texts[f"{result.grid_id}.svg"] = render_svg(result.final_grid, result.report)
+    return texts
+
+
 def write_room_outputs(
     result: PipelineResult, out_dir: str | os.PathLike[str], timings: bool = False, svg: bool = True
 ) -> dict[str, Path]:
-    """Write ``<id>.json``, ``<id>.report.json`` and ``<id>.svg`` atomically; return their paths by kind."""
-    from .render import render_svg
+    """Write ``<id>.json``, ``<id>.report.json`` and ``<id>.svg`` together (all or none); return paths by kind.
 
+    The files are staged and committed as one group (:func:`ceiling_grid.fsio.commit_files`): a
+    full disk, Ctrl-C or a kill never leaves a room with its grid but without its report or plan.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     grid_id = result.grid_id
-    paths = {
-        "grid": _safe_target(out, grid_id, ".json"),
-        "report": _safe_target(out, grid_id, ".report.json"),
-    }
-    atomic_write_text(paths["grid"], dumps_grid(result.final_grid))
-    atomic_write_text(paths["report"], dumps_stable(build_report(result, timings=timings)))
-    if svg:
-        paths["svg"] = _safe_target(out, grid_id, ".svg")
-        atomic_write_text(paths["svg"], render_svg(result.final_grid, result.report))
-    return paths
+    kinds = {"grid": ".json", "report": ".report.json", "svg": ".svg"}
+    for suffix in kinds.values():
+        _safe_target(out, grid_id, suffix)
+    committed = commit_files(out.resolve(), room_output_texts(result, timings=timings, svg=svg))
+    return {kind: committed[f"{grid_id}{suffix}"] for kind, suffix in kinds.items()
+            if f"{grid_id}{suffix}" in committed}
