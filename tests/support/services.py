@@ -6,9 +6,13 @@ Under ``CI=true`` a missing service fails the test: CI must never skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +27,7 @@ HOW_TO = {
     "(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)",
     "redis": "start Redis on 127.0.0.1:6379 (redis-server --daemonize yes --port 6379)",
     "chromium": "install Debian's chromium (apt-get install chromium) and pip playwright",
+    "tiny disk": "run the tests as root (they mount a small tmpfs to get a real full disk)",
 }
 
 
@@ -62,3 +67,17 @@ def require_executable(name: str, how: str) -> str:
     require(name, path is not None, f"{name} is not on PATH")
     assert path is not None
     return path
+
+
+@contextlib.contextmanager
+def tiny_disk(where: Path, size_kib: int = 64) -> Iterator[Path]:
+    """A real file system of ``size_kib`` KiB mounted at ``where`` (tmpfs): writes past it fail with ENOSPC."""
+    where.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0755", "tmpfs", str(where)],
+                          capture_output=True, text=True) if shutil.which("mount") else None
+    require("tiny disk", proc is not None and proc.returncode == 0,
+            (proc.stderr.strip() if proc is not None else "no mount command") or "mount failed")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
