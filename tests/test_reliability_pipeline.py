@@ -159,8 +159,12 @@ def test_cli_killed_mid_run_leaves_only_complete_files_and_the_rerun_is_byte_ide
     os.killpg(victim.pid, signal.SIGKILL)
     victim.communicate(timeout=30)
     assert victim.returncode == -signal.SIGKILL
+    from ceiling_grid.fsio import recover_staging
+
+    recover_staging(out)  # what the next run does first: finish a room killed between its renames
     survived = _complete_files(out)
     assert survived and len(survived) < len(reference)  # killed part-way
+    assert_whole_rooms(survived)
     for name, data in survived.items():
         assert data == reference[name], f"{name} differs from the reference: a partial file under a final name"
 
@@ -168,6 +172,84 @@ def test_cli_killed_mid_run_leaves_only_complete_files_and_the_rerun_is_byte_ide
     rerun.communicate(timeout=300)
     assert rerun.returncode == 0
     assert _complete_files(out) == reference
+
+
+def assert_whole_rooms(files: dict[str, bytes] | set[str]) -> set[str]:
+    """Every room present has all three of its files (grid, report, plan); returns the room ids."""
+    names = set(files)
+    rooms = {n.removesuffix(".report.json").removesuffix(".json").removesuffix(".svg") for n in names}
+    for room in rooms:
+        assert {f"{room}.json", f"{room}.report.json", f"{room}.svg"} <= names, f"{room} is partial: {sorted(names)}"
+    return rooms
+
+
+def test_ctrl_c_stops_a_cli_run_promptly_and_leaves_only_whole_rooms(tmp_path: Path) -> None:
+    """SIGINT to the process group (a terminal's Ctrl-C) after the first room: exit 130, whole rooms only."""
+    inputs = [REPO / "data" / "input" / f"{name}.json" for name in SAMPLES]
+    out = tmp_path / "interrupted"
+    victim = _run_cli(inputs, out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob("*.svg")):
+        time.sleep(0.005)
+    os.killpg(victim.pid, signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = victim.communicate(timeout=60)  # a hang here is the bug; a prompt stop takes well under a second
+    stopped_after = time.monotonic() - t0
+    assert victim.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    rooms = assert_whole_rooms({p.name for p in out.iterdir()})
+    assert 1 <= len(rooms) < len(SAMPLES), (rooms, stopped_after)
+
+
+def test_cli_on_a_full_disk_leaves_only_whole_rooms(tmp_path: Path) -> None:
+    """ENOSPC part-way through a run (a real 160 KiB file system): rooms that fit are whole, the rest absent."""
+    from tests.support.services import tiny_disk
+
+    inputs = [REPO / "data" / "input" / f"{name}.json" for name in SAMPLES]
+    with tiny_disk(tmp_path / "disk", size_kib=160) as disk:
+        proc = subprocess.run([*CLI, "run", *map(str, inputs), "--out", str(disk), "--workers", "1"],
+                              capture_output=True, text=True, timeout=300)
+        names = {p.name for p in disk.iterdir()}
+    assert proc.returncode == 1, proc.stderr
+    assert "No space left on device" in proc.stdout, proc.stdout
+    rooms = assert_whole_rooms(names)
+    assert len(rooms) < len(SAMPLES), names
+
+
+BOUNDED_CLI = textwrap.dedent("""
+    import resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))   # 3 GiB: the old code needed 22 GB
+    from ceiling_grid.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_cli_refuses_dev_zero_and_a_fifo_at_once_with_one_line_each(tmp_path: Path) -> None:
+    """/dev/zero (stat size 0) used to eat 22.8 GB; a FIFO used to hang forever. Now: one line each, exit 2."""
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    proc = subprocess.run([sys.executable, "-c", BOUNDED_CLI, "run", "/dev/zero", str(fifo), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "/dev/zero: is a character device, not a regular room file (fix: pass a regular .json file; "
+        "copy the data into one)",
+        f"{fifo}: is a FIFO (named pipe), not a regular room file (fix: pass a regular .json file; "
+        "copy the data into one)",
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_to_write_into_the_folder_of_its_inputs(tmp_path: Path) -> None:
+    rooms = tmp_path / "rooms"
+    shutil.copytree(REPO / "data" / "input", rooms)
+    before = {p.name: p.read_bytes() for p in rooms.iterdir()}
+    proc = subprocess.run([*CLI, "run", str(rooms), "--out", str(rooms)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(f"--out {rooms}: holds the input room") and "fix:" in proc.stderr
+    assert {p.name: p.read_bytes() for p in rooms.iterdir()} == before
 
 
 # ----- unreachable exporters -------------------------------------------------------------------

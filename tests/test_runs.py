@@ -73,7 +73,7 @@ def test_an_output_dir_through_a_file_or_holding_inputs_is_refused(data: Path) -
     (data / "output" / "rooms").mkdir()
     room = data / "output" / "rooms" / "a.json"
     room.write_text("{}")
-    with pytest.raises(OutputLocationError, match="holds the input room a.json"):
+    with pytest.raises(OutputLocationError, match=r"holds the input room a\.json"):
         check_output_dir(data, "output/rooms", [room])
 
 
@@ -139,7 +139,7 @@ def test_unknown_conf_keys_are_refused_with_the_closest_name() -> None:
     orch.check_trigger(None, DAG_PARAMS)
     with pytest.raises(InputError, match="unknown key 'chunksize' \\(did you mean 'chunk_size'\\?\\)"):
         orch.check_trigger({"chunksize": 1}, DAG_PARAMS)
-    with pytest.raises(InputError, match="unknown keys 'outdir' .*'zzz'; this DAG takes chunk_size"):
+    with pytest.raises(InputError, match=r"unknown keys 'outdir' .*'zzz'; this DAG takes chunk_size"):
         orch.check_trigger({"zzz": 1, "outdir": "x"}, DAG_PARAMS)
 
 
@@ -189,6 +189,6 @@ def test_publish_refuses_a_folder_that_belongs_to_another_run(laid_out: Any) -> 
 def test_a_full_disk_in_publish_is_transient_and_leaves_nothing_half_written(laid_out: Any) -> None:
     data, chunks = laid_out
     with tiny_disk(data / "output" / "small", size_kib=48) as disk:
-        with pytest.raises(TransientError, match="No space left on device.*the task retries"):
+        with pytest.raises(TransientError, match=r"No space left on device.*the task retries"):
             orch.publish(chunks, run_id="full", output_dir="output/small", base=data)
         assert list(disk.iterdir()) == []  # no run folder, no staging: the retry starts clean

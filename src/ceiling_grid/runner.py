@@ -287,7 +287,10 @@ def _warm() -> int:
 
 
 def _init_worker() -> None:
-    """One BLAS thread per worker: the models already run side by side, so nested BLAS threads only oversubscribe."""
+    """Ctrl-C goes to the parent only; one BLAS thread per worker (nested BLAS threads only oversubscribe)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool; no traceback per worker
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - optional speed-up
@@ -401,10 +404,22 @@ class PipelineRunner:
     def __enter__(self) -> PipelineRunner:
         return self.start()
 
+    def terminate(self) -> None:
+        """Stop now: kill the workers mid-model instead of waiting for them (Ctrl-C)."""
+        pool, self._pool = self._pool, None
+        if isinstance(pool, ProcessPoolExecutor):
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.terminate()
+        else:
+            self.close()
 
     def _run_all(self, models: Sequence[PlacementModel], grid: RoomGrid) -> list[ModelRun]:
         if self.max_workers == 1 or len(models) == 1:
