@@ -14,8 +14,11 @@ repository's ``dags/``, LocalExecutor and the embedded SQLite database by defaul
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` at PostgreSQL to use it instead (``up`` runs
 ``airflow db migrate`` first in both cases). The login comes from ``.env``
 (``AIRFLOW_ADMIN_USERNAME`` / ``AIRFLOW_ADMIN_PASSWORD``); without ``.env``, ``scripts/init-env``
-writes one, or the stack generates its own secrets into ``airflow_home/stack.env``.
-Environment: ``AIRFLOW_PORT`` (default 8080), ``CEILING_GRID_AIRFLOW_HOME``, ``CEILING_GRID_DATA_DIR``;
+writes one with fresh secrets. Placeholder or short secrets (the rule of compose's airflow-init) are
+refused, and the password is never printed: ``up`` and ``status`` say which file holds it.
+``up`` on a stack with dead components (stale pid files) restarts just those and says so.
+Environment: ``AIRFLOW_PORT`` (default 8080), ``CEILING_GRID_AIRFLOW_HOME``, ``CEILING_GRID_DATA_DIR``,
+``CEILING_GRID_ENV_FILE`` (default ``.env``);
 other ``AIRFLOW__*`` variables in your shell (e.g. ``AIRFLOW__CORE__PARALLELISM``) override the stack's defaults.
 """
 
@@ -76,6 +79,18 @@ from airflow.__main__ import main
 sys.exit(main())
 """
 SECRET_KEYS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY")
+# The rule docker-compose.yml's airflow-init applies too (tests/test_stack_local.py checks they agree):
+# a secret is refused when it is empty, still holds the .env.example placeholder, or is too short.
+PLACEHOLDER_MARK = "CHANGE_ME"
+MIN_SECRET_CHARS = 16
+ENV_FILE_ENV = "CEILING_GRID_ENV_FILE"
+# Scheduler and triggerer serve task logs over HTTP on every interface (Airflow hard-codes the host).
+# On one machine the api-server reads the log files directly, so the stack starts no log server.
+COMPONENT_ARGS = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
+STACK_DEFAULTS = {  # overridable from the shell (AIRFLOW__... variables win)
+    # Reset a killed scheduler's running tasks within 30 s of its restart instead of 300 s.
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
+}
 
 
 class StackError(RuntimeError):
@@ -99,6 +114,17 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def weak_secrets(values: Mapping[str, str]) -> list[str]:
+    """Names of the secrets in ``values`` that are empty, placeholders or shorter than MIN_SECRET_CHARS."""
+    return [name for name, value in values.items()
+            if not value or PLACEHOLDER_MARK in value or len(value) < MIN_SECRET_CHARS]
+
+
+def env_file() -> Path:
+    """The dotenv file of the stack: ``$CEILING_GRID_ENV_FILE``, else the repository's ``.env``."""
+    return Path(os.environ.get(ENV_FILE_ENV) or REPO / ".env").resolve()
+
+
 def _fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
@@ -119,6 +145,7 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether anything of the process group ``pid`` is left."""
     try:
         os.killpg(pid, 0)
     except ProcessLookupError:
@@ -126,6 +153,30 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot, /proc), or None if it is gone."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat_line.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 and fields[0] != "Z" else None
+
+
+@dataclass(frozen=True)
+class PidRecord:
+    """What a component's pid file holds: the group leader's pid and its start time (so reused pids are seen)."""
+
+    pid: int
+    start: str | None = None
+
+    def leader_alive(self) -> bool:
+        now = process_start(self.pid)
+        if now is None:
+            return False
+        return self.start is None or now == self.start
 
 
 @dataclass
@@ -139,6 +190,7 @@ class Stack:
     sql_conn: str | None = None
     username: str = "admin"
     password: str = ""
+    password_source: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
     components: Sequence[str] = ALL_COMPONENTS
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -153,6 +205,7 @@ class Stack:
         home = Path(os.environ.get("CEILING_GRID_AIRFLOW_HOME", DEFAULT_HOME)).resolve()
         values = _load_credentials(home)
         return cls(
+            password_source=values.pop("_SOURCE", ""),
             home=home,
             port=int(os.environ.get("AIRFLOW_PORT", DEFAULT_PORT)),
             data_dir=Path(os.environ["CEILING_GRID_DATA_DIR"]) if os.environ.get("CEILING_GRID_DATA_DIR") else None,
@@ -197,6 +250,7 @@ class Stack:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.username}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+            **STACK_DEFAULTS,
         })
         if self.inherit_airflow_env:  # e.g. AIRFLOW__CORE__PARALLELISM=8 make up; topology stays ours
             env.update({k: v for k, v in os.environ.items()
@@ -213,8 +267,9 @@ class Stack:
         """The command line of one component (the scheduler preloads the heavy libraries, see PRELOAD_MODULES)."""
         if component == "scheduler" and self.preload:
             python = self.bin_dir / "python"
-            return [str(python), "-c", PRELOAD_MAIN, ",".join(PRELOAD_MODULES), component]
-        return [str(self.bin_dir / "airflow"), component]
+            return [str(python), "-c", PRELOAD_MAIN, ",".join(PRELOAD_MODULES), component,
+                    *COMPONENT_ARGS.get(component, ())]
+        return [str(self.bin_dir / "airflow"), component, *COMPONENT_ARGS.get(component, ())]
 
     def airflow(self, *args: str, timeout: float = 180.0, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run one ``airflow`` CLI command against this stack."""
@@ -225,19 +280,27 @@ class Stack:
         return proc
 
     # ----- lifecycle -------------------------------------------------------------------------
-    def pids(self) -> dict[str, int]:
-        out: dict[str, int] = {}
+    def records(self) -> dict[str, PidRecord]:
+        """The pid file of every component that has one (``<pid> <start time>``; old files: ``<pid>``)."""
+        out: dict[str, PidRecord] = {}
         for comp in ALL_COMPONENTS:
             f = self.run_dir / f"{comp}.pid"
             if f.is_file():
-                try:
-                    out[comp] = int(f.read_text().strip())
-                except ValueError:
-                    continue
+                parts = f.read_text().split()
+                if parts and parts[0].isdigit():
+                    out[comp] = PidRecord(int(parts[0]), parts[1] if len(parts) > 1 else None)
         return out
 
+    def pids(self) -> dict[str, int]:
+        return {c: r.pid for c, r in self.records().items()}
+
     def running(self) -> dict[str, int]:
-        return {c: p for c, p in self.pids().items() if _pid_alive(p)}
+        """Components whose own process (not a reused pid, not a left-over child) is alive."""
+        return {c: r.pid for c, r in self.records().items() if r.leader_alive()}
+
+    def stale(self) -> dict[str, int]:
+        """Components with a pid file whose process is gone (a crash, a kill, a reboot)."""
+        return {c: r.pid for c, r in self.records().items() if not r.leader_alive()}
 
     def prepare(self) -> None:
         """Create the home, the fixed login file, and the database schema (``airflow db migrate``)."""
@@ -246,6 +309,13 @@ class Stack:
         (self.home / "stack-logs").mkdir(exist_ok=True)
         if not self.password:
             raise StackError("no admin password configured (set AIRFLOW_ADMIN_PASSWORD in .env)")
+        weak = weak_secrets({**self.secrets, "AIRFLOW_ADMIN_PASSWORD": self.password})
+        if weak:
+            where = f" in {self.password_source}" if self.password_source else ""
+            raise StackError(
+                f"refusing to start: {', '.join(weak)}{where} missing, shorter than {MIN_SECRET_CHARS} characters "
+                f"or still the .env.example placeholder (fix: `scripts/init-env --force` writes fresh secrets "
+                "into .env; never copy .env.example by hand)")
         current: dict[str, str] = {}
         if self.passwords_file.is_file():
             try:
@@ -257,6 +327,26 @@ class Stack:
             self.passwords_file.write_text(json.dumps(current))
             self.passwords_file.chmod(0o600)
         self.airflow("db", "migrate", timeout=300)
+        self.protect_database()
+
+    def protect_database(self) -> None:
+        """The embedded SQLite database (and its journals) readable by its owner only: mode 0600."""
+        if self.sql_conn:
+            return
+        for path in self.home.glob("airflow.db*"):
+            with contextlib.suppress(OSError):
+                path.chmod(0o600)
+
+    def spawn(self, components: Sequence[str]) -> None:
+        """Start ``components`` as separate process groups and record ``<pid> <start time>`` for each."""
+        env = self.env()
+        for comp in components:
+            log = open(self.home / "stack-logs" / f"{comp}.log", "ab")  # noqa: SIM115 - owned by the child
+            proc = subprocess.Popen(self.command(comp), env=env, cwd=self.home,
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+            log.close()
+            (self.run_dir / f"{comp}.pid").write_text(f"{proc.pid} {process_start(proc.pid) or ''}".strip())
 
     def start(self, timeout: float = DEFAULT_UP_TIMEOUT_S) -> None:
         """Start the components as separate process groups and wait until they report healthy."""
@@ -266,25 +356,49 @@ class Stack:
         if port_in_use(self.port):
             raise StackError(f"port {self.port} is already in use by another program; free it or pick "
                              "another with AIRFLOW_PORT=<port>")
+        for pid in self.stale().values():  # what a crashed component left of its process group
+            if _pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
         self.prepare()
-        env = self.env()
-        for comp in self.components:
-            log = open(self.home / "stack-logs" / f"{comp}.log", "ab")  # noqa: SIM115 - owned by the child
-            proc = subprocess.Popen(self.command(comp), env=env, cwd=self.home,
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
-            log.close()
-            (self.run_dir / f"{comp}.pid").write_text(str(proc.pid))
+        self.spawn(self.components)
         try:
             self.wait_healthy(timeout)
         except StackError:
             self.stop()
             raise
+        self.protect_database()
+
+    def restart_dead(self, timeout: float = DEFAULT_UP_TIMEOUT_S) -> dict[str, int]:
+        """Start again every component whose process is gone (stale pid file) or was never started.
+
+        What is left of a dead component's process group (e.g. a worker it forked) is killed first.
+        Returns ``{component: old pid (0 if it had none)}`` of what was restarted.
+        """
+        records = self.records()
+        dead = {c: records[c].pid if c in records else 0 for c in self.components
+                if c not in records or not records[c].leader_alive()}
+        if not dead:
+            return dead
+        for pid in dead.values():
+            if pid and _pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+        if "api-server" in dead and port_in_use(self.port):
+            raise StackError(f"port {self.port} is already in use by another program; free it or pick "
+                             "another with AIRFLOW_PORT=<port>")
+        self.prepare()
+        self.spawn(list(dead))
+        self.wait_healthy(timeout)
+        self.protect_database()
+        return dead
 
     def stop(self, grace: float = STOP_GRACE_S) -> list[str]:
         """SIGTERM every component's process group, SIGKILL what is left after ``grace`` seconds."""
         stopped: list[str] = []
-        pids = self.pids()
+        pids = {c: p for c, p in self.pids().items() if _pid_alive(p)}
+        for comp in set(self.pids()) - set(pids):  # stale pid files: nothing to stop
+            (self.run_dir / f"{comp}.pid").unlink(missing_ok=True)
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
@@ -413,18 +527,22 @@ class Stack:
 
 
 def _load_credentials(home: Path) -> dict[str, str]:
-    """Login and shared secrets: ``.env``, else ``scripts/init-env`` writes it, else our own file in ``home``."""
-    dotenv = REPO / ".env"
+    """Login and shared secrets: the env file (``.env``; written by ``scripts/init-env`` if missing), else ours.
+
+    The key ``_SOURCE`` of the result names the file the admin password came from.
+    """
+    dotenv = env_file()
     init = REPO / "scripts" / "init-env"
-    if not dotenv.is_file() and init.is_file() and os.access(init, os.X_OK):
-        subprocess.run([str(init), "--if-missing"], cwd=REPO, check=True)
+    if not dotenv.is_file() and init.is_file():
+        subprocess.run([sys.executable, str(init), "--if-missing", "--env-file", str(dotenv)], cwd=REPO, check=True)
     values = read_env_file(dotenv)
+    values["_SOURCE"] = str(dotenv)
     own = home / "stack.env"
     if any(k not in values for k in ("AIRFLOW_ADMIN_USERNAME", "AIRFLOW_ADMIN_PASSWORD", *SECRET_KEYS)):
         generated = read_env_file(own)
         defaults = {
             "AIRFLOW_ADMIN_USERNAME": "admin",
-            "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+            "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(18),
             **fresh_secrets(),
         }
         for key, value in defaults.items():
@@ -432,6 +550,8 @@ def _load_credentials(home: Path) -> dict[str, str]:
         home.mkdir(parents=True, exist_ok=True)
         own.write_text("".join(f"{k}={v}\n" for k, v in generated.items()))
         own.chmod(0o600)
+        if "AIRFLOW_ADMIN_PASSWORD" not in values:
+            values["_SOURCE"] = str(own)
         values = {**generated, **values}
     for key in SECRET_KEYS:  # an exported variable wins over the files
         if os.environ.get(key):
@@ -442,18 +562,35 @@ def _load_credentials(home: Path) -> dict[str, str]:
 # ----- commands --------------------------------------------------------------------------------
 
 def _print_login(stack: Stack) -> None:
+    """URL, user and where the password is (it is never printed)."""
     db = stack.sql_conn or f"sqlite:///{stack.home / 'airflow.db'}"
-    print(f"Airflow UI:  {stack.base_url}   login: {stack.username} / {stack.password}")
+    where = f"AIRFLOW_ADMIN_PASSWORD in {stack.password_source}" if stack.password_source else "the one you set"
+    print(f"Airflow UI:  {stack.base_url}   login: {stack.username}, password: {where}")
     print(f"AIRFLOW_HOME={stack.home}  database={db.split('@')[-1]}  logs={stack.home / 'stack-logs'}")
 
 
 def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     if stack.running():
-        if not stack.unhealthy(stack.health()):
+        stale = stack.stale()
+        for comp, pid in stale.items():
+            print(f"{comp}: pid {pid} is gone (stale pid file); restarting it")
+        t0 = time.monotonic()
+        restarted = stack.restart_dead(timeout=args.timeout)
+        for comp in set(restarted) - set(stale):
+            print(f"{comp}: was not running; started it")
+        if restarted:
+            print(f"restarted {', '.join(restarted)}; healthy after {time.monotonic() - t0:.1f} s")
+            _print_login(stack)
+            return 0
+        bad = stack.unhealthy(stack.health())
+        if not bad:
             print(f"already running ({', '.join(stack.running())})")
             _print_login(stack)
             return 0
-        raise StackError(f"the stack is partly running ({stack.running()}) but unhealthy; run `make down` first")
+        raise StackError(f"every component runs but {', '.join(bad)} is unhealthy; see "
+                         f"{stack.home / 'stack-logs'}/<component>.log, then `make down && make up`")
+    for comp, pid in stack.stale().items():
+        print(f"{comp}: pid {pid} is gone (stale pid file); starting afresh")
     t0 = time.monotonic()
     stack.start(timeout=args.timeout)
     with stack.client() as client:
@@ -471,9 +608,12 @@ def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
 
 def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
     running = stack.running()
+    stale = stack.stale()
     for comp in ALL_COMPONENTS:
         pid = stack.pids().get(comp)
-        print(f"{comp:14s} {'running' if comp in running else 'stopped':8s} pid={pid or '-'}")
+        state = "running" if comp in running else "DEAD" if comp in stale else "stopped"
+        print(f"{comp:14s} {state:8s} pid={pid or '-'}" + ("  (stale pid file; `make up` restarts it)"
+                                                            if comp in stale else ""))
     health = stack.health()
     if health is None:
         print(f"api-server at {stack.base_url}: not answering")
@@ -486,7 +626,7 @@ def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
             for run in r.json().get("dag_runs", []):
                 print(f"run {run['dag_run_id']:45s} {run['state']}")
     _print_login(stack)
-    return 0 if not stack.unhealthy(health) else 1
+    return 0 if not stack.unhealthy(health) and not stale else 1
 
 
 def _conf(args: argparse.Namespace) -> dict[str, Any]:
@@ -544,7 +684,7 @@ def _explain_failure(stack: Stack, client: httpx.Client, run_id: str) -> None:
 
 
 def cmd_demo(stack: Stack, args: argparse.Namespace) -> int:
-    if not stack.running() or stack.unhealthy(stack.health()):
+    if not stack.running() or stack.stale() or stack.unhealthy(stack.health()):
         cmd_up(stack, args)
     conf = _conf(args)
     with stack.client() as client:
