@@ -144,11 +144,11 @@ def test_up_restarts_a_killed_scheduler_and_the_stack_runs_again(local_stack: di
     mod = load_stack_module()
     env = local_stack["env"]
     run_dir = local_stack["home"] / "run"
-    old = mod.PidRecord(*((run_dir / "scheduler.pid").read_text().split() + [None])[:2])
+    old = mod.Stack(home=local_stack["home"]).records()["scheduler"]
     api_before = (run_dir / "api-server.pid").read_text()
-    os.killpg(int(old.pid), signal.SIGKILL)
+    os.killpg(old.pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and mod.process_start(int(old.pid)) is not None:
+    while time.monotonic() < deadline and mod.process_start(old.pid) is not None:
         time.sleep(0.1)
     status = stack_cmd("status", env=env, timeout=60)
     assert status.returncode == 1 and re.search(r"scheduler\s+DEAD", status.stdout), status.stdout
