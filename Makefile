@@ -28,7 +28,7 @@ lint: setup
 unit: setup
 	$(VENV)/bin/pytest -q -m "not integration and not browser"
 
-test: setup system-deps lint audit ## the full suite: lint, dependency audit, unit, Airflow integration, browser
+test: setup system-deps lint ## the full suite: lint, unit, dependency audit (tests/test_audit.py), Airflow, browser
 	$(VENV)/bin/pytest -q
 
 lock: ## re-resolve requirements.lock from requirements-dev.txt
@@ -72,5 +72,5 @@ bench: setup ## speed/scale, quality vs references, Airflow overhead -> docs/ben
 	BENCH_FAST=$(BENCH_FAST) PYTHONPATH=$(CURDIR) $(PY) -m benchmarks.run
 
 .PHONY: audit
-audit: setup ## pip-audit requirements.lock; fails on known vulnerabilities that have a fix (docs/reliability.md)
+audit: setup ## pip-audit requirements.lock; passes only if every package was audited and none has a fixable vulnerability
 	$(PY) scripts/audit-deps

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from ceiling_grid.runs import run_folder_name
 from ceiling_grid.testing import room_payload
 from tests.support.compose import (
     COMPOSE_FILE,
@@ -152,7 +153,7 @@ def rehearse(
             [f"--- {p.relative_to(logs)}\n{p.read_text()[-3000:]}" for p in task_logs]
             + [f"--- {s}\n{stack.log(s)}" for s in stack.procs]
         )
-        assert (out / run_id / "summary.json").is_file(), sorted(p.name for p in out.iterdir())
+        assert (out / run_folder_name(run_id) / "summary.json").is_file(), sorted(p.name for p in out.iterdir())
         assert list((logs / f"dag_id={DAG_ID}" / f"run_id={run_id}").glob("task_id=*/**/attempt=1.log"))
         for name in stack.procs:  # still healthy after the run
             assert stack.healthcheck(name).returncode == 0, name

@@ -22,8 +22,10 @@ import yaml
 from ceiling_grid.grid import load_room
 from ceiling_grid.outputs import write_room_outputs
 from ceiling_grid.runner import PipelineRunner
+from ceiling_grid.runs import RUN_MARKER, run_folder_name
 from ceiling_grid.testing import room_payload
 from tests.integration import rl_stack
+from tests.support.services import tiny_disk
 
 pytestmark = pytest.mark.integration
 
@@ -80,9 +82,26 @@ def wait_runs(rl: rl_stack.RlStack, run_ids: list[str], on_poll: Callable[[], No
     return done
 
 
-def published(rl: rl_stack.RlStack, run_id: str) -> dict[str, bytes]:
-    out = rl.data / "output" / run_id
-    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name != "summary.json"}
+def published(rl: rl_stack.RlStack, run_id: str, output_dir: str = "output") -> dict[str, bytes]:
+    out = rl.data / output_dir / run_folder_name(run_id)
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name not in ("summary.json", RUN_MARKER)}
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def fill(disk: Path) -> Path:
+    """Fill a file system with one file until ENOSPC; returns the file (delete it to free the space)."""
+    filler = disk / "filler.bin"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    return filler
 
 
 def expected_files(reference: dict[str, bytes], *rooms: str) -> dict[str, bytes]:
@@ -108,8 +127,8 @@ def wait_task(rl: rl_stack.RlStack, run_id: str, task_id: str, states: set[str],
 
 
 @pytest.fixture(scope="module")
-def input_runs(rl: rl_stack.RlStack) -> dict[str, Any]:
-    """Trigger the five input scenarios together, clear the transient fault after publish's first try, wait."""
+def input_runs(rl: rl_stack.RlStack) -> Iterator[dict[str, Any]]:
+    """Trigger the input scenarios together, free the full disk after publish's first try, wait."""
     (rl.data / "bad").mkdir(exist_ok=True)
     for path in sorted(CORPUS.glob("*.json")):
         shutil.copy(path, rl.data / "bad" / path.name)
@@ -117,33 +136,40 @@ def input_runs(rl: rl_stack.RlStack) -> dict[str, Any]:
     every_tile = {(x, y): "sprinkler" for x in range(5) for y in range(4)}
     blocked = room_payload(5, 4, grid_id="all-blocked", states=every_tile)
     (rl.data / "infeasible" / "all-blocked.json").write_text(json.dumps(blocked))
-    # The transient fault: a FILE where publish must create its run folder (a full or read-only disk
-    # looks the same to the task: OSError -> TransientError -> retry). Removed after try 1 failed.
     (rl.data / "output").mkdir(exist_ok=True)
-    blocker = rl.data / "output" / "rl_transient"
-    blocker.write_text("not a folder\n")
+    (rl.data / "output" / "a-file").write_text("not a folder\n")
+    inputs_before = tree_bytes(rl.data / "input")
     one_room = [f"input/{ROOM}.json"]
-    t0 = time.monotonic()
-    runs = {
-        "baseline": rl.stack.trigger(rl.admin, {"inputs": ["input"], "chunk_size": 3}, run_id="rl_baseline"),
-        "corpus": rl.stack.trigger(rl.admin, {"inputs": ["bad"]}, run_id="rl_corpus"),
-        "infeasible": rl.stack.trigger(rl.admin, {"inputs": ["infeasible"]}, run_id="rl_infeasible"),
-        "transient": rl.stack.trigger(rl.admin, {"inputs": one_room}, run_id="rl_transient"),
-        "escape": rl.stack.trigger_cli({"inputs": ["../../etc"]}, run_id="rl_escape"),
-    }
-    cleared: dict[str, Any] = {}
+    # The transient fault: a real full disk (a 1 MiB tmpfs, filled) under publish's output_dir. Freed after try 1.
+    with tiny_disk(rl.data / "output" / "small", size_kib=1024) as disk:
+        filler = fill(disk)
+        t0 = time.monotonic()
+        runs = {
+            "baseline": rl.stack.trigger(rl.admin, {"inputs": ["input"], "chunk_size": 3}, run_id="rl_baseline"),
+            "corpus": rl.stack.trigger(rl.admin, {"inputs": ["bad"]}, run_id="rl_corpus"),
+            "infeasible": rl.stack.trigger(rl.admin, {"inputs": ["infeasible"]}, run_id="rl_infeasible"),
+            "transient": rl.stack.trigger(rl.admin, {"inputs": one_room, "output_dir": "output/small"},
+                                          run_id="rl_transient"),
+            "escape": rl.stack.trigger_cli({"inputs": ["../../etc"]}, run_id="rl_escape"),
+            "nul": rl.stack.trigger(rl.admin, {"inputs": ["input/\x00private_office.json"]}, run_id="rl_nul"),
+            "typo": rl.stack.trigger(rl.admin, {"inputs": one_room, "chunksize": 1}, run_id="rl_typo"),
+            "into_inputs": rl.stack.trigger(rl.admin, {"inputs": ["input"], "output_dir": "."}, run_id="input"),
+            "not_a_folder": rl.stack.trigger_cli({"inputs": one_room, "output_dir": "output/a-file"},
+                                                 run_id="rl_not_a_folder"),
+        }
+        cleared: dict[str, Any] = {}
 
-    def clear_fault_after_first_try() -> None:
-        if "at" in cleared:
-            return
-        ti = tis(rl, runs["transient"]).get(("publish", -1))
-        if ti and ti["try_number"] == 1 and ti["state"] in ("up_for_retry", "failed"):
-            cleared.update(at=time.monotonic() - t0, state=ti["state"])
-            blocker.unlink()
+        def free_disk_after_first_try() -> None:
+            if "at" in cleared:
+                return
+            ti = tis(rl, runs["transient"]).get(("publish", -1))
+            if ti and ti["try_number"] == 1 and ti["state"] in ("up_for_retry", "failed"):
+                cleared.update(at=time.monotonic() - t0, state=ti["state"])
+                filler.unlink()
 
-    done = wait_runs(rl, list(runs.values()), clear_fault_after_first_try)
-    return {"ids": runs, "runs": {k: done[v] for k, v in runs.items()}, "cleared": cleared,
-            "seconds": round(time.monotonic() - t0, 1)}
+        done = wait_runs(rl, list(runs.values()), free_disk_after_first_try)
+        yield {"ids": runs, "runs": {k: done[v] for k, v in runs.items()}, "cleared": cleared,
+               "seconds": round(time.monotonic() - t0, 1), "inputs_before": inputs_before}
 
 
 def assert_failed_once(rl: rl_stack.RlStack, run_id: str, task_id: str) -> None:
@@ -209,7 +235,7 @@ def test_infeasible_room_fails_the_run_once_naming_the_rule(input_runs: dict[str
 def test_invalid_params_are_refused_at_trigger_time(rl: rl_stack.RlStack) -> None:
     """REST conf breaking the DAG's param schema gets HTTP 400 and creates no run."""
     for i, conf in enumerate([{"chunk_size": 0}, {"detector_standard": "nfpa99"}, {"inputs": []},
-                              {"on_infeasible": "ignore"}]):
+                              {"on_infeasible": "ignore"}, {"inputs": [""]}]):
         run_id = f"rl_badparam_{i}"
         r = rl.admin.post("/api/v2/dags/ceiling_grid_pipeline/dagRuns",
                           json={"dag_run_id": run_id, "logical_date": None, "conf": conf})
@@ -227,8 +253,26 @@ def test_transient_fault_is_retried_and_the_run_completes(input_runs: dict[str, 
     publish = tis(rl, run_id)[("publish", -1)]
     assert (publish["state"], publish["try_number"]) == ("success", 2)
     text = errors_in_log(rl, run_id, "publish", 1)
-    assert "TransientError" in text and "cannot create output folder" in text
-    assert published(rl, run_id) == expected_files(reference, ROOM)
+    assert "TransientError" in text and "No space left on device" in text and "the task retries" in text
+    assert published(rl, run_id, "output/small") == expected_files(reference, ROOM)
+
+
+@pytest.mark.parametrize(("scenario", "message"), [
+    ("nul", "inputs[0]: 'input/\\x00private_office.json' contains a NUL byte (fix: remove"),
+    ("typo", "unknown key 'chunksize' (did you mean 'chunk_size'?)"),
+    ("into_inputs", "output_dir: '.' resolves to "),
+    ("not_a_folder", "/output/a-file is a file, not a folder (fix: "),
+])
+def test_permanent_problems_fail_load_rooms_on_try_one(input_runs: dict[str, Any], rl: rl_stack.RlStack,
+                                                       scenario: str, message: str) -> None:
+    """NUL bytes, conf typos, output_dir '.' and an output_dir that is a file: no retry, the fix named, nothing lost."""
+    run_id = input_runs["ids"][scenario]
+    assert input_runs["runs"][scenario]["state"] == "failed"
+    assert_failed_once(rl, run_id, "load_rooms")
+    text = errors_in_log(rl, run_id, "load_rooms")
+    assert message in text, text
+    assert "retries" not in text
+    assert tree_bytes(rl.data / "input") == input_runs["inputs_before"]  # run id 'input' wrote nothing there
 
 
 # ----- restarts, one at a time -----------------------------------------------------------------

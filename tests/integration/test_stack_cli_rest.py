@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ceiling_grid.grid import parse_room
+from ceiling_grid.runs import run_folder_name
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ def test_rest_trigger_succeeds_and_writes_outputs(rest_run: dict[str, Any], airf
     rooms = sorted(p.stem for p in (stack_data / "input").glob("*.json"))
     assert sorted(r["grid_id"] for r in summary["results"]) == sorted(
         json.loads((stack_data / "input" / f"{r}.json").read_text())["grid_id"] for r in rooms)
-    out = stack_data / "output" / "it_rest_1"
+    out = stack_data / "output" / run_folder_name("it_rest_1")
     assert summary["output_dir"] == str(out)
     assert json.loads((out / "summary.json").read_text()) == summary
     for room in summary["results"]:
