@@ -162,3 +162,21 @@ def test_up_restarts_a_killed_scheduler_and_the_stack_runs_again(local_stack: di
     assert run.returncode == 0 and run.stdout.strip().endswith(": success"), run.stdout + run.stderr
     published = list((local_stack["home"].parent / "data" / "output").glob("*/summary.json"))
     assert len(published) == 1, published
+
+
+def test_a_nul_byte_in_the_conf_fails_load_rooms_on_try_one(local_stack: dict[str, Any]) -> None:
+    """On SQLite the conf is stored as given; load_rooms refuses the NUL at once, no retry, the fix named."""
+    mod = load_stack_module()
+    values = mod.read_env_file(local_stack["env_file"])
+    stack = mod.Stack(home=local_stack["home"], port=PORT, username=values["AIRFLOW_ADMIN_USERNAME"],
+                      password=values["AIRFLOW_ADMIN_PASSWORD"])
+    with stack.client() as client:
+        run_id = stack.trigger(client, {"inputs": ["input/\x00private_office.json"]}, run_id="local_nul")
+        assert stack.wait_run(client, run_id, timeout=300)["state"] == "failed"
+        tis = {t["task_id"]: t for t in stack.task_instances(client, run_id)}
+        assert (tis["load_rooms"]["state"], tis["load_rooms"]["try_number"]) == ("failed", 1)
+        assert tis["publish"]["state"] == "upstream_failed"
+        events = stack.task_log(client, run_id, "load_rooms", 1)
+    (rejected,) = [e for e in events if e.get("event") == "input_rejected"]
+    assert rejected["retry"] is False
+    assert "inputs[0]: 'input/\\x00private_office.json' contains a NUL byte (fix: remove" in rejected["error"]
