@@ -138,6 +138,16 @@ def _run_cli(inputs: list[Path], out: Path, **kwargs: Any) -> subprocess.Popen[s
                             **kwargs)
 
 
+def _signal_after_first_room(inputs: list[Path], out: Path, sig: signal.Signals) -> subprocess.Popen[str]:
+    """Start a CLI run, and send ``sig`` to its process group as soon as its first room's plan exists."""
+    victim = _run_cli(inputs, out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob("*.svg")):
+        time.sleep(0.005)
+    os.killpg(victim.pid, sig)
+    return victim
+
+
 def _complete_files(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if not p.name.startswith(".")}
 
@@ -152,11 +162,7 @@ def test_cli_killed_mid_run_leaves_only_complete_files_and_the_rerun_is_byte_ide
     assert len(reference) == 3 * len(SAMPLES)
 
     out = tmp_path / "killed"
-    victim = _run_cli(inputs, out)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(out.glob("*.svg")):
-        time.sleep(0.005)
-    os.killpg(victim.pid, signal.SIGKILL)
+    victim = _signal_after_first_room(inputs, out, signal.SIGKILL)
     victim.communicate(timeout=30)
     assert victim.returncode == -signal.SIGKILL
     from ceiling_grid.fsio import recover_staging
@@ -187,11 +193,7 @@ def test_ctrl_c_stops_a_cli_run_promptly_and_leaves_only_whole_rooms(tmp_path: P
     """SIGINT to the process group (a terminal's Ctrl-C) after the first room: exit 130, whole rooms only."""
     inputs = [REPO / "data" / "input" / f"{name}.json" for name in SAMPLES]
     out = tmp_path / "interrupted"
-    victim = _run_cli(inputs, out)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(out.glob("*.svg")):
-        time.sleep(0.005)
-    os.killpg(victim.pid, signal.SIGINT)
+    victim = _signal_after_first_room(inputs, out, signal.SIGINT)
     t0 = time.monotonic()
     _, err = victim.communicate(timeout=60)  # a hang here is the bug; a prompt stop takes well under a second
     stopped_after = time.monotonic() - t0
