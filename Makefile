@@ -24,6 +24,7 @@ run: setup ## lay out the sample rooms in-process (no Airflow) into data/output/
 lint: setup
 	$(VENV)/bin/ruff check src dags tests
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 unit: setup
 	$(VENV)/bin/pytest -q -m "not integration and not browser"

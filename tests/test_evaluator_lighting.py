@@ -1,4 +1,4 @@
-"""Tests for the lighting evaluator (§7.2 L1-L5, §8 score) and the §8 model selection."""
+"""Tests for the lighting evaluator (§7.2 L1-L5 and the §8 score it gives a layout)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from ceiling_grid.evaluator.lighting import (
-    evaluate_lighting,
-    lighting_score,
-    select_best,
-    smallest_passing_regular_array,
-)
+from ceiling_grid.evaluator.lighting import evaluate_lighting, smallest_passing_regular_array
 from ceiling_grid.grid import Component
 from ceiling_grid.lighting import calculation_points, regular_array
-from ceiling_grid.models.base import ModelResult, Stage
 from ceiling_grid.testing import make_room
 
 METRIC_KEYS = {"em_lx", "emin_lx", "emax_lx", "u0", "count", "lumen_method_count", "lpd_w_m2", "max_shr",
@@ -124,39 +118,3 @@ def test_l4_reports_spacing_and_lpd() -> None:
     assert not l4.passed and not l4.hard
     assert l4.values["spacing_fail"] == 2
     assert report.metrics["max_shr"] == pytest.approx(9.0 / 1.95)
-
-
-def test_lighting_score_terms() -> None:
-    """Score terms clip as §8 says: s_E and s_U cap at 1, s_over halves at +50 %, s_P caps at 1."""
-    terms = lighting_score(True, 900.0, 0.9, 4.0, 0.5, 500.0, 0.6, 8.0)
-    assert (terms.s_e, terms.s_u, terms.s_over, terms.s_p, terms.s_r) == (1.0, 1.0, 0.5, 1.0, 0.5)
-    assert terms.score == pytest.approx(100 + 25 + 25 + 10 + 20 + 5)
-    low = lighting_score(False, 250.0, 0.3, 16.0, 1.0, 500.0, 0.6, 8.0)
-    assert low.score == pytest.approx(12.5 + 12.5 + 20 + 10 + 10)
-
-
-def _result(name: str, score: float, count: int, shr: float) -> ModelResult:
-    return ModelResult(name, Stage.LIGHTS, make_room(3, 3), score, score >= 100, count,
-                       {"count": count, "max_shr": shr})
-
-
-def test_select_best_prefers_higher_score() -> None:
-    """The highest score wins regardless of fixture count."""
-    best = select_best([_result("LightModelA", 190.0, 10, 1.0), _result("LightModelB", 195.0, 30, 1.4)])
-    assert best.model == "LightModelB"
-
-
-def test_select_best_tie_rules() -> None:
-    """Equal scores go to fewer fixtures, then lower max S/Hm, then the model name."""
-    a, b, c = _result("LightModelA", 190.0, 12, 1.2), _result("LightModelB", 190.0, 10, 1.4), \
-        _result("LightModelC", 190.0, 10, 1.3)
-    assert select_best([a, b, c]).model == "LightModelC"
-    assert select_best([a, b]).model == "LightModelB"
-    d, e = _result("LightModelB", 190.0, 10, 1.3), _result("LightModelA", 190.0000000001, 10, 1.3)
-    assert select_best([d, e]).model == "LightModelA"
-
-
-def test_select_best_needs_results() -> None:
-    """An empty list is an error with a hint."""
-    with pytest.raises(ValueError, match="at least one"):
-        select_best([])

@@ -16,6 +16,7 @@ from ceiling_grid.geometry import geometry_of
 from ceiling_grid.grid import Component
 from ceiling_grid.models.base import Stage
 from ceiling_grid.models.detectors import SmokeDetectorModel, candidate_sites, cover_problem
+from ceiling_grid.runner import place
 from ceiling_grid.testing import l_shaped_room, make_room
 
 STANDARDS = ["nfpa72", "bs5839_1", "cen_ts_54_14"]
@@ -28,7 +29,7 @@ def _tiles(grid, component=Component.SMOKE_DETECTOR):
 @pytest.mark.parametrize("standard", STANDARDS)
 def test_office_is_covered_optimally(standard):
     """A 24 x 14 office gets a compliant layout whose count equals the evaluator's ILP optimum."""
-    result = SmokeDetectorModel().place(make_room(24, 14, detector_standard=standard))
+    result = place(SmokeDetectorModel(), make_room(24, 14, detector_standard=standard))
     assert result.details["design_problem"] == OPTIMUM_PROBLEM
     assert result.stage is Stage.SMOKE_DETECTORS
     assert result.compliant
@@ -55,7 +56,7 @@ def test_model_and_checker_solve_the_same_design_problem():
 def test_l_room_count_equals_checker_optimum():
     """On an L room the model's proven count equals the checker's independently proven design optimum."""
     room = l_shaped_room(30, 24, 12, 10, detector_standard="nfpa72")
-    result = SmokeDetectorModel().place(room)
+    result = place(SmokeDetectorModel(), room)
     ev._OPTIMUM_CACHE.clear()
     report = evaluate_detectors(result.grid)
     d6 = next(r for r in report.rules if r.rule == "D6")
@@ -67,15 +68,15 @@ def test_l_room_count_equals_checker_optimum():
 def test_deterministic():
     """Two runs on the same room give the same tiles."""
     room = l_shaped_room(20, 16, 8, 6, detector_standard="cen_ts_54_14")
-    a = SmokeDetectorModel().place(room)
-    b = SmokeDetectorModel().place(room)
+    a = place(SmokeDetectorModel(), room)
+    b = place(SmokeDetectorModel(), room)
     assert _tiles(a.grid) == _tiles(b.grid)
 
 
 def test_ilp_matches_brute_force():
     """On a small room no smaller subset of candidates covers every demand point."""
     room = make_room(30, 6, detector_standard="nfpa72")
-    result = SmokeDetectorModel().place(room)
+    result = place(SmokeDetectorModel(), room)
     n = result.details["count"]
     geo = geometry_of(room)
     problem = cover_problem(room)
@@ -89,7 +90,7 @@ def test_ilp_matches_brute_force():
 def test_l_shaped_room_uses_geodesic_coverage():
     """An L-shaped room is covered with geodesic distances and passes the checker."""
     room = l_shaped_room(30, 30, 18, 18, detector_standard="bs5839_1")
-    result = SmokeDetectorModel().place(room)
+    result = place(SmokeDetectorModel(), room)
     assert result.compliant and evaluate_detectors(result.grid).compliant
 
 
@@ -97,7 +98,7 @@ def test_l_shaped_room_uses_geodesic_coverage():
 def test_bs_corridor_centreline_rule(tiles, count):
     """A BS corridor uses the centreline rule at 7.5 - 0.05 m: 28.2 m needs two detectors, 30 m needs three."""
     room = make_room(tiles, 3, detector_standard="bs5839_1", room_type="corridor")
-    result = SmokeDetectorModel().place(room)
+    result = place(SmokeDetectorModel(), room)
     assert result.details["corridor_rule"] is True
     assert result.details["count"] == count and result.details["optimal"]
     assert all(y == 1 for _, y in _tiles(result.grid))
@@ -108,7 +109,7 @@ def test_columns_are_not_used():
     """Detectors never land on column tiles and the room is still covered."""
     cols = {(x, y): "column" for x in (7, 8, 15, 16) for y in (6, 7)}
     room = make_room(24, 14, detector_standard="nfpa72", states=cols)
-    result = SmokeDetectorModel().place(room)
+    result = place(SmokeDetectorModel(), room)
     assert result.compliant
     assert not set(_tiles(result.grid)) & set(cols)
 
@@ -117,7 +118,7 @@ def test_preplaced_return_and_detector_are_kept():
     """A pre-placed detector is kept and counts; new detectors clear the return grille by 0.9144 m (NFPA)."""
     room = make_room(30, 14, detector_standard="nfpa72",
                      components={(3, 3): "smoke_detector", (20, 7): "air_return"})
-    result = SmokeDetectorModel().place(room)
+    result = place(SmokeDetectorModel(), room)
     assert (3, 3) in _tiles(result.grid)
     assert _tiles(result.grid, Component.AIR_RETURN) == [(20, 7)]
     assert result.details["preplaced"] == 1 and result.details["count"] == result.placed + 1
@@ -129,14 +130,14 @@ def test_preplaced_return_and_detector_are_kept():
 def test_all_tiles_blocked_is_infeasible():
     """A room whose every tile is a sprinkler reports D5 instead of crashing."""
     room = make_room(5, 5, states={(x, y): "sprinkler" for x in range(5) for y in range(5)})
-    result = SmokeDetectorModel().place(room)
+    result = place(SmokeDetectorModel(), room)
     assert not result.compliant and result.placed == 0
     assert result.details["infeasible"]["rule"] == "D5"
 
 
 def test_too_small_for_wall_clearance_is_infeasible():
     """A 1.2 m x 1.2 m BS room has no tile 0.5 m from the walls: D2 infeasible."""
-    result = SmokeDetectorModel().place(make_room(2, 2, detector_standard="bs5839_1"))
+    result = place(SmokeDetectorModel(), make_room(2, 2, detector_standard="bs5839_1"))
     assert not result.compliant
     assert result.details["infeasible"]["rule"] == "D2"
     assert evaluate_detectors(result.grid).infeasible is not None
@@ -146,10 +147,10 @@ def test_luminaire_filter_dropped_only_when_needed():
     """The soft 0.3 m luminaire filter is dropped (and reported) when it makes the room infeasible."""
     lights = {(x, y): "light" for x in range(6) for y in range(5) if (x, y) != (2, 2)}
     room = make_room(6, 5, detector_standard="cen_ts_54_14", components=lights, tile_size_m=0.5)
-    result = SmokeDetectorModel().place(room)  # 0.5 m tiles: the free tile is 0.25 m from the fittings
+    result = place(SmokeDetectorModel(), room)  # 0.5 m tiles: the free tile is 0.25 m from the fittings
     assert result.compliant and result.details.get("luminaire_filter_dropped") is True
     assert _tiles(result.grid) == [(2, 2)]
-    plain = SmokeDetectorModel().place(make_room(6, 5, detector_standard="cen_ts_54_14", tile_size_m=0.5))
+    plain = place(SmokeDetectorModel(), make_room(6, 5, detector_standard="cen_ts_54_14", tile_size_m=0.5))
     assert "luminaire_filter_dropped" not in plain.details
 
 
@@ -169,7 +170,7 @@ def test_compliant_layouts_pass_the_checker(w, h, standard, blocked, returns, cu
     kwargs = {"detector_standard": standard, "states": states, "components": comps}
     room = (l_shaped_room(w, h, w // 2, h // 2, **kwargs) if cut and w > 3 and h > 3
             else make_room(w, h, **kwargs))
-    result = SmokeDetectorModel().place(room)
+    result = place(SmokeDetectorModel(), room)
     report = evaluate_detectors(result.grid)
     if result.compliant:
         assert report.compliant
@@ -183,8 +184,8 @@ def test_same_room_same_tiles_whatever_the_time_limit():
     from ceiling_grid.config import Limits
 
     room = make_room(30, 24, detector_standard="cen_ts_54_14")
-    a = SmokeDetectorModel(limits=Limits(ilp_time_limit_s=120.0)).place(room)
-    b = SmokeDetectorModel(limits=Limits(ilp_time_limit_s=600.0)).place(room)
+    a = place(SmokeDetectorModel(limits=Limits(ilp_time_limit_s=120.0)), room)
+    b = place(SmokeDetectorModel(limits=Limits(ilp_time_limit_s=600.0)), room)
     assert _tiles(a.grid) == _tiles(b.grid)
     for r in (a, b):
         assert r.details["budget_exhausted"] is False and r.details["solver_reason"] is None
@@ -195,7 +196,7 @@ def test_same_room_same_tiles_whatever_the_time_limit():
 def test_exhausted_node_budget_is_reported():
     """With a one-node ILP budget on a 30 x 30 office the model still covers the room and says why it is unproven."""
     room = make_room(30, 30, detector_standard="nfpa72")
-    result = SmokeDetectorModel(node_budget=1).place(room)
+    result = place(SmokeDetectorModel(node_budget=1), room)
     assert result.compliant and evaluate_detectors(result.grid).compliant
     d = result.details
     assert d["lower_bound"] is not None and d["lower_bound"] <= d["count"]
@@ -207,6 +208,6 @@ def test_exhausted_node_budget_is_reported():
 def test_candidate_cap_uses_the_pattern_path():
     """Above the model's ILP candidate cap the layout comes from the pattern path, compliant and unproven."""
     room = make_room(24, 14, detector_standard="nfpa72")
-    result = SmokeDetectorModel(max_ilp_candidates=100).place(room)
+    result = place(SmokeDetectorModel(max_ilp_candidates=100), room)
     assert result.compliant and result.details["solver"] == "pattern+greedy"
     assert result.details["optimal"] is False and "candidate limit 100" in result.details["solver_reason"]

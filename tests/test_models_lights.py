@@ -10,10 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ceiling_grid.evaluator.lighting import evaluate_lighting, select_best
+from ceiling_grid.evaluator.lighting import evaluate_lighting
 from ceiling_grid.grid import Component, RoomGrid
 from ceiling_grid.models.base import PlacementModel, Stage
 from ceiling_grid.models.lights import LightModelA, LightModelB, LightModelC
+from ceiling_grid.runner import place
+from ceiling_grid.selection import select_best
 from ceiling_grid.testing import l_shaped_room, make_room
 
 MODELS = [LightModelA, LightModelB, LightModelC]
@@ -42,7 +44,7 @@ def _light_tiles(grid: RoomGrid) -> set[tuple[int, int]]:
 def test_model_compliant_on_reference_rooms(room: str, model_cls: type) -> None:
     """Each model returns a compliant layout on free tiles that the independent evaluator confirms."""
     grid = ROOMS[room]()
-    result = model_cls().place(grid)
+    result = place(model_cls(), grid)
     assert result.compliant, result.details
     assert result.stage is Stage.LIGHTS and result.model == model_cls.name
     report = evaluate_lighting(result.grid)
@@ -63,7 +65,7 @@ def test_models_follow_the_protocol_and_pickle(model_cls: type) -> None:
     assert model.stage is Stage.LIGHTS and model.version
     clone = pickle.loads(pickle.dumps(model))
     grid = make_room(12, 9)
-    assert _light_tiles(clone.place(grid).grid) == _light_tiles(model.place(grid).grid)
+    assert _light_tiles(place(clone, grid).grid) == _light_tiles(place(model, grid).grid)
 
 
 @pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.name)
@@ -72,9 +74,9 @@ def test_models_are_deterministic(model_cls: type) -> None:
     from ceiling_grid.photometry import ROOM_CACHE
 
     grid = l_shaped_room(18, 12, 6, 5, states={(3, 3): "sprinkler"})
-    first = model_cls().place(grid)
+    first = place(model_cls(), grid)
     ROOM_CACHE.data.clear()
-    second = model_cls().place(make_room(18, 12, outside=[(x, y) for y in range(5) for x in range(12, 18)],
+    second = place(model_cls(), make_room(18, 12, outside=[(x, y) for y in range(5) for x in range(12, 18)],
                                          states={(3, 3): "sprinkler"}))
     assert _light_tiles(first.grid) == _light_tiles(second.grid)
     assert first.score == second.score
@@ -85,7 +87,7 @@ def test_preplaced_lights_are_kept(model_cls: type) -> None:
     """Pre-placed lights stay where they are and count towards the total."""
     pre = {(0, 0): "light", (11, 8): "light"}
     grid = make_room(16, 12, components=pre)
-    result = model_cls().place(grid)
+    result = place(model_cls(), grid)
     tiles = _light_tiles(result.grid)
     assert set(pre) <= tiles
     assert result.details["count"] == len(tiles) == result.placed + 2
@@ -95,14 +97,14 @@ def test_preplaced_lights_are_kept(model_cls: type) -> None:
 def test_models_are_genuinely_different() -> None:
     """On the 24 x 14 office the three algorithms produce three different layouts."""
     grid = make_room(24, 14)
-    layouts = [frozenset(_light_tiles(m().place(grid).grid)) for m in MODELS]
+    layouts = [frozenset(_light_tiles(place(m(), grid).grid)) for m in MODELS]
     assert len(set(layouts)) == 3
 
 
 def test_local_search_improves_on_the_lumen_array() -> None:
     """Model B starts from model A's array, so it never scores lower and uses no more fixtures."""
     for grid in (make_room(24, 14), l_shaped_room(20, 16, 8, 7)):
-        a, b = LightModelA().place(grid), LightModelB().place(grid)
+        a, b = place(LightModelA(), grid), place(LightModelB(), grid)
         assert b.score >= a.score
         assert b.details["count"] <= a.details["count"]
         assert b.details["seed"] == LightModelB().seed
@@ -110,7 +112,7 @@ def test_local_search_improves_on_the_lumen_array() -> None:
 
 def test_lumen_array_starts_at_lumen_count() -> None:
     """Model A never places fewer fixtures than the lumen method asks for."""
-    result = LightModelA().place(make_room(24, 14))
+    result = place(LightModelA(), make_room(24, 14))
     assert result.details["count"] >= result.details["lumen_method_count"] == 32
     assert result.details["max_shr"] <= 1.5
 
@@ -120,7 +122,7 @@ def test_infeasible_room_reports_best_effort() -> None:
     states = {(x, y): "sprinkler" for x in range(12) for y in range(10) if (x, y) != (0, 0)}
     grid = make_room(12, 10, states=states)
     for model_cls in MODELS:
-        result = model_cls().place(grid)
+        result = place(model_cls(), grid)
         assert not result.compliant
         assert result.details["infeasible"]["rule"] == "L3"
         assert result.details["infeasible"]["reason"]
@@ -130,7 +132,7 @@ def test_infeasible_room_reports_best_effort() -> None:
 def test_selection_picks_a_compliant_model() -> None:
     """select_best over the three models returns a compliant layout with the top score."""
     grid = make_room(24, 14)
-    results = [m().place(grid) for m in MODELS]
+    results = [place(m(), grid) for m in MODELS]
     best = select_best(results)
     assert best.compliant
     assert best.score == max(r.score for r in results)
@@ -163,7 +165,7 @@ def small_rooms(draw: st.DrawFn) -> RoomGrid:
 def test_reported_compliance_matches_evaluator(grid: RoomGrid) -> None:
     """Whatever a model reports compliant passes evaluate_lighting, and non-compliance is explained."""
     for model_cls in MODELS:
-        result = model_cls().place(grid)
+        result = place(model_cls(), grid)
         report = evaluate_lighting(result.grid, include_reference=False)
         assert result.compliant == report.compliant
         assert result.score == pytest.approx(report.score)
@@ -184,9 +186,9 @@ def test_huge_rooms_thin_candidates_deterministically(monkeypatch: pytest.Monkey
     monkeypatch.setattr(lights_mod, "DEFAULT_MAX_MATRIX_ELEMENTS", 20_000)
     grid = make_room(30, 20, states={(7, 5): "sprinkler"})
     ROOM_CACHE.data.clear()
-    after_others = [m().place(grid) for m in MODELS]
+    after_others = [place(m(), grid) for m in MODELS]
     ROOM_CACHE.data.clear()
-    alone = LightModelC().place(grid)
+    alone = place(LightModelC(), grid)
     assert all(r.compliant for r in after_others)
     assert _light_tiles(alone.grid) == _light_tiles(after_others[2].grid)
     assert lights_mod._problem(grid).stride > 1

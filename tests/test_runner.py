@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from structlog.testing import capture_logs
 
 from ceiling_grid.grid import Component, RoomGrid
-from ceiling_grid.models.base import ModelResult, Stage
+from ceiling_grid.models.base import Judge, ModelResult, Stage
 from ceiling_grid.observability import PipelineMetrics, PipelineTracer
 from ceiling_grid.runner import PipelineRunner, StageFailedError, explain_selection
 from ceiling_grid.testing import make_room
@@ -39,7 +39,7 @@ class FakeLight:
     def __init__(self, label: str, n: int, score: float, compliant: bool = True, wait: bool = False) -> None:
         self.label, self.n, self.score, self.compliant, self.wait = label, n, score, compliant, wait
 
-    def place(self, grid: RoomGrid) -> ModelResult:
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         if self.wait:
             _BARRIER.wait(_BARRIER_TIMEOUT_S)
         tiles = [(x, 0) for x in range(self.n)]
@@ -70,14 +70,14 @@ class FakeC(FakeLight):
 class Exploding(FakeLight):
     name = "Exploding"
 
-    def place(self, grid: RoomGrid) -> ModelResult:
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         raise ValueError("boom in the model")
 
 
 class DyingWorker(FakeLight):
     name = "DyingWorker"
 
-    def place(self, grid: RoomGrid) -> ModelResult:
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         os._exit(3)
 
 
@@ -287,7 +287,7 @@ class BrokenAir:
     stage: ClassVar[Stage] = Stage.AIR_SUPPLY
     version: ClassVar[str] = "test"
 
-    def place(self, grid: RoomGrid) -> ModelResult:
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         raise RuntimeError("duct not found")
 
 

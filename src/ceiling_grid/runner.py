@@ -27,7 +27,7 @@ from opentelemetry.trace import Status, StatusCode
 from .errors import CeilingGridError
 from .evaluator.report import ComplianceReport
 from .grid import Component, RoomGrid
-from .models.base import ModelResult, PlacementModel, Stage
+from .models.base import Judge, Judgement, ModelResult, PlacementModel, Stage
 from .observability.metrics import PipelineMetrics
 from .observability.tracing import PipelineTracer
 
@@ -42,6 +42,8 @@ __all__ = [
     "StageOutcome",
     "explain_selection",
     "headline_figures",
+    "judge_for",
+    "place",
 ]
 
 DEFAULT_MAX_WORKERS = 3
@@ -255,6 +257,40 @@ def headline_figures(grid: RoomGrid, report: ComplianceReport) -> dict[str, Any]
 # ----- the worker -----------------------------------------------------------------------------
 
 
+def _judge_lights(grid: RoomGrid) -> Judgement:
+    from .evaluator.lighting import evaluate_lighting
+
+    return evaluate_lighting(grid, include_reference=False)  # L5's reference search does not change the score
+
+
+def _judge_air(grid: RoomGrid) -> Judgement:
+    from .evaluator.air import evaluate_air
+
+    return evaluate_air(grid)
+
+
+def _judge_detectors(grid: RoomGrid) -> Judgement:
+    from .evaluator.detectors import evaluate_detectors
+
+    return evaluate_detectors(grid)
+
+
+_JUDGES: dict[str, Judge] = {"lights": _judge_lights, "air_supply": _judge_air, "smoke_detectors": _judge_detectors}
+
+
+def judge_for(stage: str) -> Judge:
+    """The evaluator's judge of ``stage`` (module-level functions, so they pickle into worker processes)."""
+    try:
+        return _JUDGES[str(stage)]
+    except KeyError:
+        raise ValueError(f"unknown stage {stage!r}; use one of {sorted(_JUDGES)}") from None
+
+
+def place(model: PlacementModel, grid: RoomGrid) -> ModelResult:
+    """Run one model on ``grid`` with the evaluator as its judge (what the pipeline does for each model)."""
+    return model.place(grid, judge_for(model.stage))
+
+
 def _execute(model: PlacementModel, grid: RoomGrid) -> ModelRun:
     """Run one model (in a worker process or in-process); never raises for a model error."""
     start_ns = time.time_ns()
@@ -262,7 +298,7 @@ def _execute(model: PlacementModel, grid: RoomGrid) -> ModelRun:
     result: ModelResult | None = None
     error = tb = None
     try:
-        result = model.place(grid)
+        result = place(model, grid)
         if not isinstance(result, ModelResult):
             raise TypeError(f"place() returned {type(result).__name__}, not ModelResult")
     except Exception as exc:
@@ -302,7 +338,7 @@ def _init_worker() -> None:
 
 
 def _default_selector(results: Sequence[ModelResult]) -> ModelResult:
-    from .evaluator.lighting import select_best
+    from .selection import select_best
 
     return select_best(list(results))
 

@@ -13,6 +13,17 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
 from ..config import DetectorStandard
+from ..coverage import (
+    BS_CORRIDOR_RADIUS_M,
+    D1_LATTICE_STEP_M,
+    DESIGN_MARGIN_M,
+    OPTIMUM_PROBLEM,
+    coverage_points,
+    design_radius,
+    edge_distance,
+    is_bs_corridor,
+    wall_clearance,
+)
 from ..geodesic import geodesic_index, geodesic_pairs, nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
@@ -33,12 +44,7 @@ __all__ = [
     "square_spacing_count",
 ]
 
-D1_LATTICE_STEP_M = 0.1  # §7.4 D1
-BS_CORRIDOR_RADIUS_M = 7.5
-NARROW_CORRIDOR_M = 1.0  # §7.4 D2 BS exception
 LUMINAIRE_MIN_M = 0.3  # §7.4 D4
-DESIGN_MARGIN_M = 0.05  # §7.4: generators place so that the lattice check passes with R - 0.05 m
-OPTIMUM_PROBLEM = "0.1 m lattice, R-0.05 m, legal sites"  # the D6 design problem, shared with the model
 DEFAULT_OPTIMUM_MAX_CANDIDATES = 2000  # D6: compute the ILP optimum only up to this many candidates
 DEFAULT_OPTIMUM_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node budget decides the answer
 DEFAULT_OPTIMUM_NODE_BUDGET = 400  # D6: branch-and-bound nodes over all rounds (deterministic work budget)
@@ -46,68 +52,6 @@ DEFAULT_OPTIMUM_MAX_ROUNDS = 40
 DEFAULT_PRESOLVE_PASSES = 2  # D6: dominance-reduction rounds before each MIP
 DEFAULT_NEW_ROWS_PER_RADIUS = 8.0  # D6 row generation: one new point per cell of side radius / this
 TOL = 1e-9
-
-
-def _axis(lo: float, hi: float, h: float) -> np.ndarray:
-    n = math.floor((hi - lo) / h + 1e-9)
-    v = lo + h * np.arange(n + 1)
-    return np.append(v, hi) if hi - v[-1] > 1e-9 else v
-
-
-def _corridor(grid: RoomGrid, geo: RoomGeometry) -> bool:
-    limit = grid.detector_spec.corridor_max_width_m
-    return (
-        limit is not None
-        and grid.room_type == "corridor"
-        and geo.is_rectangle
-        and geo.narrow_dimension_m <= limit + TOL
-    )
-
-
-def coverage_points(grid: RoomGrid) -> tuple[np.ndarray, float, bool]:
-    """D1 points, the coverage radius and whether the BS corridor (centreline) rule applies."""
-    geo = geometry_of(grid)
-    h = D1_LATTICE_STEP_M
-    x0, y0, x1, y1 = geo.bbox
-    if _corridor(grid, geo):
-        if x1 - x0 >= y1 - y0:
-            xs = _axis(x0, x1, h)
-            pts = np.stack([xs, np.full(len(xs), (y0 + y1) / 2)], axis=1)
-        else:
-            ys = _axis(y0, y1, h)
-            pts = np.stack([np.full(len(ys), (x0 + x1) / 2), ys], axis=1)
-        return pts, BS_CORRIDOR_RADIUS_M, True
-    gx, gy = np.meshgrid(_axis(x0, x1, h), _axis(y0, y1, h))
-    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    pts = pts[geo.inside(pts)]
-    vertices = np.unique(np.concatenate([geo.walls[:, 0:2], geo.walls[:, 2:4]]), axis=0)
-    pts = np.concatenate([pts, vertices])
-    pts = pts[~geo.in_column(pts)]
-    return pts, grid.detector_spec.r_cover_m, False
-
-
-def _edge_dist(points: np.ndarray, tiles: np.ndarray, t: float) -> np.ndarray:
-    if len(tiles) == 0:
-        return np.full(len(points), np.inf)
-    c = (np.asarray(tiles, dtype=float) + 0.5) * t
-    out = np.empty(len(points))
-    step = max(1, 1_000_000 // len(c))
-    for s in range(0, len(points), step):
-        d = np.maximum(np.abs(points[s : s + step, None, :] - c[None]) - t / 2, 0.0)
-        out[s : s + step] = np.sqrt((d**2).sum(axis=2)).min(axis=1)
-    return out
-
-
-def _wall_dist(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> np.ndarray:
-    if _corridor(grid, geo) and geo.narrow_dimension_m < NARROW_CORRIDOR_M:
-        x0, y0, x1, y1 = geo.bbox
-        if x1 - x0 >= y1 - y0:
-            along, across, lo, hi, mid = 0, 1, x0, x1, (y0 + y1) / 2
-        else:
-            along, across, lo, hi, mid = 1, 0, y0, y1, (x0 + x1) / 2
-        d = np.minimum(xy[:, along] - lo, hi - xy[:, along])
-        return np.where(np.abs(xy[:, across] - mid) <= 1e-6, d, 0.0)
-    return geo.distance_to_walls(xy)
 
 
 def _terminals(grid: RoomGrid) -> np.ndarray:
@@ -127,10 +71,10 @@ def legal_detector_sites(grid: RoomGrid, *, luminaire_rule: bool = False) -> np.
     ys, xs = np.nonzero(ok_state)
     tiles = np.stack([xs, ys], axis=1)
     xy = grid.tile_centres(tiles)
-    keep = _wall_dist(grid, geo, xy) >= spec.wall_min_m - TOL
-    keep &= _edge_dist(xy, _terminals(grid), grid.tile_size_m) >= spec.air_terminal_min_m - TOL
+    keep = wall_clearance(grid, geo, xy) >= spec.wall_min_m - TOL
+    keep &= edge_distance(xy, _terminals(grid), grid.tile_size_m) >= spec.air_terminal_min_m - TOL
     if luminaire_rule:
-        keep &= _edge_dist(xy, grid.positions(Component.LIGHT), grid.tile_size_m) >= LUMINAIRE_MIN_M - TOL
+        keep &= edge_distance(xy, grid.positions(Component.LIGHT), grid.tile_size_m) >= LUMINAIRE_MIN_M - TOL
     return tiles[keep]
 
 
@@ -140,7 +84,7 @@ def square_spacing_count(grid: RoomGrid) -> int:
     spec = grid.detector_spec
     x0, y0, x1, y1 = geo.bbox
     s = spec.s_nominal_m or spec.r_cover_m * math.sqrt(2.0)
-    if _corridor(grid, geo):
+    if is_bs_corridor(grid, geo):
         return max(1, math.ceil(max(x1 - x0, y1 - y0) / (2 * BS_CORRIDOR_RADIUS_M) - 1e-9))
     return max(1, math.ceil((x1 - x0) / s - 1e-9)) * max(1, math.ceil((y1 - y0) / s - 1e-9))
 
@@ -172,11 +116,6 @@ def _cover_rows(geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, pts: np.nda
 
 _OPTIMUM_CACHE: dict[bytes, tuple[int | None, bool, str | None]] = {}
 _OPTIMUM_CACHE_SIZE = 64
-
-
-def design_radius(radius: float) -> float:
-    """The D6 design radius: the D1 radius less the §7.4 generator margin."""
-    return radius - DESIGN_MARGIN_M
 
 
 def reference_sites(grid: RoomGrid, points: np.ndarray, radius: float) -> tuple[np.ndarray, bool]:
@@ -461,9 +400,9 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
         d1_values))
 
     # D2 walls, D3 air terminals, D4 luminaires, D5 blocked tiles
-    wall = _wall_dist(grid, geo, xy) if n else np.zeros(0)
-    air = _edge_dist(xy, _terminals(grid), t) if n else np.zeros(0)
-    lum = _edge_dist(xy, grid.positions(Component.LIGHT), t) if n else np.zeros(0)
+    wall = wall_clearance(grid, geo, xy) if n else np.zeros(0)
+    air = edge_distance(xy, _terminals(grid), t) if n else np.zeros(0)
+    lum = edge_distance(xy, grid.positions(Component.LIGHT), t) if n else np.zeros(0)
     d2_bad = tiles[wall < spec.wall_min_m - TOL].tolist()
     d3_bad = tiles[air < spec.air_terminal_min_m - TOL].tolist()
     d4_ok = lum >= LUMINAIRE_MIN_M - TOL

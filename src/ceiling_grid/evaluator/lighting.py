@@ -1,10 +1,8 @@
-"""§7.2 lighting rules L1-L5 and the §8 lighting score, recomputed from the layout; plus the §8 model selection."""
+"""§7.2 lighting rules L1-L5 and the §8 lighting score, recomputed from the layout alone."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,46 +19,17 @@ from ..lighting import (
     regular_array,
     shr_minimum_count,
 )
-from ..models.base import ModelResult
 from ..photometry import ROOM_CACHE, IlluminanceStats, illuminance_stats, room_key
+from ..scoring import lighting_score
 from .geometry_rules import evaluate_geometry, misplaced_tiles
 from .report import RuleResult, StageReport
 
-__all__ = ["ScoreTerms", "evaluate_lighting", "lighting_score", "select_best", "smallest_passing_regular_array"]
+__all__ = ["evaluate_lighting", "smallest_passing_regular_array"]
 
-SCORE_DECIMALS = 6  # scores equal to this many decimals are ties (§8 tie rules apply)
 _L5_MAX_ASPECT = 1.5  # L5 reference arrays: Sx/Sy within [1/1.5, 1.5]
 _L5_UF_BOUND = 1.5  # optimistic equivalent UF: no array below E A / (Φ MF 1.5) fixtures can pass
 _L5_RECHECK = 6  # levels below the bisection result that are re-checked
 _L5_LINEAR_LEVELS = 40  # up to this many levels above the bound are scanned one by one instead
-
-
-@dataclass(frozen=True)
-class ScoreTerms:
-    """The §8 lighting score terms."""
-
-    compliant: bool
-    s_e: float
-    s_u: float
-    s_over: float
-    s_p: float
-    s_r: float
-
-    @property
-    def score(self) -> float:
-        return (
-            100.0 * self.compliant + 25.0 * self.s_e + 25.0 * self.s_u + 20.0 * self.s_over
-            + 20.0 * self.s_p + 10.0 * self.s_r
-        )
-
-
-def lighting_score(compliant: bool, em: float, u0: float, lpd: float, s_r: float,
-                   target_lux: float, target_u0: float, lpd_limit: float) -> ScoreTerms:
-    """Score = 100 C + 25 s_E + 25 s_U + 20 s_over + 20 s_P + 10 s_R (§8)."""
-    ratio = em / target_lux
-    s_over = 1.0 - 0.5 * min(1.0, max(0.0, (ratio - 1.0) / 0.5))
-    s_p = 1.0 if lpd <= 0 else min(1.0, lpd_limit / lpd)
-    return ScoreTerms(compliant, min(ratio, 1.0), min(u0 / target_u0, 1.0), s_over, s_p, s_r)
 
 
 def _l3_pass(stats: IlluminanceStats, target_lux: float, target_u0: float) -> bool:
@@ -221,16 +190,3 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
     if not l3 and n > 0 and not bool(grid.arrays.free_for_light.any()):
         infeasible = {"rule": "L3", "reason": "no free ceiling tile is left for another luminaire"}
     return StageReport("lights", rules, score=round(terms.score, 9), metrics=metrics, infeasible=infeasible)
-
-
-def _selection_key(result: ModelResult) -> tuple[float, int, float, str]:
-    count = result.details.get("count", result.grid.count(Component.LIGHT))
-    max_shr = result.details.get("max_shr", math.inf)
-    return (-round(result.score, SCORE_DECIMALS), int(count), float(max_shr), result.model)
-
-
-def select_best(results: Sequence[ModelResult]) -> ModelResult:
-    """§8 argmax: highest score; ties go to fewer fixtures, then lower max S/Hm, then model name."""
-    if not results:
-        raise ValueError("select_best needs at least one model result; run the light models first")
-    return min(results, key=_selection_key)

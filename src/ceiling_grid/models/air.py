@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
-from .base import ModelResult, Stage
+from .base import Judge, ModelResult, Stage
 from .detectors import (
     DEFAULT_LATTICE_STEP_M,
     candidate_sites,
@@ -253,10 +253,8 @@ class AirSupplyModel:
     stage: ClassVar[Stage] = Stage.AIR_SUPPLY
     version: ClassVar[str] = "1.0.0"
 
-    def place(self, grid: RoomGrid) -> ModelResult:
-        """Add supply diffusers to ``grid``; pre-placed ones count towards N and stay."""
-        from ..evaluator.air import evaluate_air
-
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
+        """Add supply diffusers to ``grid``; pre-placed ones count towards N and stay; ``judge`` scores it."""
         start = time.perf_counter()
         geo = geometry_of(grid)
         q, n_req, terms = supply_airflow(grid)
@@ -297,7 +295,7 @@ class AirSupplyModel:
                                                        "site after the diffuser clearance"),
             }
         new = grid.with_components(Component.AIR_SUPPLY, tiles)
-        report = evaluate_air(new)
+        report = judge(new)
         details.update(
             strategy=strategy,
             count=len(existing) + len(tiles),

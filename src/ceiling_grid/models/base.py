@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..grid import RoomGrid
 
-__all__ = ["ModelResult", "PlacementModel", "Stage"]
+__all__ = ["Judge", "Judgement", "ModelResult", "PlacementModel", "Stage"]
 
 MAX_STAGE_SCORE = 200.0
 
@@ -21,9 +22,31 @@ class Stage(StrEnum):
     SMOKE_DETECTORS = "smoke_detectors"
 
 
+class Judgement(Protocol):
+    """An independent verdict on one layout: its §8 stage score, whether every hard rule holds, the figures.
+
+    The evaluator's ``StageReport`` is one.
+    """
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def compliant(self) -> bool: ...
+
+    @property
+    def metrics(self) -> Mapping[str, Any]: ...
+
+
+class Judge(Protocol):
+    """Scores a layout for one stage. The pipeline hands models the evaluator's judge; models never import it."""
+
+    def __call__(self, grid: RoomGrid, /) -> Judgement: ...
+
+
 @dataclass(frozen=True)
 class ModelResult:
-    """One model's layout for one room, scored by the shared evaluator (§8).
+    """One model's layout for one room, scored by the judge it was given (the evaluator, §8).
 
     ``score`` is the §8 stage score (lighting and detectors 0-200, diffusers 0-200 with the
     same compliance weight), ``confidence = score / 200`` in [0, 1]. ``placed`` counts the
@@ -53,6 +76,6 @@ class PlacementModel(Protocol):
     stage: ClassVar[Stage]
     version: ClassVar[str]
 
-    def place(self, grid: RoomGrid) -> ModelResult:
-        """Return ``grid`` with this stage's components added, plus the evaluator's score."""
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
+        """Return ``grid`` with this stage's components added, scored by ``judge``."""
         ...

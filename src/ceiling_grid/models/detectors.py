@@ -2,7 +2,7 @@
 
 The model solves the *design problem* that the checker's D6 reference optimum also solves
 (``OPTIMUM_PROBLEM``: "0.1 m lattice, R-0.05 m, legal sites"): the demand points are the D1 points
-(:func:`ceiling_grid.evaluator.detectors.coverage_points`: the 0.1 m lattice plus the polygon vertices,
+(:func:`ceiling_grid.coverage.coverage_points`: the 0.1 m lattice plus the polygon vertices,
 without column interiors; the BS corridor centreline), a point is covered when its geodesic distance to a
 detector is at most R - 0.05 m (the §7.4 generator margin), and the candidates are the free detector tiles
 passing the wall, air-terminal and (soft, dropped only when it leaves a point uncovered) luminaire
@@ -25,11 +25,18 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
 from ..config import DEFAULT_LIMITS, Limits
-from ..evaluator.detectors import DESIGN_MARGIN_M, OPTIMUM_PROBLEM, coverage_points
+from ..coverage import (
+    DESIGN_MARGIN_M,
+    OPTIMUM_PROBLEM,
+    coverage_points,
+    edge_distance,
+    is_bs_corridor,
+    wall_clearance,
+)
 from ..geodesic import geodesic_index, geodesic_pairs, nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
-from .base import ModelResult, Stage
+from .base import Judge, ModelResult, Stage
 
 __all__ = [
     "DEFAULT_COVER_MARGIN_M",
@@ -48,7 +55,6 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_LATTICE_STEP_M = 0.1  # the checker's D1 lattice step (§7.4): the model covers the same points
 DEFAULT_COVER_MARGIN_M = DESIGN_MARGIN_M  # §7.4: generators place so coverage passes with R - 0.05 m
-NARROW_CORRIDOR_M = 1.0  # §7.4 D2: BS corridors narrower than this put detectors on the centreline
 DEFAULT_MAX_ROW_ROUNDS = 40  # row-generation rounds before giving up on the ILP
 DEFAULT_ILP_NODE_BUDGET = 400  # branch-and-bound nodes over all rounds: the deterministic work budget
 # Above this many candidates the ILP is skipped (pattern + greedy): a deterministic cost cap. 50 x 50 tiles
@@ -56,32 +62,6 @@ DEFAULT_ILP_NODE_BUDGET = 400  # branch-and-bound nodes over all rounds: the det
 DEFAULT_MODEL_ILP_MAX_CANDIDATES = 2000
 DEFAULT_NEW_ROWS_PER_RADIUS = 8.0
 EPS = 1e-9
-
-
-def edge_distance(points: np.ndarray, tiles_xy: np.ndarray, tile: float, chunk: int = 1_000_000) -> np.ndarray:
-    """Distance from each point to the nearest edge of any of the square tiles ``tiles_xy`` (0 inside one)."""
-    pts = np.asarray(points, dtype=float).reshape(-1, 2)
-    tiles = np.asarray(tiles_xy, dtype=float).reshape(-1, 2)
-    if len(tiles) == 0:
-        return np.full(len(pts), np.inf)
-    centres = (tiles + 0.5) * tile
-    out = np.empty(len(pts))
-    step = max(1, chunk // len(centres))
-    for s in range(0, len(pts), step):
-        d = np.maximum(np.abs(pts[s : s + step, None, :] - centres[None, :, :]) - tile / 2, 0.0)
-        out[s : s + step] = np.sqrt((d * d).sum(axis=2)).min(axis=1)
-    return out
-
-
-def is_bs_corridor(grid: RoomGrid, geo: RoomGeometry) -> bool:
-    """BS 5839-1 corridor rule applies: a rectangular corridor no wider than the standard's limit."""
-    spec = grid.detector_spec
-    return (
-        spec.corridor_max_width_m is not None
-        and grid.room_type == "corridor"
-        and geo.is_rectangle
-        and geo.narrow_dimension_m <= spec.corridor_max_width_m + EPS
-    )
 
 
 @dataclass(frozen=True)
@@ -116,20 +96,6 @@ class CandidateSites:
 DEFAULT_CLEARANCE_CAP_M = 3.0
 
 
-def _wall_clearance(grid: RoomGrid, geo: RoomGeometry, centres: np.ndarray) -> np.ndarray:
-    """Distance to the walls that D2 checks (BS corridors < 1 m: only the end walls, detector on the centreline)."""
-    if is_bs_corridor(grid, geo) and geo.narrow_dimension_m < NARROW_CORRIDOR_M:
-        x0, y0, x1, y1 = geo.bbox
-        if x1 - x0 >= y1 - y0:
-            d = np.minimum(centres[:, 0] - x0, x1 - centres[:, 0])
-            off = np.abs(centres[:, 1] - (y0 + y1) / 2)
-        else:
-            d = np.minimum(centres[:, 1] - y0, y1 - centres[:, 1])
-            off = np.abs(centres[:, 0] - (x0 + x1) / 2)
-        return np.where(off <= 1e-6, d, 0.0)
-    return geo.distance_to_walls(centres)
-
-
 def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> CandidateSites:
     """Free detector tiles passing wall_min, air_terminal_min and (optionally) luminaire_min (§5.1)."""
     geo = geometry_of(grid)
@@ -141,7 +107,7 @@ def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> Candida
     centres = grid.tile_centres(tiles)
     counts = {"free": len(tiles)}
     stages = {"free": centres}
-    wall = _wall_clearance(grid, geo, centres)
+    wall = wall_clearance(grid, geo, centres)
     keep = wall >= spec.wall_min_m - EPS
     counts["wall"] = int(keep.sum())
     stages["wall"] = centres[keep]
@@ -561,10 +527,8 @@ class SmokeDetectorModel:
     node_budget: int = DEFAULT_ILP_NODE_BUDGET  # deterministic ILP work budget (B&B nodes over all rounds)
     max_ilp_candidates: int = DEFAULT_MODEL_ILP_MAX_CANDIDATES  # deterministic cost cap (also Limits')
 
-    def place(self, grid: RoomGrid) -> ModelResult:
-        """Add the fewest detectors that cover every ceiling point; pre-placed detectors are kept and count."""
-        from ..evaluator.detectors import evaluate_detectors
-
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
+        """Add the fewest detectors that cover every ceiling point; pre-placed ones are kept; ``judge`` scores it."""
         start = time.perf_counter()
         geo = geometry_of(grid)
         problem = cover_problem(grid)
@@ -600,7 +564,7 @@ class SmokeDetectorModel:
                 details["infeasible"] = infeasible
                 details.update(solver=None, solver_reason=None, optimal=False, lower_bound=None,
                                budget_exhausted=False)
-                report = evaluate_detectors(grid)
+                report = judge(grid)
                 log.info("detectors_infeasible", grid_id=grid.grid_id, rule=infeasible["rule"])
                 return ModelResult(self.name, self.stage, grid, report.score, False, 0, details)
             d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)
@@ -634,7 +598,7 @@ class SmokeDetectorModel:
             details.update(solver="none", solver_reason=None, optimal=True, lower_bound=len(existing),
                            n_candidates=0, budget_exhausted=False)
         new = grid.with_components(Component.SMOKE_DETECTOR, [(int(x), int(y)) for x, y in placed_tiles.tolist()])
-        report = evaluate_detectors(new)
+        report = judge(new)
         details.update(
             count=len(existing) + len(placed_tiles),
             placed=len(placed_tiles),

@@ -13,11 +13,11 @@ import numpy as np
 import structlog
 
 from ..config import DEFAULT_SHR_MAX
-from ..evaluator.lighting import evaluate_lighting, lighting_score
 from ..grid import Component, RoomGrid
 from ..lighting import array_shapes, calculation_points, fixture_rules, lumen_method_count, regular_array
 from ..photometry import ROOM_CACHE, contribution_matrix, room_key
-from .base import ModelResult, Stage
+from ..scoring import lighting_score
+from .base import Judge, ModelResult, Stage
 
 __all__ = ["DEFAULT_DESIGN_MARGIN", "DEFAULT_SEED", "LightModelA", "LightModelB", "LightModelC"]
 
@@ -143,8 +143,8 @@ def _proxy_score(pb: _Problem, idx: np.ndarray) -> float:
 
 
 def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[str, Any],
-            started: float) -> ModelResult:
-    """Score candidate layouts, run the shared evaluator on the best, and build the result."""
+            started: float, judge: Judge) -> ModelResult:
+    """Rank candidate layouts by the proxy score, let ``judge`` score the best few, and build the result."""
     grid = pb.grid
     unique: dict[bytes, np.ndarray] = {}
     for c in candidates:
@@ -158,13 +158,13 @@ def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[s
     best_grid, best_report, best_idx = grid, None, np.zeros(0, dtype=np.int64)
     for _, _, i in scored[:5]:
         new_grid = grid.with_components(Component.LIGHT, [tuple(t) for t in pb.tiles(cands[i]).tolist()])
-        report = evaluate_lighting(new_grid, include_reference=False)
+        report = judge(new_grid)
         if best_report is None or report.score > best_report.score:
             best_grid, best_report, best_idx = new_grid, report, cands[i]
         if report.compliant:
             break
     if best_report is None:
-        best_report = evaluate_lighting(grid, include_reference=False)
+        best_report = judge(grid)
     m = best_report.metrics
     details: dict[str, Any] = {
         "count": m["count"], "max_shr": round(m["max_shr"], 4), "em_lx": round(m["em_lx"], 2),
@@ -227,11 +227,11 @@ class LightModelA:
     version: ClassVar[str] = "1.0"
     shr_max: float = DEFAULT_SHR_MAX
 
-    def place(self, grid: RoomGrid) -> ModelResult:
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         started = time.perf_counter()
         pb = _problem(grid)
         idx, diag = _lumen_array(pb, self.shr_max)
-        return _finish(self.name, pb, [idx], diag, started)
+        return _finish(self.name, pb, [idx], diag, started, judge)
 
 
 # ----- model B: greedy removal + simulated annealing from model A -----------------------------
@@ -316,7 +316,7 @@ class LightModelB:
     radius_tiles: int = DEFAULT_SA_RADIUS_TILES
     attempts: int = DEFAULT_SA_ATTEMPTS
 
-    def place(self, grid: RoomGrid) -> ModelResult:
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         started = time.perf_counter()
         pb = _problem(grid)
         start, diag_a = _lumen_array(pb)
@@ -335,7 +335,7 @@ class LightModelB:
                 diag["sa_successes"] += 1
             else:
                 diag["infeasible_reason"] = diag_a.get("infeasible_reason")
-                return _finish(self.name, pb, levels, diag, started)
+                return _finish(self.name, pb, levels, diag, started, judge)
         idx = _greedy_remove(pb, start, levels)
         for _ in range(self.attempts):
             if len(idx) <= 1:
@@ -352,7 +352,7 @@ class LightModelB:
             diag["sa_successes"] += 1
             levels.append(moved.copy())
             idx = _greedy_remove(pb, moved, levels)
-        return _finish(self.name, pb, levels, diag, started)
+        return _finish(self.name, pb, levels, diag, started, judge)
 
 
 # ----- model C: greedy coverage ----------------------------------------------------------------
@@ -367,7 +367,7 @@ class LightModelC:
     version: ClassVar[str] = "1.0"
     margin: float = DEFAULT_DESIGN_MARGIN
 
-    def place(self, grid: RoomGrid) -> ModelResult:
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         started = time.perf_counter()
         pb = _problem(grid)
         need = pb.target * (1.0 + self.margin)
@@ -422,4 +422,4 @@ class LightModelC:
                 f"even with every candidate tile lit ({len(pb.free)} of {int(pb.free_mask.sum())} free) "
                 "Em/U0 stay below target"
             )
-        return _finish(self.name, pb, levels, diag, started)
+        return _finish(self.name, pb, levels, diag, started, judge)
