@@ -8,6 +8,7 @@ from .errors import (
     LimitExceededError,
     PayloadTooLargeError,
     RoomValidationError,
+    StageFailedError,
     TransientError,
 )
 from .grid import Cell, Component, RoomGrid, TileState, dump_room, load_room, parse_room
@@ -28,6 +29,7 @@ __all__ = [
     "PayloadTooLargeError",
     "RoomGrid",
     "RoomValidationError",
+    "StageFailedError",
     "TileState",
     "TransientError",
     "__version__",

@@ -11,6 +11,7 @@ Hierarchy::
     │   │                              belongs to another run, not a folder, not writable)
     │   └── InfeasibleRoomError      - no compliant layout exists; names the blocking rule
     ├── PayloadTooLargeError         - a payload (e.g. an Airflow XCom) is over its size guard
+    ├── StageFailedError             - a model raised instead of returning a layout (a bug, not bad input)
     └── TransientError               - an outside fault (disk, network) that a retry may cure
 
 Every message says what went wrong *and* what to do next.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = [
     "CeilingGridError",
@@ -31,6 +33,7 @@ __all__ = [
     "OutputLocationError",
     "PayloadTooLargeError",
     "RoomValidationError",
+    "StageFailedError",
     "TransientError",
 ]
 
@@ -101,6 +104,34 @@ class InfeasibleRoomError(InputError):
 
 class PayloadTooLargeError(CeilingGridError):
     """A serialised payload is over its size guard (e.g. Airflow XCom)."""
+
+
+class ModelFailure(Protocol):
+    """What a failed model run tells: its name and its error (``runner.ModelRun`` is one)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+
+class StageFailedError(CeilingGridError):
+    """A model raised instead of returning a result; the stage (and the room) cannot continue.
+
+    This is a bug in a model, not bad input: the message names the model and the error, and
+    the ``model_failed`` log event carries the traceback.
+    """
+
+    def __init__(self, grid_id: str, stage: str, failures: Sequence[ModelFailure]) -> None:
+        self.grid_id = grid_id
+        self.stage = stage
+        self.failures = list(failures)
+        what = "; ".join(f"{f.model} raised {f.error}" for f in self.failures)
+        super().__init__(
+            f"{grid_id}: stage {stage} failed: {what} (a model bug, not an input problem: see the "
+            "model_failed log event for the traceback and report it with the room file)"
+        )
 
 
 class TransientError(CeilingGridError):

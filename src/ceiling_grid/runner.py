@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 from opentelemetry.trace import Status, StatusCode
 
-from .errors import CeilingGridError
+from .errors import StageFailedError
 from .evaluator.report import ComplianceReport
 from .grid import Component, RoomGrid
 from .models.base import Judge, Judgement, ModelResult, PlacementModel, Stage
@@ -58,24 +58,6 @@ _SCORE_TIE = 1e-9
 log = structlog.get_logger("ceiling_grid.runner")
 
 Selector = Callable[[Sequence[ModelResult]], ModelResult]
-
-
-class StageFailedError(CeilingGridError):
-    """A model raised instead of returning a result; the stage (and the room) cannot continue.
-
-    This is a bug in a model, not bad input: the message names the model and the error, and
-    the ``model_failed`` log event carries the traceback.
-    """
-
-    def __init__(self, grid_id: str, stage: str, failures: Sequence[ModelRun]) -> None:
-        self.grid_id = grid_id
-        self.stage = stage
-        self.failures = list(failures)
-        what = "; ".join(f"{f.model} raised {f.error}" for f in self.failures)
-        super().__init__(
-            f"{grid_id}: stage {stage} failed: {what} (a model bug, not an input problem: see the "
-            "model_failed log event for the traceback and report it with the room file)"
-        )
 
 
 # ----- results ------------------------------------------------------------------------------
