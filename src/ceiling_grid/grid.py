@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -521,6 +522,28 @@ def parse_room(data: Any, source: str = "<room>", limits: Limits = DEFAULT_LIMIT
         return RoomGrid.model_validate(data)
     except pydantic.ValidationError as err:
         raise RoomValidationError(source, _issues_from_pydantic(err)) from None
+
+
+def room_key(grid: RoomGrid) -> str:
+    """A digest of everything that fixes a room's photometric geometry (tile states and parameters, not components)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(grid.arrays.state).tobytes())
+    h.update(
+        repr(
+            (
+                grid.width,
+                grid.height,
+                grid.tile_size_m,
+                grid.ceiling_height_m,
+                grid.effective_work_plane_m,
+                grid.room_type,
+                grid.luminaire.flux_lm,
+                grid.luminaire.power_w,
+                grid.luminaire.cos_exponent,
+            )
+        ).encode()
+    )
+    return h.hexdigest()
 
 
 def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> RoomGrid:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .cache import RoomCache
 from .config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX, DEFAULT_WALL_BAND_M
 from .geometry import geometry_of
-from .grid import STATE_CODES, RoomGrid, TileState
-from .photometry import ROOM_CACHE, room_key
+from .grid import STATE_CODES, RoomGrid, TileState, room_key
 
 __all__ = [
     "DEFAULT_MIN_EVAL_WIDTH_M",
@@ -34,6 +34,7 @@ __all__ = [
     "utilisation_factor",
 ]
 
+RULES_CACHE = RoomCache(32)  # calculation grids and wall runs: read-only arrays, shared by models and checker
 DEFAULT_MIN_EVAL_WIDTH_M = 0.6  # L1: the band shrinks so that at least this much width stays
 DEFAULT_MAX_GRID_SPACING_M = 10.0  # §2.2: p <= 10 m
 DEFAULT_UF_FLOOR = 0.30  # §2.3: extrapolation below K = 0.75 is floored here
@@ -79,7 +80,7 @@ def calculation_grid(grid: RoomGrid) -> CalculationGrid:
     shorter side; n = ceil(side / p) cells per axis with points at the cell centroids.
     """
     key = (room_key(grid), "calc_grid")
-    cached = ROOM_CACHE.get(key)
+    cached = RULES_CACHE.get(key)
     if cached is not None:
         return cached
     geo = geometry_of(grid)
@@ -108,7 +109,7 @@ def calculation_grid(grid: RoomGrid) -> CalculationGrid:
     pts = np.ascontiguousarray(pts)
     pts.setflags(write=False)
     cg = CalculationGrid(pts, b, (ex0, ey0, ex1, ey1), d, p, nx, ny)
-    ROOM_CACHE.put(key, cg)
+    RULES_CACHE.put(key, cg)
     return cg
 
 
@@ -171,7 +172,7 @@ def nearest_neighbour_shr(grid: RoomGrid, lights_xy: np.ndarray) -> np.ndarray:
 def _runs_to_wall(grid: RoomGrid) -> np.ndarray:
     """(4, h, w) in-room tiles from each tile to the wall in +x, -x, +y, -y (tile itself included)."""
     key = (room_key(grid), "runs_to_wall")
-    cached = ROOM_CACHE.get(key)
+    cached = RULES_CACHE.get(key)
     if cached is not None:
         return cached
     inside = np.asarray(grid.arrays.state != STATE_CODES[TileState.OUTSIDE])
@@ -193,7 +194,8 @@ def _runs_to_wall(grid: RoomGrid) -> np.ndarray:
     for y in range(h):
         acc = np.where(inside[y], acc + 1, 0)
         out[3, y] = acc
-    ROOM_CACHE.put(key, out)
+    out.setflags(write=False)  # cached and shared: read-only
+    RULES_CACHE.put(key, out)
     return out
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from .cache import RoomCache
 from .config import DEFAULT_LUMINAIRE_SUBDIVISION, DEFAULT_MAINTENANCE_FACTOR, DEFAULT_REFLECTANCES
 from .geometry import geometry_of
-from .grid import RoomGrid
+from .grid import RoomGrid, room_key
 
 __all__ = [
     "DEFAULT_CHUNK_ELEMENTS",
@@ -37,49 +35,7 @@ _GAUSS_NODES = 32  # per angular piece, for the cos^m (m != 1) flux integral
 _CACHE_SIZE = 16
 
 
-def room_key(grid: RoomGrid) -> str:
-    """A digest of everything that fixes a room's photometric geometry (tile states and parameters, not components)."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(np.ascontiguousarray(grid.arrays.state).tobytes())
-    h.update(
-        repr(
-            (
-                grid.width,
-                grid.height,
-                grid.tile_size_m,
-                grid.ceiling_height_m,
-                grid.effective_work_plane_m,
-                grid.room_type,
-                grid.luminaire.flux_lm,
-                grid.luminaire.power_w,
-                grid.luminaire.cos_exponent,
-            )
-        ).encode()
-    )
-    return h.hexdigest()
-
-
-class _LRU:
-    """A tiny per-process LRU cache of per-room constants (keyed by :func:`room_key`)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: OrderedDict[tuple[str, str], Any] = OrderedDict()
-
-    def get(self, key: tuple[str, str]) -> Any:
-        value = self.data.get(key)
-        if value is not None:
-            self.data.move_to_end(key)
-        return value
-
-    def put(self, key: tuple[str, str], value: Any) -> None:
-        self.data[key] = value
-        self.data.move_to_end(key)
-        while len(self.data) > self.size:
-            self.data.popitem(last=False)
-
-
-ROOM_CACHE = _LRU(_CACHE_SIZE)
+ROOM_CACHE = RoomCache(_CACHE_SIZE)  # the fast path's own cache (models and photometry constants)
 
 
 def _rectangles(mask: np.ndarray, tile: float) -> np.ndarray:

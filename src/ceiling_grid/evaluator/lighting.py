@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from ..cache import RoomCache
 from ..config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX
 from ..geometry import geometry_of
-from ..grid import STATE_CODES, Component, RoomGrid, TileState
+from ..grid import STATE_CODES, Component, RoomGrid, TileState, room_key
 from ..lighting import (
     array_shapes,
     calculation_grid,
@@ -19,9 +21,9 @@ from ..lighting import (
     regular_array,
     shr_minimum_count,
 )
-from ..photometry import ROOM_CACHE, IlluminanceStats, illuminance_stats, room_key
 from ..scoring import lighting_score
 from .geometry_rules import evaluate_geometry, misplaced_tiles
+from .illuminance import ReferenceStats, reference_stats
 from .report import RuleResult, StageReport
 
 __all__ = ["evaluate_lighting", "smallest_passing_regular_array"]
@@ -30,9 +32,10 @@ _L5_MAX_ASPECT = 1.5  # L5 reference arrays: Sx/Sy within [1/1.5, 1.5]
 _L5_UF_BOUND = 1.5  # optimistic equivalent UF: no array below E A / (Φ MF 1.5) fixtures can pass
 _L5_RECHECK = 6  # levels below the bisection result that are re-checked
 _L5_LINEAR_LEVELS = 40  # up to this many levels above the bound are scanned one by one instead
+_L5_CACHE = RoomCache(64)  # the checker's own cache: room digest -> frozen L5 reference
 
 
-def _l3_pass(stats: IlluminanceStats, target_lux: float, target_u0: float) -> bool:
+def _l3_pass(stats: ReferenceStats, target_lux: float, target_u0: float) -> bool:
     return stats.count > 0 and stats.em_lx >= target_lux and stats.u0 >= target_u0
 
 
@@ -45,9 +48,9 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:
     is close to, not exactly, monotone in the count). Cached per room; ``None`` when nothing passes.
     """
     key = (room_key(grid), "l5_reference")
-    cached = ROOM_CACHE.get(key)
+    cached = _L5_CACHE.get(key)
     if cached is not None:
-        return cached if cached else None
+        return dict(cached) if cached else None
     spec = grid.room_spec
     free = np.asarray(grid.arrays.state == STATE_CODES[TileState.CEILING])
     n_free = int(free.sum())
@@ -59,13 +62,13 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:
         if nx == 1 or ny == 1 or aspect <= math.log(_L5_MAX_ASPECT) + 1e-9:
             best_by_count.setdefault(nx * ny, (nx, ny))
     counts = sorted(c for c in best_by_count if c <= n_free)
-    memo: dict[int, tuple[bool, int, IlluminanceStats]] = {}
+    memo: dict[int, tuple[bool, int, ReferenceStats]] = {}
 
     def check(i: int) -> bool:
         if i not in memo:
             nx, ny = best_by_count[counts[i]]
             tiles = regular_array(grid, nx, ny, free=free)
-            st = illuminance_stats(grid, tiles, points)
+            st = reference_stats(grid, tiles, points)
             memo[i] = (_l3_pass(st, spec.target_lux, spec.target_u0), len(tiles), st)
         return memo[i][0]
 
@@ -95,7 +98,7 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:
             _ok, n, st = memo[hi]
             nx, ny = best_by_count[counts[hi]]
             result = {"nx": nx, "ny": ny, "count": n, "em_lx": round(st.em_lx, 1), "u0": round(st.u0, 3)}
-    ROOM_CACHE.put(key, result)
+    _L5_CACHE.put(key, MappingProxyType(dict(result)))  # frozen: callers get copies
     return result or None
 
 
@@ -109,7 +112,7 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
     cg = calculation_grid(grid)
     lights = grid.positions(Component.LIGHT)
     n = len(lights)
-    stats = illuminance_stats(grid, lights, cg.points)
+    stats = reference_stats(grid, lights, cg.points)
     rules_l4 = fixture_rules(grid, lights)
     lpd = lpd_w_m2(grid, n)
     n_lumen = lumen_method_count(grid)

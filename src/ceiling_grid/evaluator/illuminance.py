@@ -1,0 +1,198 @@
+"""The checker's own point-by-point illuminance (§2.5), written apart from the models' fast path.
+
+Nothing here is shared with ``ceiling_grid.photometry`` (the models' contribution matrices, the
+rectangle view factors and the room cache): a physics bug in one shows up as a disagreement with
+the other (``tests/test_evaluator_illuminance.py`` compares both on every sample room).
+
+* Direct: each luminaire is k x k point sources of Φ/k² (k = 3), intensity I(γ) = I0 cos^m γ with
+  I0 = (m + 1) Φ / 2π, so E = I0 cos^(m+3) γ / Hm² at a horizontal point; one luminaire at a time.
+* Work-plane flux Φ_wp: the flux a source sends into a polygon is a contour integral over the
+  polygon's directed edges. Seen from the source's foot point, an edge at perpendicular distance p,
+  walked along s, subtends dθ = p ds / (p² + s²), and the wedge dθ out to ground radius R receives
+  (1 - (1 + R²/Hm²)^(-(m+1)/2)) dθ / 2π of the flux. Edges come from the work-plane tiles (shared
+  edges cancel; holes run the other way). For m = 1 the edge integral is closed-form; otherwise
+  Gauss-Legendre along each tile edge.
+* Indirect: split flux, E_ind = (ρ_f Φ_wp + ρ_w (Φ_tot - Φ_wp)) / (A_s (1 - ρ_m)), uniform; then
+  E = MF (E_dir + E_ind).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import DEFAULT_LUMINAIRE_SUBDIVISION, DEFAULT_MAINTENANCE_FACTOR, DEFAULT_REFLECTANCES
+from ..geometry import geometry_of
+from ..grid import RoomGrid
+
+__all__ = ["UF_SANITY_BAND", "ReferenceStats", "reference_illuminance", "reference_stats", "work_plane_edges"]
+
+UF_SANITY_BAND = (0.45, 1.10)  # §2.5: an equivalent UF outside this band means a broken model
+EDGE_NODES = 12  # Gauss-Legendre nodes per tile edge for the work-plane flux
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(EDGE_NODES)
+_CHUNK_ELEMENTS = 2_000_000  # bounds the (sources x edges x nodes) working arrays
+
+
+@dataclass(frozen=True)
+class ReferenceStats:
+    """Em, Emin, Emax, U0, g2 and the equivalent UF of one layout on the calculation points."""
+
+    em_lx: float
+    emin_lx: float
+    emax_lx: float
+    u0: float
+    g2: float
+    equivalent_uf: float
+    count: int
+
+    @property
+    def uf_in_band(self) -> bool:
+        lo, hi = UF_SANITY_BAND
+        return self.count == 0 or lo <= self.equivalent_uf <= hi
+
+
+def _point_sources(grid: RoomGrid, lights: np.ndarray) -> np.ndarray:
+    """(n, k*k, 2) point-source positions (m) of each luminaire tile: the centres of a k x k split."""
+    k = DEFAULT_LUMINAIRE_SUBDIVISION
+    t = grid.tile_size_m
+    frac = (np.arange(k) + 0.5) / k
+    fx, fy = np.meshgrid(frac, frac)
+    offsets = np.stack([fx.ravel(), fy.ravel()], axis=1) * t
+    corners = np.asarray(lights, dtype=float).reshape(-1, 2) * t
+    return corners[:, None, :] + offsets[None, :, :]
+
+
+def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Direct illuminance (lx, before MF) at ``points`` from every luminaire, one luminaire at a time."""
+    lum = grid.luminaire
+    hm = grid.mounting_height_m
+    m = lum.cos_exponent
+    k2 = DEFAULT_LUMINAIRE_SUBDIVISION**2
+    i0 = (m + 1.0) * (lum.flux_lm / k2) / (2.0 * math.pi)
+    total = np.zeros(len(points))
+    for sources in _point_sources(grid, lights):  # (k*k, 2) for one luminaire
+        d2 = ((points[None, :, :] - sources[:, None, :]) ** 2).sum(axis=2) + hm * hm
+        cos_g = hm / np.sqrt(d2)
+        total += (i0 * cos_g ** (m + 3.0) / (hm * hm)).sum(axis=0)
+    return total
+
+
+def work_plane_edges(grid: RoomGrid, merge: bool = True) -> np.ndarray:
+    """(e, 4) directed boundary edges (x0, y0, x1, y1) of the work plane: room tiles minus columns.
+
+    Every work-plane tile contributes its four edges counter-clockwise; an edge two tiles share
+    appears once each way and cancels, so the outer boundary runs counter-clockwise and holes
+    clockwise. With ``merge``, collinear edges that continue each other become one.
+    """
+    mask = np.asarray(geometry_of(grid).ceiling, dtype=bool)
+    edges: set[tuple[int, int, int, int]] = set()
+    ys, xs = np.nonzero(mask)
+    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+        for e in ((x, y, x + 1, y), (x + 1, y, x + 1, y + 1), (x + 1, y + 1, x, y + 1), (x, y + 1, x, y)):
+            back = (e[2], e[3], e[0], e[1])
+            if back in edges:
+                edges.remove(back)
+            else:
+                edges.add(e)
+    ordered = sorted(edges)
+    if merge:
+        ordered = _merge_collinear(ordered)
+    return np.array(ordered, dtype=float).reshape(-1, 4) * grid.tile_size_m
+
+
+def _merge_collinear(edges: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Join unit edges that run the same way along the same grid line and touch end to start."""
+    starts = {(e[0], e[1], e[2] - e[0], e[3] - e[1]): e for e in edges}
+    merged: list[tuple[int, int, int, int]] = []
+    for e in edges:
+        dx, dy = e[2] - e[0], e[3] - e[1]
+        if (e[0] - dx, e[1] - dy, dx, dy) in starts:
+            continue  # not the first edge of its run
+        x1, y1 = e[2], e[3]
+        while (x1, y1, dx, dy) in starts:
+            x1, y1 = x1 + dx, y1 + dy
+        merged.append((e[0], e[1], x1, y1))
+    return sorted(merged)
+
+
+def _edge_frame(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Start point, length, unit direction and outward normal (for a CCW boundary) of each edge."""
+    a, b = edges[:, 0:2], edges[:, 2:4]
+    length = np.hypot(*(b - a).T)
+    u = (b - a) / length[:, None]
+    return a, length, u, np.stack([u[:, 1], -u[:, 0]], axis=1)
+
+
+def _flux_fraction(sources: np.ndarray, edges: np.ndarray, hm: float, m: float) -> np.ndarray:
+    """(n,) fraction of each point source's flux landing inside the polygon bounded by ``edges``.
+
+    Lambertian (m = 1): the wedge integral along an edge is closed-form, p/q (atan(s1/q) - atan(s0/q))
+    with q² = Hm² + p². Other m: Gauss-Legendre along each edge (pass unmerged tile edges).
+    """
+    out = np.zeros(len(sources))
+    if len(edges) == 0 or len(sources) == 0:
+        return out
+    a, length, u, normal = _edge_frame(edges)
+    nodes = 1 if m == 1.0 else EDGE_NODES
+    step = max(1, _CHUNK_ELEMENTS // (len(edges) * nodes))
+    for lo in range(0, len(sources), step):
+        rel = a[None, :, :] - sources[lo : lo + step, None, :]  # (s, e, 2) edge start seen from each foot point
+        p = (rel * normal[None]).sum(axis=2)  # signed distance from the foot point to each edge line
+        s0 = (rel * u[None]).sum(axis=2)
+        if m == 1.0:
+            q = np.sqrt(hm * hm + p * p)
+            total = (p / q * (np.arctan((s0 + length[None, :]) / q) - np.arctan(s0 / q))).sum(axis=1)
+        else:
+            s = s0[:, :, None] + length[None, :, None] * (0.5 * (_NODES + 1.0))[None, None, :]
+            r2 = p[:, :, None] ** 2 + s * s
+            wedge = 1.0 - (1.0 + r2 / (hm * hm)) ** (-(m + 1.0) / 2.0)  # flux share of a wedge out to r
+            dtheta = np.where(np.abs(p)[:, :, None] > 1e-12, p[:, :, None] / np.maximum(r2, 1e-300), 0.0)
+            weight = 0.5 * _WEIGHTS[None, None, :] * length[None, :, None]
+            total = (wedge * dtheta * weight).sum(axis=(1, 2))
+        out[lo : lo + step] = total / (2.0 * math.pi)
+    return out
+
+
+def _indirect(grid: RoomGrid, lights: np.ndarray) -> float:
+    """The uniform indirect illuminance (lx, before MF) of the split-flux formula."""
+    lum = grid.luminaire
+    n = len(lights)
+    if n == 0:
+        return 0.0
+    geo = geometry_of(grid)
+    sources = _point_sources(grid, lights).reshape(-1, 2)
+    edges = work_plane_edges(grid, merge=lum.cos_exponent == 1.0)
+    frac = _flux_fraction(sources, edges, grid.mounting_height_m, lum.cos_exponent)
+    phi_tot = lum.flux_lm * n
+    phi_wp = float(frac.sum()) * lum.flux_lm / DEFAULT_LUMINAIRE_SUBDIVISION**2
+    rho_c, rho_w, rho_f = DEFAULT_REFLECTANCES
+    a = geo.area_m2
+    walls = geo.perimeter_m * grid.ceiling_height_m
+    a_s = 2.0 * a + walls
+    rho_m = (a * rho_c + a * rho_f + walls * rho_w) / a_s
+    phi_1 = rho_f * phi_wp + rho_w * (phi_tot - phi_wp)
+    return phi_1 / (a_s * (1.0 - rho_m))
+
+
+def reference_illuminance(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Maintained illuminance E(P) = MF (ΣE_dir + E_ind) in lx at ``points`` (metres) from the ``lights`` tiles."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    tiles = np.asarray(lights).reshape(-1, 2)
+    if len(tiles) == 0:
+        return np.zeros(len(pts))
+    return DEFAULT_MAINTENANCE_FACTOR * (_direct(grid, tiles, pts) + _indirect(grid, tiles))
+
+
+def reference_stats(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> ReferenceStats:
+    """The headline figures of the ``lights`` tiles on ``points``, from :func:`reference_illuminance`."""
+    tiles = np.asarray(lights).reshape(-1, 2)
+    values = reference_illuminance(grid, tiles, points)
+    if len(values) == 0:
+        return ReferenceStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, len(tiles))
+    em, emin, emax = float(values.mean()), float(values.min()), float(values.max())
+    phi = grid.luminaire.flux_lm * len(tiles)
+    uf = em * geometry_of(grid).area_m2 / (phi * DEFAULT_MAINTENANCE_FACTOR) if phi > 0 else 0.0
+    return ReferenceStats(em, emin, emax, emin / em if em > 0 else 0.0, emin / emax if emax > 0 else 0.0,
+                          uf, len(tiles))
