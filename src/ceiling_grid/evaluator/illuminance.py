@@ -5,7 +5,7 @@ rectangle view factors and the room cache): a physics bug in one shows up as a d
 the other (``tests/test_evaluator_illuminance.py`` compares both on every sample room).
 
 * Direct: each luminaire is k x k point sources of Φ/k² (k = 3), intensity I(γ) = I0 cos^m γ with
-  I0 = (m + 1) Φ / 2π, so E = I0 cos^(m+3) γ / Hm² at a horizontal point; one luminaire at a time.
+  I0 = (m + 1) Φ / 2π, so E = I0 cos^(m+3) γ / Hm² at a horizontal point.
 * Work-plane flux Φ_wp: the flux a source sends into a polygon is a contour integral over the
   polygon's directed edges. Seen from the source's foot point, an edge at perpendicular distance p,
   walked along s, subtends dθ = p ds / (p² + s²), and the wedge dθ out to ground radius R receives
@@ -23,15 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cache import RoomCache
 from ..config import DEFAULT_LUMINAIRE_SUBDIVISION, DEFAULT_MAINTENANCE_FACTOR, DEFAULT_REFLECTANCES
 from ..geometry import geometry_of
-from ..grid import RoomGrid
+from ..grid import RoomGrid, room_key
 
 __all__ = ["UF_SANITY_BAND", "ReferenceStats", "reference_illuminance", "reference_stats", "work_plane_edges"]
 
 UF_SANITY_BAND = (0.45, 1.10)  # §2.5: an equivalent UF outside this band means a broken model
 EDGE_NODES = 12  # Gauss-Legendre nodes per tile edge for the work-plane flux
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(EDGE_NODES)
+_EDGES = RoomCache(32)  # the checker's own cache of boundary edges per room
 _CHUNK_ELEMENTS = 2_000_000  # bounds the (sources x edges x nodes) working arrays
 
 
@@ -65,21 +67,35 @@ def _point_sources(grid: RoomGrid, lights: np.ndarray) -> np.ndarray:
 
 
 def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Direct illuminance (lx, before MF) at ``points`` from every luminaire, one luminaire at a time."""
+    """Direct illuminance (lx, before MF) at ``points``: every point source, summed in blocks of sources."""
     lum = grid.luminaire
     hm = grid.mounting_height_m
     m = lum.cos_exponent
-    k2 = DEFAULT_LUMINAIRE_SUBDIVISION**2
-    i0 = (m + 1.0) * (lum.flux_lm / k2) / (2.0 * math.pi)
+    i0 = (m + 1.0) * (lum.flux_lm / DEFAULT_LUMINAIRE_SUBDIVISION**2) / (2.0 * math.pi)
+    sources = _point_sources(grid, lights).reshape(-1, 2)
     total = np.zeros(len(points))
-    for sources in _point_sources(grid, lights):  # (k*k, 2) for one luminaire
-        d2 = ((points[None, :, :] - sources[:, None, :]) ** 2).sum(axis=2) + hm * hm
-        cos_g = hm / np.sqrt(d2)
-        total += (i0 * cos_g ** (m + 3.0) / (hm * hm)).sum(axis=0)
+    step = max(1, _CHUNK_ELEMENTS // max(1, len(points)))
+    for lo in range(0, len(sources), step):
+        block = sources[lo : lo + step]
+        d2 = (points[None, :, 0] - block[:, 0, None]) ** 2 + (points[None, :, 1] - block[:, 1, None]) ** 2 + hm * hm
+        # I0 cos^(m+3) / Hm² with cos = Hm / d: Hm^(m+1) I0 / d^(m+3) (for m = 1 without a power call)
+        spread = 1.0 / (d2 * d2) if m == 1.0 else d2 ** (-(m + 3.0) / 2.0)
+        total += i0 * hm ** (m + 1.0) * spread.sum(axis=0)
     return total
 
 
 def work_plane_edges(grid: RoomGrid, merge: bool = True) -> np.ndarray:
+    """(e, 4) directed boundary edges of the work plane; cached per room (read-only), see :func:`_boundary`."""
+    key = (room_key(grid), f"work_plane_edges:{merge}")
+    cached = _EDGES.get(key)
+    if cached is None:
+        cached = _boundary(grid, merge)
+        cached.setflags(write=False)
+        _EDGES.put(key, cached)
+    return np.asarray(cached)
+
+
+def _boundary(grid: RoomGrid, merge: bool) -> np.ndarray:
     """(e, 4) directed boundary edges (x0, y0, x1, y1) of the work plane: room tiles minus columns.
 
     Every work-plane tile contributes its four edges counter-clockwise; an edge two tiles share
