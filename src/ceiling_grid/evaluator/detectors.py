@@ -24,9 +24,10 @@ from ..coverage import (
     is_bs_corridor,
     wall_clearance,
 )
-from ..geodesic import geodesic_index, geodesic_pairs, nearest_geodesic
+from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
+from ..setcover import cover_rows, reduce_cover
 from .geometry_rules import misplaced_tiles
 from .report import RuleResult, StageReport
 
@@ -101,17 +102,6 @@ def _grid_cover_count(lx: float, ly: float, r: float) -> int:
         if ny == 1:
             break
     return best or 1
-
-
-def _cover_rows(geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, pts: np.ndarray, r: float) -> sparse.csr_matrix:
-    lists = tree.query_ball_point(pts, r + TOL)
-    lens = np.array([len(x) for x in lists], dtype=np.int64)
-    cols = np.fromiter((j for x in lists for j in x), dtype=np.int64, count=int(lens.sum()))
-    rows = np.repeat(np.arange(len(pts)), lens)
-    if not geodesic_index(geo).convex and len(rows):
-        ok = geodesic_pairs(geo, sites, pts, cols, rows) <= r + TOL
-        rows, cols = rows[ok], cols[ok]
-    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pts), len(sites)))
 
 
 _OPTIMUM_CACHE: dict[bytes, tuple[int | None, bool, str | None]] = {}
@@ -233,8 +223,8 @@ def _optimal_detector_count(
     for _round in range(DEFAULT_OPTIMUM_MAX_ROUNDS):
         if nodes_left <= 0:
             return (None, False, budget), False
-        a = _cover_rows(geo, tree, sites_xy, points[subset], radius)
-        ar, kept = _presolve(a)
+        a = cover_rows(geo, tree, sites_xy, points[subset], radius)
+        ar, kept = reduce_cover(a, max_passes=DEFAULT_PRESOLVE_PASSES, dedupe=True)
         nr = ar.shape[1]
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -271,59 +261,6 @@ def _optimal_detector_count(
         bad = bad[first]
         subset = np.union1d(subset, bad)
     return (None, False, budget), False
-
-
-def _subset_of_another(b: sparse.csc_matrix, contains: bool, chunk: int = 512) -> np.ndarray:
-    """Columns whose set lies inside another column's (``contains``: that contain another's); equal sets keep
-    the lowest index."""
-    size = np.asarray(b.sum(axis=0)).ravel()
-    bt = b.T.tocsr()
-    out = np.zeros(b.shape[1], dtype=bool)
-    for s in range(0, b.shape[1], chunk):
-        c = (bt[s : s + chunk] @ b).tocoo()
-        j, k = c.row + s, c.col
-        other = size[k] if contains else size[j]
-        strict = (size[k] < size[j]) if contains else (size[k] > size[j])
-        m = (c.data == other) & (j != k) & (strict | ((size[k] == size[j]) & (k < j)))
-        out[j[m]] = True
-    return out
-
-
-def _presolve(
-    a: sparse.csr_matrix, passes: int = DEFAULT_PRESOLVE_PASSES, row_dominance: bool = True
-) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Drop dominated sites and redundant points of a unit-cost set cover (the optimum count is unchanged).
-
-    At most ``passes`` rounds of (duplicate rows, dominated columns, dominated rows): each round is exact,
-    further rounds only shrink the MIP that HiGHS presolves anyway. Returns the reduced matrix and the
-    original indices of the kept sites."""
-    cols = np.arange(a.shape[1])
-    for _ in range(passes):
-        shape = a.shape
-        a = _unique_rows(a)
-        b = a.tocsc()
-        keep = ~_subset_of_another(b, contains=False) & (np.asarray(b.sum(axis=0)).ravel() > 0)
-        a, cols = a[:, keep].tocsr(), cols[keep]
-        a = _unique_rows(a)
-        if row_dominance:  # the costly step, and the one that makes the MIP easy
-            a = a[~_subset_of_another(a.T.tocsc(), contains=True)].tocsr()
-        if a.shape == shape:
-            break
-    return a, cols
-
-
-def _unique_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
-    """``a`` without repeated rows (a point with the same site set as another adds nothing)."""
-    a = sparse.csr_matrix(a)
-    a.sort_indices()
-    seen: set[bytes] = set()
-    keep = np.zeros(a.shape[0], dtype=bool)
-    for i in range(a.shape[0]):
-        k = a.indices[a.indptr[i] : a.indptr[i + 1]].tobytes()
-        if k not in seen:
-            seen.add(k)
-            keep[i] = True
-    return a[keep].tocsr() if not keep.all() else a
 
 
 def _greedy_size(a: sparse.csr_matrix) -> int:

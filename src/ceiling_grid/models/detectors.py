@@ -33,9 +33,10 @@ from ..coverage import (
     is_bs_corridor,
     wall_clearance,
 )
-from ..geodesic import geodesic_index, geodesic_pairs, nearest_geodesic
+from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
+from ..setcover import cover_rows, reduce_cover, unique_rows
 from .base import Judge, ModelResult, Stage
 
 __all__ = [
@@ -190,76 +191,12 @@ def _initial_subset(points: np.ndarray, radius: float, n_vertices_first: np.ndar
     return np.unique(np.concatenate([first, n_vertices_first]))
 
 
-def _rows(geo: RoomGeometry, tree: cKDTree, cands: np.ndarray, pts: np.ndarray, radius: float) -> sparse.csr_matrix:
-    """Coverage matrix (len(pts), len(cands)) of geodesic distance <= radius."""
-    lists = tree.query_ball_point(pts, radius + EPS)
-    lens = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-    cols = np.fromiter((j for x in lists for j in x), dtype=np.int64, count=int(lens.sum()))
-    rows = np.repeat(np.arange(len(pts)), lens)
-    if not geodesic_index(geo).convex and len(rows):
-        ok = geodesic_pairs(geo, cands, pts, cols, rows) <= radius + EPS
-        rows, cols = rows[ok], cols[ok]
-    data = np.ones(len(rows), dtype=np.float64)
-    return sparse.csr_matrix((data, (rows, cols)), shape=(len(pts), len(cands)))
-
-
-def _dedup_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
-    a.sort_indices()
-    seen: dict[bytes, int] = {}
-    keep = []
-    for i in range(a.shape[0]):
-        key = a.indices[a.indptr[i] : a.indptr[i + 1]].tobytes()
-        if key not in seen:
-            seen[key] = i
-            keep.append(i)
-    return a[np.array(keep, dtype=np.int64)]
-
-
-def _dominated(
-    b: sparse.csc_matrix, size: np.ndarray, rank: np.ndarray, *, superset: bool = False, chunk: int = 512
-) -> np.ndarray:
-    """Columns of ``b`` whose row set is inside another column's (``superset``: contains another's).
-
-    Among equal sets the one with the worse (higher) ``rank`` goes.
-    """
-    out = np.zeros(b.shape[1], dtype=bool)
-    bt = b.T.tocsr()
-    for s in range(0, b.shape[1], chunk):
-        c = (bt[s : s + chunk] @ b).tocoo()  # overlaps of columns s.. with every column
-        j = c.row + s
-        k = c.col
-        if superset:
-            m = (c.data == size[k]) & (j != k) & ((size[k] < size[j]) | ((size[k] == size[j]) & (rank[k] < rank[j])))
-        else:
-            m = (c.data == size[j]) & (j != k) & ((size[k] > size[j]) | ((size[k] == size[j]) & (rank[k] < rank[j])))
-        out[j[m]] = True
-    return out
-
-
-def reduce_cover(a: sparse.csr_matrix, weights: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Set-cover presolve: drop dominated columns (sites) and redundant rows (points); returns kept columns.
-
-    A site whose points are a subset of another site's can be swapped for it without raising the
-    count; a point whose sites include every site of another point is covered whenever that one is.
-    """
-    a = sparse.csr_matrix(a, dtype=np.float64)
-    cols = np.arange(a.shape[1])
-    order = np.lexsort((cols, weights))  # rank: lower weight, then lower index, is better
-    rank_all = np.empty(len(cols), dtype=np.int64)
-    rank_all[order] = np.arange(len(cols))
-    while True:
-        shape = a.shape
-        b = a.tocsc()
-        size = np.asarray(b.sum(axis=0)).ravel()
-        keep = (size > 0) & ~_dominated(b, size, rank_all[cols])
-        a, cols = a[:, keep].tocsr(), cols[keep]
-        rt = a.T.tocsc()  # rows as columns
-        rsize = np.asarray(rt.sum(axis=0)).ravel()
-        # a row is redundant when another row's site set is inside it: dominated in the transposed sense
-        red = _dominated(rt, rsize, np.arange(a.shape[0]), superset=True)
-        a = a[~red]
-        if a.shape == shape:
-            return a, cols
+def _weight_rank(weights: np.ndarray) -> np.ndarray:
+    """Rank of each site for tie-breaks: lower weight first, then lower index."""
+    order = np.lexsort((np.arange(len(weights)), weights))
+    rank = np.empty(len(weights), dtype=np.int64)
+    rank[order] = np.arange(len(weights))
+    return rank
 
 
 def _greedy(a: sparse.csr_matrix, weights: np.ndarray) -> np.ndarray:
@@ -375,7 +312,7 @@ def solve_cover(
     proven = False
     while True:
         rounds += 1
-        a = _dedup_rows(_rows(geo, tree, cands, points[subset], radius))
+        a = unique_rows(cover_rows(geo, tree, cands, points[subset], radius))
         rows = a.shape[0]
         x: np.ndarray | None = None
         from_ilp = False
@@ -387,7 +324,7 @@ def solve_cover(
             ilp_on, exhausted = False, True
             reason = f"wall-clock safety net ({time_limit:g} s) expired; raise Limits.ilp_time_limit_s"
         if ilp_on:
-            ar, kept = reduce_cover(a, weights)  # dominated sites and redundant points out: a much faster MIP
+            ar, kept = reduce_cover(a, _weight_rank(weights))  # dominated sites and redundant points out
             upper_known = len(best) if best is not None else len(_greedy(ar, weights[kept]))
             out = _ilp(ar, weights[kept], node_limit=nodes_left, upper=upper_known,
                        safety_s=deadline - time.perf_counter(), cap=None)
@@ -507,7 +444,7 @@ def pattern_cover(
                 continue
             bad = np.nonzero(_uncovered(geo, cands[chosen], points, radius))[0]
             if len(bad):
-                a = _rows(geo, tree, cands, points[bad], radius)
+                a = cover_rows(geo, tree, cands, points[bad], radius)
                 extra = _greedy(a, weights)
                 chosen = np.union1d(chosen, extra)
             if best is None or len(chosen) < len(best):
