@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from ceiling_grid import orchestration as orch
 from ceiling_grid.observability.task import TaskTelemetry, current_telemetry
 from ceiling_grid.observability.tracing import GuardedExporter, run_trace_ids
+from ceiling_grid.runs import run_folder_name
 from tests.support.obs_backends import PrometheusStack, only_backend, run_dag_in_process
 from tests.support.obs_backends import task_info as _info
 from tests.support.otlp_receiver import OtlpReceiver
@@ -137,7 +138,7 @@ def test_dead_backends_warn_once_each_and_never_fail_the_rooms(data: Path, monke
             lit = orch.run_stage_on_chunk("lights", chunks[0], fail_on_infeasible=False)
         with orch.task_scope(_info("publish")):
             summary = orch.publish([lit], run_id="obs_unit_dead", base=data)
-    assert summary["rooms"] == 2 and (data / "output" / "obs_unit_dead" / "summary.json").is_file()
+    assert summary["rooms"] == 2 and (data / "output" / run_folder_name("obs_unit_dead") / "summary.json").is_file()
     counts = Counter(e["event"] for e in logs if e["log_level"] == "warning")
     # one per task process for the gateway and the trace exporter, one per run for MLflow - never per room
     assert counts == {"metrics_push_failed": 3, "trace_export_failed": 3, "mlflow_unreachable": 1}
