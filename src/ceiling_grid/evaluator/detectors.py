@@ -45,7 +45,6 @@ __all__ = [
     "square_spacing_count",
 ]
 
-LUMINAIRE_MIN_M = 0.3  # §7.4 D4
 DEFAULT_OPTIMUM_MAX_CANDIDATES = 2000  # D6: compute the ILP optimum only up to this many candidates
 DEFAULT_OPTIMUM_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node budget decides the answer
 DEFAULT_OPTIMUM_NODE_BUDGET = 400  # D6: branch-and-bound nodes over all rounds (deterministic work budget)
@@ -75,7 +74,7 @@ def legal_detector_sites(grid: RoomGrid, *, luminaire_rule: bool = False) -> np.
     keep = wall_clearance(grid, geo, xy) >= spec.wall_min_m - TOL
     keep &= edge_distance(xy, _terminals(grid), grid.tile_size_m) >= spec.air_terminal_min_m - TOL
     if luminaire_rule:
-        keep &= edge_distance(xy, grid.positions(Component.LIGHT), grid.tile_size_m) >= LUMINAIRE_MIN_M - TOL
+        keep &= edge_distance(xy, grid.positions(Component.LIGHT), grid.tile_size_m) >= spec.luminaire_min_m - TOL
     return tiles[keep]
 
 
@@ -111,8 +110,8 @@ _OPTIMUM_CACHE_SIZE = 64
 def reference_sites(grid: RoomGrid, points: np.ndarray, radius: float) -> tuple[np.ndarray, bool]:
     """Candidate tiles of the D6 design problem and whether the D4 luminaire filter is applied.
 
-    Legal sites (D2, D3, D5) that also clear the luminaires by 0.3 m (D4); the D4 filter is dropped
-    only when those sites cannot cover every point within ``radius`` (the same rule as the model)."""
+    Legal sites (D2, D3, D5) that also clear the luminaires by the rule set's ``luminaire_min_m`` (D4); the
+    D4 filter is dropped only when those sites cannot cover every point within ``radius`` (as in the model)."""
     sites = legal_detector_sites(grid, luminaire_rule=True)
     if len(sites) and not (nearest_geodesic(geometry_of(grid), grid.tile_centres(sites), points)[0]
                            > radius + TOL).any():
@@ -342,7 +341,7 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
     lum = edge_distance(xy, grid.positions(Component.LIGHT), t) if n else np.zeros(0)
     d2_bad = tiles[wall < spec.wall_min_m - TOL].tolist()
     d3_bad = tiles[air < spec.air_terminal_min_m - TOL].tolist()
-    d4_ok = lum >= LUMINAIRE_MIN_M - TOL
+    d4_ok = lum >= spec.luminaire_min_m - TOL
     d5_bad = misplaced_tiles(grid, Component.SMOKE_DETECTOR)
     rules.append(RuleResult("D2", not d2_bad, True,
                             f"all detectors >= {spec.wall_min_m} m from walls" if not d2_bad else
@@ -356,7 +355,7 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
                              "returns_count": spec.clear_of_returns, "failing": d3_bad[:20]}))
     d4_frac = float(d4_ok.mean()) if n else 1.0
     rules.append(RuleResult("D4", bool(d4_ok.all()), False,
-                            f"{int(d4_ok.sum())} of {n} detectors >= {LUMINAIRE_MIN_M} m from luminaire edges",
+                            f"{int(d4_ok.sum())} of {n} detectors >= {spec.luminaire_min_m:g} m from luminaire edges",
                             {"min_m": _rounded_min(lum), "pass_fraction": round(d4_frac, 4)}))
     rules.append(RuleResult("D5", not d5_bad, True,
                             "no detector on a blocked tile" if not d5_bad
