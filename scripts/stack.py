@@ -98,20 +98,12 @@ class StackError(RuntimeError):
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines of a dotenv file (``#`` comments, optional quotes, ``export`` prefix)."""
-    values: dict[str, str] = {}
+    """``KEY=VALUE`` lines of a dotenv file, read by python-dotenv (no interpolation); {} when it is missing."""
+    from dotenv import dotenv_values
+
     if not path.is_file():
-        return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+        return {}
+    return {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
 
 
 def weak_secrets(values: Mapping[str, str]) -> list[str]:

@@ -130,18 +130,12 @@ def _interpolate_tree(node: Any, env: Mapping[str, str]) -> Any:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a Compose ``.env`` file (KEY=VALUE lines, comments, optional quotes)."""
-    env: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        env[key.strip()] = value
-    return env
+    """Parse a Compose ``.env`` file with python-dotenv (no interpolation: Compose does that itself)."""
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such env file (fix: run `make init` or pass an existing file)")
+    return {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
 
 
 # ----- the parsed file ----------------------------------------------------------------------------------
