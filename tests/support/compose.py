@@ -40,7 +40,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,10 +258,15 @@ def validate(services: Mapping[str, Service]) -> None:
         )
 
 
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement that inserts ``text`` as it is (no backslash or group processing)."""
+    return lambda _match: text
+
+
 # ----- native runtime --------------------------------------------------------------------------------------
 def free_port_block(start: int, count: int) -> list[int]:
     """``count`` ports from ``start`` on that nothing listens on."""
-    ports = []
+    ports: list[int] = []
     port = start
     while len(ports) < count:
         with socket.socket() as s:
@@ -381,9 +386,9 @@ class NativeStack:
         """Map container paths, service host names and ports of one string to their native equivalents."""
         root = self.root(service)
         for dst, source in self.mounts(service):
-            value = re.sub(rf"(?<![\w/.]){re.escape(dst)}(?=/|\b|$)", lambda _m, s=str(source): s, value)
+            value = re.sub(rf"(?<![\w/.]){re.escape(dst)}(?=/|\b|$)", _literal(str(source)), value)
         for prefix in CONTAINER_PREFIXES:
-            value = re.sub(rf"(?<![\w/.]){re.escape(prefix)}(?=/|\b|$)", lambda _m, s=str(root) + prefix: s, value)
+            value = re.sub(rf"(?<![\w/.]){re.escape(prefix)}(?=/|\b|$)", _literal(str(root) + prefix), value)
         value = re.sub(r"(?<![\w/.])/entrypoint\b", str(self.shim), value)
 
         def url(m: re.Match[str]) -> str:
@@ -393,7 +398,7 @@ class NativeStack:
 
     def _rewrite_url(self, service: str, raw: str) -> str:
         parts = urlsplit(raw)
-        host, port = parts.hostname, parts.port
+        host, port = parts.hostname or "", parts.port
         if parts.scheme.startswith(("postgresql", "db+postgresql")) and host in self.external:
             pw = f":{parts.password}" if parts.password else ""
             return urlunsplit((parts.scheme, f"postgres{pw}@127.0.0.1:5432", f"/{self.db_name}", parts.query, ""))

@@ -30,7 +30,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def recording_server() -> Iterator[tuple[str, list[Request]]]:
     """Yield ``(base_url, requests)``; ``requests`` fills up as the server is called."""
-    handler = type("Handler", (_Recorder,), {"requests": []})
+    handler: type[_Recorder] = type("Handler", (_Recorder,), {"requests": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
