@@ -41,6 +41,7 @@ __all__ = [
     "is_transient",
     "read_regular_file",
     "recover_staging",
+    "write_synced",
 ]
 
 MAX_NAME_BYTES = 255  # NAME_MAX of Linux, macOS and Windows file systems
@@ -134,7 +135,8 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_synced(path: Path, text: str, mode: int = 0o644) -> None:
+def write_synced(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` and fsync it (no rename: for files inside a folder that is itself staged)."""
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
         fh.flush()
@@ -148,7 +150,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        _write_synced(Path(tmp), text)
+        write_synced(Path(tmp), text)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -228,8 +230,8 @@ def commit_files(folder: Path, files: Mapping[str, str]) -> dict[str, Path]:
     staging.mkdir()
     try:
         for name, text in files.items():
-            _write_synced(staging / name, text)
-        _write_synced(staging / JOURNAL, json.dumps({"files": list(files)}))
+            write_synced(staging / name, text)
+        write_synced(staging / JOURNAL, json.dumps({"files": list(files)}))
         fsync_dir(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

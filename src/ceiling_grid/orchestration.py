@@ -497,6 +497,7 @@ def _swap_in(staging: Path, run_dir: Path) -> None:
 
     from .fsio import fsync_dir
 
+    fsync_dir(staging)  # the names of the files written into it are durable before the swap
     old = None
     if run_dir.exists():
         old = run_dir.with_name(f".{run_dir.name}.old-{secrets.token_hex(4)}")
@@ -527,6 +528,7 @@ def publish(
     import shutil
 
     from .evaluator import evaluate
+    from .fsio import write_synced
     from .observability.task import observe_published_room, observe_published_run
     from .outputs import write_room_outputs
     from .runs import RUN_MARKER, check_output_dir, check_run_folder, marker_text, run_folder_name
@@ -553,7 +555,7 @@ def publish(
                 report = evaluate(grid)
                 result = pipeline_result(grid, report, entry.get("stages", []))
                 try:
-                    paths = write_room_outputs(result, staging)
+                    paths = write_room_outputs(result, staging, staged=True)
                 except OSError as exc:
                     raise _storage_error(exc, f"cannot write the outputs of {grid.grid_id} to {run_dir}") from exc
                 final_paths = {kind: run_dir / p.name for kind, p in paths.items()}
@@ -573,8 +575,8 @@ def publish(
             "results": rooms,
         }
         try:
-            (staging / RUN_MARKER).write_text(marker_text(run_id), encoding="utf-8")
-            _write_json_atomic(staging / "summary.json", summary)
+            write_synced(staging / RUN_MARKER, marker_text(run_id))
+            write_synced(staging / "summary.json", json.dumps(summary, indent=2, sort_keys=True))
             _swap_in(staging, run_dir)
         except OSError as exc:
             raise _storage_error(exc, f"cannot finish the run folder {run_dir}") from exc
@@ -650,12 +652,6 @@ def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Pat
         "u0": headline.get("u0"),
         "files": sorted(str(Path(p).relative_to(out_dir)) for p in paths.values()),
     }
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    from .fsio import atomic_write_text
-
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True))
 
 
 # ----- alerting ---------------------------------------------------------------------------------

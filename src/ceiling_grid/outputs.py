@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .fsio import atomic_write_text, commit_files
+from .fsio import atomic_write_text, commit_files, write_synced
 from .grid import RoomGrid
 from .runner import PipelineResult
 
@@ -179,18 +179,27 @@ def room_output_texts(result: PipelineResult, timings: bool = False, svg: bool =
 
 
 def write_room_outputs(
-    result: PipelineResult, out_dir: str | os.PathLike[str], timings: bool = False, svg: bool = True
+    result: PipelineResult, out_dir: str | os.PathLike[str], timings: bool = False, svg: bool = True,
+    *, staged: bool = False,
 ) -> dict[str, Path]:
     """Write ``<id>.json``, ``<id>.report.json`` and ``<id>.svg`` together (all or none); return paths by kind.
 
     The files are staged and committed as one group (:func:`ceiling_grid.fsio.commit_files`): a
     full disk, Ctrl-C or a kill never leaves a room with its grid but without its report or plan.
+    With ``staged``, ``out_dir`` is itself a staging folder that the caller swaps in whole (the
+    DAG's ``publish``), so the files are only written and synced there.
     """
     out = Path(out_dir)
     grid_id = result.grid_id
     kinds = {"grid": ".json", "report": ".report.json", "svg": ".svg"}
     for suffix in kinds.values():
         _safe_target(out, grid_id, suffix)
-    committed = commit_files(out.resolve(), room_output_texts(result, timings=timings, svg=svg))
+    texts = room_output_texts(result, timings=timings, svg=svg)
+    if staged:
+        for name, text in texts.items():
+            write_synced(out / name, text)
+        committed = {name: out.resolve() / name for name in texts}
+    else:
+        committed = commit_files(out.resolve(), texts)
     return {kind: committed[f"{grid_id}{suffix}"] for kind, suffix in kinds.items()
             if f"{grid_id}{suffix}" in committed}
