@@ -36,7 +36,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,6 +145,14 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _kill_leftovers(pids: Iterable[int]) -> None:
+    """SIGKILL what is left of the process groups of dead components (e.g. a worker the dead leader forked)."""
+    for pid in pids:
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 def process_start(pid: int) -> str | None:
@@ -348,10 +356,7 @@ class Stack:
         if port_in_use(self.port):
             raise StackError(f"port {self.port} is already in use by another program; free it or pick "
                              "another with AIRFLOW_PORT=<port>")
-        for pid in self.stale().values():  # what a crashed component left of its process group
-            if _pid_alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+        _kill_leftovers(self.stale().values())
         self.prepare()
         self.spawn(self.components)
         try:
@@ -372,10 +377,7 @@ class Stack:
                 if c not in records or not records[c].leader_alive()}
         if not dead:
             return dead
-        for pid in dead.values():
-            if pid and _pid_alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+        _kill_leftovers(pid for pid in dead.values() if pid)
         if "api-server" in dead and port_in_use(self.port):
             raise StackError(f"port {self.port} is already in use by another program; free it or pick "
                              "another with AIRFLOW_PORT=<port>")
