@@ -107,3 +107,28 @@ def test_a_commit_killed_before_its_journal_is_discarded(tmp_path: Path) -> None
     (dead / "r.json").write_text("half\n")
     assert fsio.recover_staging(out) == [f"discarded {dead.name}"]
     assert list(out.iterdir()) == []
+
+
+INTERRUPT_MID_COMMIT = """
+import json, os, signal, sys
+from pathlib import Path
+from ceiling_grid import fsio
+real = os.replace
+def replace_then_interrupt(src, dst):
+    real(src, dst)
+    os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C during the renames: held until the commit is done
+os.replace = replace_then_interrupt
+out = Path(sys.argv[1])
+try:
+    fsio.commit_files(out, {"r.json": "new\\n", "r.report.json": "new\\n", "r.svg": "new\\n"})
+except KeyboardInterrupt:
+    print(json.dumps(sorted(p.name for p in out.iterdir())))
+"""
+
+
+def test_ctrl_c_during_a_commit_arrives_after_it_leaving_no_staging_folder(tmp_path: Path) -> None:
+    """The interrupt is delivered once the files are in place and the staging folder is gone, not in between."""
+    proc = subprocess.run([sys.executable, "-c", INTERRUPT_MID_COMMIT, str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ["r.json", "r.report.json", "r.svg"]

@@ -6,7 +6,7 @@
 * :func:`atomic_write_text` writes one file via a temp file, ``fsync`` and ``os.replace``.
 * :func:`commit_files` makes several files appear together or not at all: they are written and
   synced in a staging folder with a ``COMMIT`` journal written last, then renamed into place with
-  SIGINT held off; a process killed mid-way leaves a staging folder that the next commit to the
+  SIGINT/SIGTERM held off; a process killed mid-way leaves a staging folder that the next commit to the
   same folder rolls forward (journal present) or throws away (journal absent).
 * :func:`check_path_text` refuses path strings no file system accepts (NUL bytes, over-long names).
 * :func:`is_transient` tells an OSError a retry may cure (full disk, I/O error) from one it cannot.
@@ -161,19 +161,40 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM off (delivered right after) while a few renames run; no-op off the main thread."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """Hold SIGINT/SIGTERM off while a few renames run, then act on them; no-op off the main thread.
+
+    The Python-level handlers are swapped for ones that only note the signal, and the old handlers
+    run once the block is done. (A thread signal mask would not do: numpy's BLAS threads leave
+    SIGINT unblocked, so the kernel hands the signal to one of them and Python raises at once.)
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        caught.append(signum)
+
+    old = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(caught):
+            previous = old[signal.Signals(signum)]
+            if callable(previous):
+                previous(signum, None)  # e.g. default_int_handler raises KeyboardInterrupt
+            elif previous == signal.SIG_DFL:
+                signal.raise_signal(signum)
 
 
 def _roll_forward(staging: Path, folder: Path) -> None:
+    """Move the journalled files into ``folder`` and remove ``staging``, with Ctrl-C held off until both are done.
+
+    A held signal acts the moment the block ends, so the staging folder goes inside the held block
+    too: otherwise an interrupt during the renames would leave its (emptied) folder behind.
+    """
     names = json.loads((staging / JOURNAL).read_text(encoding="utf-8"))["files"]
     with _sigint_held():
         for name in names:
@@ -181,7 +202,7 @@ def _roll_forward(staging: Path, folder: Path) -> None:
             if src.exists():  # already moved by the process that died
                 os.replace(src, folder / name)
         fsync_dir(folder)
-    shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _owner_alive(name: str) -> bool:
