@@ -22,7 +22,7 @@ run: setup ## lay out the sample rooms in-process (no Airflow) into data/output/
 	$(VENV)/bin/ceiling-grid run data/input --out data/output/cli
 
 lint: setup
-	$(VENV)/bin/ruff check src dags tests
+	$(VENV)/bin/ruff check src dags tests scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

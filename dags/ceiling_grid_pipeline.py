@@ -25,7 +25,7 @@ when `CEILING_GRID_ALERT_WEBHOOK_URL` is set).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ params = {
     dag_id=DAG_ID,
     doc_md=__doc__,
     schedule=None,
-    start_date=datetime(2025, 1, 1),
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=4,
     is_paused_upon_creation=False,

@@ -594,13 +594,13 @@ def cmd_up(stack: Stack, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_down(stack: Stack, args: argparse.Namespace) -> int:
+def cmd_down(stack: Stack, _args: argparse.Namespace) -> int:
     stopped = stack.stop()
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     return 0
 
 
-def cmd_status(stack: Stack, args: argparse.Namespace) -> int:
+def cmd_status(stack: Stack, _args: argparse.Namespace) -> int:
     running = stack.running()
     stale = stack.stale()
     for comp in ALL_COMPONENTS:

@@ -286,7 +286,7 @@ def test_docs_name_only_real_services_profiles_and_variables(doc: str) -> None:
         assert profile in PROFILES, f"{doc}: unknown profile {profile}"
     makefile = (REPO_ROOT / "Makefile").read_text()
     for target in re.findall(r"`make ([a-z][\w-]*)", text):
-        assert re.search(rf"^{target}:", makefile, re.M), f"{doc}: no make target {target}"
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"{doc}: no make target {target}"
     example = read_env_file(ENV_EXAMPLE)
     compose_text = COMPOSE_FILE.read_text()
     for var in set(re.findall(r"\b((?:AIRFLOW|POSTGRES|GRAFANA|MLFLOW|OTEL|PROMETHEUS)_[A-Z0-9_]+)=", text)):

@@ -138,9 +138,10 @@ def test_incumbent_must_be_feasible_for_the_design_problem():
     sites = room.tile_centres(ev.legal_detector_sites(room))
     geo = ev.geometry_of(room)
     centre = room.tile_centres(np.array([[5, 5]]))
-    assert ev._incumbent_size(geo, sites, pts, radius - 0.05, centre) == 1
-    assert ev._incumbent_size(geo, sites, pts, radius - 0.05, centre + 0.01) is None
-    assert ev._incumbent_size(geo, sites, pts, 1.0, centre) is None
+    found = ev._incumbent_index(geo, sites, pts, radius - 0.05, centre)
+    assert found is not None and np.allclose(sites[found], centre)
+    assert ev._incumbent_index(geo, sites, pts, radius - 0.05, centre + 0.01) is None
+    assert ev._incumbent_index(geo, sites, pts, 1.0, centre) is None
 
 
 def test_too_many_candidates_reports_no_optimum():

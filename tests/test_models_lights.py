@@ -71,11 +71,13 @@ def test_models_follow_the_protocol_and_pickle(model_cls: type) -> None:
 @pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.name)
 def test_models_are_deterministic(model_cls: type) -> None:
     """The same input gives the same layout and score, even with caches cleared in between."""
+    from ceiling_grid.models.lights import PROBLEM_CACHE
     from ceiling_grid.photometry import ROOM_CACHE
 
     grid = l_shaped_room(18, 12, 6, 5, states={(3, 3): "sprinkler"})
     first = place(model_cls(), grid)
     ROOM_CACHE.data.clear()
+    PROBLEM_CACHE.data.clear()
     second = place(model_cls(), make_room(18, 12, outside=[(x, y) for y in range(5) for x in range(12, 18)],
                                          states={(3, 3): "sprinkler"}))
     assert _light_tiles(first.grid) == _light_tiles(second.grid)
@@ -156,7 +158,7 @@ def small_rooms(draw: st.DrawFn) -> RoomGrid:
     free = [t for t in inside if t not in states]
     lights = draw(st.lists(st.sampled_from(free), max_size=2, unique=True)) if free else []
     room_type = draw(st.sampled_from(["office", "corridor", "classroom_2011", "us_office_30fc"]))
-    return make_room(w, h, outside=outside, states=states, components={t: "light" for t in lights},
+    return make_room(w, h, outside=outside, states=states, components=dict.fromkeys(lights, "light"),
                      room_type=room_type)
 
 
@@ -181,14 +183,32 @@ def test_reported_compliance_matches_evaluator(grid: RoomGrid) -> None:
 def test_huge_rooms_thin_candidates_deterministically(monkeypatch: pytest.MonkeyPatch) -> None:
     """Over the matrix budget candidates thin to a lattice; layouts stay compliant and independent of run order."""
     import ceiling_grid.models.lights as lights_mod
-    from ceiling_grid.photometry import ROOM_CACHE
 
     monkeypatch.setattr(lights_mod, "DEFAULT_MAX_MATRIX_ELEMENTS", 20_000)
     grid = make_room(30, 20, states={(7, 5): "sprinkler"})
-    ROOM_CACHE.data.clear()
+    lights_mod.PROBLEM_CACHE.data.clear()
     after_others = [place(m(), grid) for m in MODELS]
-    ROOM_CACHE.data.clear()
+    lights_mod.PROBLEM_CACHE.data.clear()
     alone = place(LightModelC(), grid)
     assert all(r.compliant for r in after_others)
     assert _light_tiles(alone.grid) == _light_tiles(after_others[2].grid)
     assert lights_mod._problem(grid).stride > 1
+
+
+def test_cached_search_problem_is_frozen_and_each_run_gets_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cached prepared room is read-only; growing one run's candidates leaves the next run's untouched."""
+    import ceiling_grid.models.lights as lights_mod
+
+    monkeypatch.setattr(lights_mod, "DEFAULT_MAX_MATRIX_ELEMENTS", 20_000)
+    grid = make_room(30, 20)
+    lights_mod.PROBLEM_CACHE.data.clear()
+    first = lights_mod._problem(grid)
+    assert first.stride > 1
+    with pytest.raises(ValueError, match="read-only"):
+        first.v[0, 0] = 1.0
+    assert first.index[0, 0] < 0
+    first.ensure(np.array([[0, 0]]))
+    assert first.index[0, 0] >= first.n_base
+    second = lights_mod._problem(grid)
+    assert second is not first and second.index[0, 0] < 0
+    assert len(second.free) == second.n_base < len(first.free)

@@ -64,3 +64,54 @@ def test_cover_rows_are_geodesic_round_the_corner_of_an_l_room() -> None:
     a = cover_rows(geo, cKDTree(sites), sites, points, 4.4).toarray()
     assert a[:, 0].tolist() == [1.0, 0.0]
     assert cover_rows(geo, cKDTree(sites), sites, points, 4.8).toarray()[:, 0].tolist() == [1.0, 1.0]
+
+
+def _instance(seed: int, convex: bool) -> tuple:
+    """A small random cover problem in a real room: sites on tile centres, points inside, brute-force matrix."""
+    from ceiling_grid.geodesic import nearest_geodesic
+    from ceiling_grid.testing import make_room
+
+    room = make_room(10, 8) if convex else l_shaped_room(10, 8, 5, 4)
+    geo = geometry_of(room)
+    rng = np.random.default_rng(seed)
+    free = np.argwhere(room.arrays.ceiling_area)[:, ::-1]
+    sites = room.tile_centres(free[rng.choice(len(free), 9, replace=False)])
+    pts = room.tile_centres(free[rng.choice(len(free), 14, replace=False)]) + rng.uniform(-0.2, 0.2, (14, 2))
+    radius = 2.2
+    a = np.stack([nearest_geodesic(geo, sites[j : j + 1], pts)[0] <= radius + 1e-9 for j in range(len(sites))], 1)
+    keep = a.any(axis=1)
+    return geo, sites, pts[keep], radius, a[keep]
+
+
+@pytest.mark.parametrize("convex", [True, False], ids=["rectangle", "l_shape"])
+@pytest.mark.parametrize("seed", range(6))
+def test_solver_finds_and_proves_the_brute_force_minimum(seed: int, convex: bool) -> None:
+    """Both searches (the model's weighted DESIGN and the checker's PROOF) reach the true minimum and cover all."""
+    from ceiling_grid.setcover import DESIGN, PROOF, solve_cover, uncovered
+
+    geo, sites, pts, radius, a = _instance(seed, convex)
+    best = min_cover(a.astype(float))
+    weights = np.linspace(0.0, 1.0, len(sites))
+    for search in (DESIGN, PROOF):
+        out = solve_cover(geo, sites, pts, radius, search, weights=weights)
+        assert out.proven and out.count == best and out.lower_bound == best
+        assert out.chosen is not None and not uncovered(geo, sites[out.chosen], pts, radius).any()
+        again = solve_cover(geo, sites, pts, radius, search, weights=weights)
+        assert again.chosen is not None and again.chosen.tolist() == out.chosen.tolist()
+
+
+def test_proof_with_an_incumbent_and_without_budget() -> None:
+    """A known optimal cover is proven by an infeasible capped MIP; with no budget PROOF says why, DESIGN falls back."""
+    from ceiling_grid.setcover import DESIGN, PROOF, solve_cover
+
+    geo, sites, pts, radius, a = _instance(1, False)
+    exact = solve_cover(geo, sites, pts, radius, PROOF)
+    assert exact.chosen is not None
+    with_incumbent = solve_cover(geo, sites, pts, radius, PROOF, incumbent=exact.chosen)
+    assert with_incumbent.proven and with_incumbent.count == exact.count
+    none = solve_cover(geo, sites, pts, radius, PROOF.with_budget(0))
+    assert not none.proven and none.chosen is None and none.budget_exhausted
+    assert none.reason is not None and "budget used up" in none.reason
+    greedy = solve_cover(geo, sites, pts, radius, DESIGN.with_budget(0))
+    assert greedy.chosen is not None and not greedy.from_ilp and greedy.budget_exhausted
+    assert a[:, greedy.chosen].any(axis=1).all()

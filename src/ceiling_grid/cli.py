@@ -111,7 +111,7 @@ def load_with_overrides(path: Path, standard: str | None, room_type: str | None)
 def _progress(total: int, enabled: bool) -> Iterator[Any]:
     """A rich progress bar on stderr (TTY only), or a no-op advancing callable."""
     if not enabled:
-        yield lambda description="": None
+        yield lambda _description="": None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

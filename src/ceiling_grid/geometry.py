@@ -64,11 +64,11 @@ class RoomGeometry:
 
     @property
     def width_m(self) -> float:
-        return self.in_room.shape[1] * self.tile
+        return float(self.in_room.shape[1] * self.tile)
 
     @property
     def height_m(self) -> float:
-        return self.in_room.shape[0] * self.tile
+        return float(self.in_room.shape[0] * self.tile)
 
     @property
     def area_m2(self) -> float:
@@ -130,7 +130,7 @@ class RoomGeometry:
 
     def on_ceiling(self, points: np.ndarray) -> np.ndarray:
         """Points inside or on the room polygon and not strictly inside a column."""
-        return self.inside(points) & ~self.in_column(points)
+        return np.asarray(self.inside(points) & ~self.in_column(points))
 
 
 def _walls(in_room: np.ndarray, tile: float) -> np.ndarray:

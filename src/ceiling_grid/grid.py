@@ -161,16 +161,17 @@ class TileArrays:
     @property
     def in_room(self) -> np.ndarray:
         """Tiles inside the room polygon (columns included: they are holes, not walls)."""
-        return self.state != STATE_CODES[TileState.OUTSIDE]
+        return np.asarray(self.state != STATE_CODES[TileState.OUTSIDE])
 
     @property
     def ceiling_area(self) -> np.ndarray:
         """Tiles that count as ceiling for coverage and illuminance (not outside, not columns)."""
-        return self.in_room & (self.state != STATE_CODES[TileState.COLUMN])
+        return np.asarray(self.in_room & (self.state != STATE_CODES[TileState.COLUMN]))
 
     @property
     def free_for_light(self) -> np.ndarray:
-        return (self.state == STATE_CODES[TileState.CEILING]) & (self.component == COMPONENT_CODES[Component.EMPTY])
+        empty = self.component == COMPONENT_CODES[Component.EMPTY]
+        return np.asarray((self.state == STATE_CODES[TileState.CEILING]) & empty)
 
     @property
     def free_for_diffuser(self) -> np.ndarray:
@@ -178,9 +179,8 @@ class TileArrays:
 
     @property
     def free_for_detector(self) -> np.ndarray:
-        return self.is_state(TileState.CEILING, TileState.CUT_TILE) & (
-            self.component == COMPONENT_CODES[Component.EMPTY]
-        )
+        empty = self.component == COMPONENT_CODES[Component.EMPTY]
+        return np.asarray(self.is_state(TileState.CEILING, TileState.CUT_TILE) & empty)
 
     def positions(self, component: Component) -> np.ndarray:
         """(n, 2) int array of (x, y) of every tile holding ``component``, in row-major order."""
@@ -277,7 +277,7 @@ class RoomGrid(BaseModel):
                 issues.append(Issue("work_plane_m", f"work_plane_m = {wp} is not at least 0.5 m below "
                                     f"ceiling_height_m = {self.ceiling_height_m}", "lower the work plane"))
         if issues:
-            raise _CellIssues(issues)
+            raise _CellIssuesError(issues)
         return self
 
     # ----- derived parameters -------------------------------------------------------------
@@ -425,7 +425,7 @@ def _rebuild_grid(fields: dict[str, Any], state_bytes: bytes, component_bytes: b
     return grid
 
 
-class _CellIssues(ValueError):
+class _CellIssuesError(ValueError):
     """Carries structured issues out of a model validator (pydantic wraps it)."""
 
     def __init__(self, issues: list[Issue]) -> None:
@@ -473,7 +473,7 @@ def _issues_from_pydantic(err: pydantic.ValidationError) -> list[Issue]:
     issues: list[Issue] = []
     for e in err.errors(include_url=False):
         ctx_error = (e.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, _CellIssues):
+        if isinstance(ctx_error, _CellIssuesError):
             issues.extend(ctx_error.issues)
             continue
         loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]

@@ -56,7 +56,7 @@ def evaluation_band_m(grid: RoomGrid) -> float:
 
 def grid_spacing_m(d: float) -> float:
     """§2.2 maximum grid spacing p = 0.2 x 5^log10(d) (capped at 10 m) for the governing dimension d."""
-    return min(DEFAULT_MAX_GRID_SPACING_M, 0.2 * 5.0 ** math.log10(d))
+    return float(min(DEFAULT_MAX_GRID_SPACING_M, 0.2 * 5.0 ** math.log10(d)))
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def calculation_grid(grid: RoomGrid) -> CalculationGrid:
     shorter side; n = ceil(side / p) cells per axis with points at the cell centroids.
     """
     key = (room_key(grid), "calc_grid")
-    cached = RULES_CACHE.get(key)
+    cached = RULES_CACHE.get(key, CalculationGrid)
     if cached is not None:
         return cached
     geo = geometry_of(grid)
@@ -172,7 +172,7 @@ def nearest_neighbour_shr(grid: RoomGrid, lights_xy: np.ndarray) -> np.ndarray:
 def _runs_to_wall(grid: RoomGrid) -> np.ndarray:
     """(4, h, w) in-room tiles from each tile to the wall in +x, -x, +y, -y (tile itself included)."""
     key = (room_key(grid), "runs_to_wall")
-    cached = RULES_CACHE.get(key)
+    cached = RULES_CACHE.get(key, np.ndarray)
     if cached is not None:
         return cached
     inside = np.asarray(grid.arrays.state != STATE_CODES[TileState.OUTSIDE])
@@ -209,7 +209,7 @@ class FixtureRules:
 
     @property
     def passing(self) -> np.ndarray:
-        return self.spacing_ok & self.wall_ok
+        return np.asarray(self.spacing_ok & self.wall_ok)
 
     @property
     def fraction(self) -> float:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -152,7 +152,8 @@ def task_scope(info: TaskInfo) -> Iterator[None]:
         try:
             yield
         except (InputError, PayloadTooLargeError) as exc:
-            log.error("input_rejected", error_type=type(exc).__name__, error=str(exc), retry=False)
+            log.error("input_rejected",  # noqa: TRY400 - a rejected input needs its message, not a traceback
+                      error_type=type(exc).__name__, error=str(exc), retry=False)
             fail = _fail_now(f"{type(exc).__name__}: {exc}")
             if fail is None:
                 raise
@@ -161,7 +162,10 @@ def task_scope(info: TaskInfo) -> Iterator[None]:
 
 # ----- payload guard ----------------------------------------------------------------------
 
-def guard_payload(obj: Any, limits: Limits, what: str, chunk_size: int | None = None) -> Any:
+T = TypeVar("T")
+
+
+def guard_payload(obj: T, limits: Limits, what: str, chunk_size: int | None = None) -> T:
     """Return ``obj`` unchanged if its JSON is within ``limits.xcom_max_bytes``; else raise a clear error."""
     size = len(json.dumps(obj, separators=(",", ":")).encode())
     if size > limits.xcom_max_bytes:
@@ -378,7 +382,7 @@ def _stage_record(outcome: Any, before: RoomGrid) -> dict[str, Any]:
     had = {tuple(t) for t in before.positions(component).tolist()}
     added = [list(t) for t in best.grid.positions(component).tolist() if tuple(t) not in had]
     infeasible = best.details.get("infeasible")
-    return _jsonable({
+    record: dict[str, Any] = _jsonable({
         "stage": str(outcome.stage),
         "model": best.model,
         "score": round(float(best.score), 3),
@@ -392,6 +396,7 @@ def _stage_record(outcome: Any, before: RoomGrid) -> dict[str, Any]:
         "added": added,
         "selection": outcome.summary(),
     })
+    return record
 
 
 class _StageRunner:
@@ -687,7 +692,7 @@ def alert_on_failure(
     if url:
         try:
             (post or _post_json)(url, alert)
-        except Exception as exc:  # never let the alert path raise
+        except Exception as exc:  # noqa: BLE001 - never let the alert path raise
             log.warning("alert_webhook_failed", url=url, error=f"{type(exc).__name__}: {exc}")
     return alert
 

@@ -97,7 +97,7 @@ class RoomPhotometry:
 def room_photometry(grid: RoomGrid) -> RoomPhotometry:
     """The cached per-room constants of ``grid`` (work-plane rectangles, areas, luminaire data)."""
     key = (room_key(grid), "photometry")
-    cached = ROOM_CACHE.get(key)
+    cached = ROOM_CACHE.get(key, RoomPhotometry)
     if cached is not None:
         return cached
     geo = geometry_of(grid)
@@ -142,10 +142,10 @@ def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float
     if m == 1.0:
         np.multiply(d2, d2, out=d2)
         np.divide(scale, d2, out=d2)
-        return d2
+        return np.asarray(d2)
     np.power(d2, -(m + 3.0) / 2.0, out=d2)
     d2 *= scale
-    return d2
+    return np.asarray(d2)
 
 
 def direct_illuminance(
@@ -172,7 +172,7 @@ def _corner_lambertian(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """
     ax = np.sqrt(1.0 + x * x)
     ay = np.sqrt(1.0 + y * y)
-    return (x / ax * np.arctan(y / ax) + y / ay * np.arctan(x / ay)) / (2.0 * math.pi)
+    return np.asarray((x / ax * np.arctan(y / ax) + y / ay * np.arctan(x / ay)) / (2.0 * math.pi))
 
 
 _GL_T, _GL_W = np.polynomial.legendre.leggauss(_GAUSS_NODES)
@@ -243,7 +243,7 @@ def work_plane_flux(grid: RoomGrid, lights_xy: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     src = sub_sources(xy, ph.tile, ph.k)
     frac = rectangle_flux_fraction(src, ph.rects, ph.hm, ph.cos_exponent).reshape(len(xy), ph.k * ph.k)
-    return frac.mean(axis=1) * ph.flux_lm
+    return np.asarray(frac.mean(axis=1) * ph.flux_lm)
 
 
 def illuminance(grid: RoomGrid, lights_xy: np.ndarray, points: np.ndarray) -> np.ndarray:

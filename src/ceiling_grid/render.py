@@ -91,7 +91,7 @@ def lux_colour(values: np.ndarray, vmax: float) -> np.ndarray:
     i = np.minimum(np.floor(t).astype(int), len(_VIRIDIS) - 2)
     frac = (t - i)[..., None]
     rgb = _VIRIDIS[i] * (1 - frac) + _VIRIDIS[i + 1] * frac
-    return np.rint(rgb).astype(np.uint8)
+    return np.asarray(np.rint(rgb).astype(np.uint8))
 
 
 def _hex(rgb: np.ndarray) -> str:

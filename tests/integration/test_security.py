@@ -105,7 +105,7 @@ def _compose() -> dict[str, Any]:
 def _init_checked_names(services: dict[str, Any]) -> set[str]:
     """The variables airflow-init refuses when missing or still a CHANGE_ME placeholder."""
     script = "\n".join(services["airflow-init"]["command"])
-    match = re.search(r"for name in (.*?); do", script, re.S)
+    match = re.search(r"for name in (.*?); do", script, re.DOTALL)
     assert match, "airflow-init no longer has its secret check loop"
     return set(match.group(1).replace("\\", " ").split())
 

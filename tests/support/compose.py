@@ -166,7 +166,7 @@ class Service:
     def depends_on(self) -> dict[str, str]:
         deps = self.raw.get("depends_on") or {}
         if isinstance(deps, list):
-            return {d: "service_started" for d in deps}
+            return dict.fromkeys(deps, "service_started")
         return {k: (v or {}).get("condition", "service_started") for k, v in deps.items()}
 
     def argv(self) -> list[str]:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
 from ..config import DetectorStandard
@@ -27,7 +25,7 @@ from ..coverage import (
 from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
-from ..setcover import cover_rows, reduce_cover
+from ..setcover import PROOF, solve_cover, uncovered
 from .geometry_rules import misplaced_tiles
 from .report import RuleResult, StageReport
 
@@ -50,7 +48,6 @@ DEFAULT_OPTIMUM_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node bud
 DEFAULT_OPTIMUM_NODE_BUDGET = 400  # D6: branch-and-bound nodes over all rounds (deterministic work budget)
 DEFAULT_OPTIMUM_MAX_ROUNDS = 40
 DEFAULT_PRESOLVE_PASSES = 2  # D6: dominance-reduction rounds before each MIP
-DEFAULT_NEW_ROWS_PER_RADIUS = 8.0  # D6 row generation: one new point per cell of side radius / this
 TOL = 1e-9
 
 
@@ -158,7 +155,8 @@ def optimum_with_reason(
     geo = geometry_of(grid)
     sites_xy = np.asarray(sites_xy, dtype=float).reshape(-1, 2)
     points = np.asarray(points, dtype=float).reshape(-1, 2)
-    upper = _incumbent_size(geo, sites_xy, points, radius, incumbent_xy)
+    incumbent = _incumbent_index(geo, sites_xy, points, radius, incumbent_xy)
+    upper = None if incumbent is None else len(incumbent)
     digest = hashlib.blake2b(digest_size=20)
     for part in (geo.walls, geo.in_room, sites_xy, points):
         digest.update(np.ascontiguousarray(part).tobytes())
@@ -166,7 +164,8 @@ def optimum_with_reason(
     key = digest.digest()
     if key in _OPTIMUM_CACHE:
         return _OPTIMUM_CACHE[key]
-    answer, safety_hit = _optimal_detector_count(geo, sites_xy, points, radius, time_limit_s, node_budget, upper)
+    answer, safety_hit = _optimal_detector_count(geo, sites_xy, points, radius, time_limit_s, node_budget,
+                                                 incumbent)
     if safety_hit:  # not deterministic: do not memoise
         return answer
     if len(_OPTIMUM_CACHE) >= _OPTIMUM_CACHE_SIZE:
@@ -175,19 +174,19 @@ def optimum_with_reason(
     return answer
 
 
-def _incumbent_size(
+def _incumbent_index(
     geo: RoomGeometry, sites_xy: np.ndarray, points: np.ndarray, radius: float, incumbent_xy: np.ndarray | None
-) -> int | None:
-    """Size of ``incumbent_xy`` when it is a feasible solution of the cover problem (on sites, covers all)."""
+) -> np.ndarray | None:
+    """Site indices of ``incumbent_xy`` when it is a feasible solution of the cover problem (on sites, covers all)."""
     if incumbent_xy is None or len(incumbent_xy) == 0 or len(sites_xy) == 0:
         return None
     inc = np.unique(np.round(np.asarray(incumbent_xy, dtype=float).reshape(-1, 2), 6), axis=0)
-    d, _ = cKDTree(sites_xy).query(inc)
+    d, idx = cKDTree(sites_xy).query(inc)
     if (d > 1e-6).any():
         return None
-    if len(points) and (nearest_geodesic(geo, inc, points)[0] > radius + TOL).any():
+    if len(points) and uncovered(geo, inc, points, radius).any():
         return None
-    return len(inc)
+    return np.unique(np.asarray(idx, dtype=np.int64))
 
 
 def _optimal_detector_count(
@@ -197,84 +196,17 @@ def _optimal_detector_count(
     radius: float,
     time_limit_s: float,
     node_budget: int,
-    upper: int | None,
+    incumbent: np.ndarray | None,
 ) -> tuple[tuple[int | None, bool, str | None], bool]:
-    """((count, proven, reason), safety_net_hit).
-
-    Each round solves the cover of a subset of the points (a relaxation: its optimum is a lower bound);
-    with a known cover of size U it also requires fewer than U sites, so an infeasible round proves U.
-    A round whose optimal answer covers every point is optimal for the whole problem."""
-    if len(points) == 0:
-        return (0, True, None), False
-    if len(sites_xy) == 0:
-        return (None, False, "no legal detector site"), False
-    if upper is None:
-        d, _ = nearest_geodesic(geo, sites_xy, points)
-        if (d > radius + TOL).any():
-            return (None, False, f"the legal sites cannot cover every point within {radius:g} m"), False
-    deadline = time.perf_counter() + time_limit_s
-    tree = cKDTree(sites_xy)
-    keys = np.floor(points / (radius / 3.0)).astype(np.int64)
-    _, subset = np.unique(keys, axis=0, return_index=True)
-    nodes_left = node_budget
-    budget = (f"node budget ({node_budget} nodes, {DEFAULT_OPTIMUM_MAX_ROUNDS} rounds) used up before the count "
-              "was proven")
-    for _round in range(DEFAULT_OPTIMUM_MAX_ROUNDS):
-        if nodes_left <= 0:
-            return (None, False, budget), False
-        a = cover_rows(geo, tree, sites_xy, points[subset], radius)
-        ar, kept = reduce_cover(a, max_passes=DEFAULT_PRESOLVE_PASSES, dedupe=True)
-        nr = ar.shape[1]
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return (None, False, "wall-clock safety net expired"), True
-        cons = [LinearConstraint(ar, lb=np.ones(ar.shape[0]), ub=np.inf)]
-        if upper is not None:
-            cons.append(LinearConstraint(np.ones((1, nr)), lb=0, ub=upper - 1))
-        ub_gap = upper if upper is not None else _greedy_size(ar)
-        # unit costs: an absolute gap < 1 proves the count
-        options: dict[str, Any] = {"time_limit": left, "disp": False, "node_limit": nodes_left,
-                                   "mip_rel_gap": 0.99 / (ub_gap + 1.0)}
-        res = milp(np.ones(nr), constraints=cons, integrality=np.ones(nr), bounds=Bounds(0, 1), options=options)
-        nodes_left -= max(1, int(getattr(res, "mip_node_count", 0) or 0))
-        if res.status == 1:  # the wall-clock safety net, not the node budget
-            return (None, False, "wall-clock safety net expired"), True
-        if res.status == 2 and upper is not None:  # no cover of these points with fewer than `upper` sites
-            return (upper, True, None), False
-        if res.x is None:
-            return (None, False, budget), False
-        bound = getattr(res, "mip_dual_bound", None)
-        count = round(res.x.sum())
-        proven = res.status == 0 and bound is not None and math.ceil(bound - 1e-6) >= count
-        chosen = sites_xy[kept[res.x > 0.5]]
-        dist, _ = nearest_geodesic(geo, chosen, points)
-        bad = np.nonzero(dist > radius + TOL)[0]
-        if len(bad) == 0:
-            if proven:
-                return (count, True, None), False
-            upper = count  # a smaller full cover: keep it and try to prove it
-            continue
-        # at most one new point per cell: the rounds stay small (a skipped point returns if still uncovered)
-        k = np.floor(points[bad] / (radius / DEFAULT_NEW_ROWS_PER_RADIUS)).astype(np.int64)
-        _, first = np.unique(k, axis=0, return_index=True)
-        bad = bad[first]
-        subset = np.union1d(subset, bad)
-    return (None, False, budget), False
-
-
-def _greedy_size(a: sparse.csr_matrix) -> int:
-    """Size of a greedy cover of the rows of ``a`` (an upper bound for the MIP gap)."""
-    csc = a.tocsc()
-    uncovered = np.ones(a.shape[0], dtype=bool)
-    size = 0
-    while uncovered.any():
-        gain = csc.T @ uncovered.astype(float)
-        j = int(np.argmax(gain))
-        if gain[j] <= 0:
-            break
-        uncovered[csc.indices[csc.indptr[j] : csc.indptr[j + 1]]] = False
-        size += 1
-    return size
+    """((count, proven, reason), safety_net_hit): the shared solver in proof mode (``setcover.PROOF``)."""
+    if len(points) and len(sites_xy) and incumbent is None and uncovered(geo, sites_xy, points, radius).any():
+        return (None, False, f"the legal sites cannot cover every point within {radius:g} m"), False
+    search = replace(PROOF, node_budget=node_budget, max_rounds=DEFAULT_OPTIMUM_MAX_ROUNDS,
+                     time_limit_s=time_limit_s, presolve_passes=DEFAULT_PRESOLVE_PASSES)
+    out = solve_cover(geo, sites_xy, points, radius, search, incumbent=incumbent)
+    if out.proven and out.count is not None:
+        return (out.count, True, None), False
+    return (None, False, out.reason), out.safety_hit
 
 
 def _half_spacing(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> tuple[bool, dict[str, Any]]:

@@ -87,7 +87,7 @@ def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarra
 def work_plane_edges(grid: RoomGrid, merge: bool = True) -> np.ndarray:
     """(e, 4) directed boundary edges of the work plane; cached per room (read-only), see :func:`_boundary`."""
     key = (room_key(grid), f"work_plane_edges:{merge}")
-    cached = _EDGES.get(key)
+    cached = _EDGES.get(key, np.ndarray)
     if cached is None:
         cached = _boundary(grid, merge)
         cached.setflags(write=False)

@@ -48,7 +48,7 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:
     is close to, not exactly, monotone in the count). Cached per room; ``None`` when nothing passes.
     """
     key = (room_key(grid), "l5_reference")
-    cached = _L5_CACHE.get(key)
+    cached = _L5_CACHE.get(key, MappingProxyType)
     if cached is not None:
         return dict(cached) if cached else None
     spec = grid.room_spec

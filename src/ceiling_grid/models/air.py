@@ -226,7 +226,7 @@ def _reserve_sites(base: RoomGrid) -> np.ndarray | None:
         pts = pts[d > problem.radius + 1e-9]
     reserved = existing
     if len(pts):
-        cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius, use_ilp=True, time_limit=5.0)
+        cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius, time_limit=5.0)
         reserved = np.vstack([existing, sites.centres[cover.chosen]]) if len(existing) else sites.centres[cover.chosen]
     arrays = base.arrays
     h, w = arrays.state.shape
@@ -242,7 +242,7 @@ def _reserve_sites(base: RoomGrid) -> np.ndarray | None:
 def _edge_to_tiles(p: np.ndarray, tiles: np.ndarray, t: float) -> np.ndarray:
     c = (tiles + 0.5) * t
     d = np.maximum(np.abs(c - p) - t / 2, 0.0)
-    return np.hypot(d[:, 0], d[:, 1])
+    return np.asarray(np.hypot(d[:, 0], d[:, 1]))
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,19 @@ from typing import Any, ClassVar
 import numpy as np
 import structlog
 
+from ..cache import RoomCache
 from ..config import DEFAULT_SHR_MAX
-from ..grid import Component, RoomGrid
+from ..grid import Component, RoomGrid, room_key
 from ..lighting import array_shapes, calculation_points, fixture_rules, lumen_method_count, regular_array
-from ..photometry import ROOM_CACHE, contribution_matrix, room_key
+from ..photometry import contribution_matrix
 from ..scoring import lighting_score
 from .base import Judge, ModelResult, Stage
 
-__all__ = ["DEFAULT_DESIGN_MARGIN", "DEFAULT_SEED", "LightModelA", "LightModelB", "LightModelC"]
+__all__ = ["DEFAULT_DESIGN_MARGIN", "DEFAULT_SEED", "PROBLEM_CACHE", "LightModelA", "LightModelB", "LightModelC"]
 
 log = structlog.get_logger(__name__)
+
+PROBLEM_CACHE = RoomCache(8)  # the light models' own cache: frozen prepared rooms (contribution matrices)
 
 DEFAULT_DESIGN_MARGIN = 0.002  # models aim 0.2 % above the Em and U0 targets (float-order safety vs the evaluator)
 DEFAULT_SEED = 12464
@@ -35,25 +38,44 @@ _FLOAT32_ABOVE = 5_000_000  # contribution matrices larger than this use float32
 DEFAULT_MAX_MATRIX_ELEMENTS = 30_000_000  # candidates x points; above it candidates thin to a tile lattice
 
 
-@dataclass
-class _Problem:
-    """A room prepared for search: candidate tiles, calculation points, and each tile's contribution."""
+@dataclass(frozen=True)
+class _Prepared:
+    """What every light model of one room starts from; cached per process, so every array is read-only."""
 
-    grid: RoomGrid
     points: np.ndarray
-    target: float
-    target_u0: float
     existing: np.ndarray  # (n0, 2) pre-placed light tiles
     free: np.ndarray  # (nf, 2) candidate tiles (every free tile, or a lattice of them in huge rooms)
     index: np.ndarray  # (h, w) candidate index, -1 elsewhere
-    v: np.ndarray  # (nf, P) maintained lx each candidate tile adds at each point
+    v: np.ndarray  # (nf, P) lx each candidate tile adds at each point
     e0: np.ndarray  # (P,) lx of the pre-placed lights
     free_mask: np.ndarray  # (h, w) every tile a light may go on
     stride: int  # candidate lattice step in tiles (1 = every free tile)
-    n_base: int  # rows of the lattice itself; rows after it were added by :meth:`ensure`
+
+    def __post_init__(self) -> None:
+        for name in ("points", "existing", "free", "index", "v", "e0", "free_mask"):
+            getattr(self, name).setflags(write=False)
+
+
+class _Problem:
+    """One model run's search state over a :class:`_Prepared` room; :meth:`ensure` grows it locally."""
+
+    def __init__(self, grid: RoomGrid, prepared: _Prepared) -> None:
+        spec = grid.room_spec
+        self.grid = grid
+        self.target = spec.target_lux
+        self.target_u0 = spec.target_u0
+        self.points = prepared.points
+        self.existing = prepared.existing
+        self.free_mask = prepared.free_mask
+        self.stride = prepared.stride
+        self.e0 = prepared.e0
+        self.n_base = len(prepared.free)  # rows of the lattice itself; rows after it were added by ensure
+        self.free = prepared.free
+        self.index = prepared.index
+        self.v = prepared.v
 
     def ensure(self, tiles: np.ndarray) -> np.ndarray:
-        """Candidate indices of free ``tiles``, adding rows to the matrix for tiles off the lattice."""
+        """Candidate indices of free ``tiles``, adding rows (to this run's copy) for tiles off the lattice."""
         tiles = np.asarray(tiles, dtype=np.int64).reshape(-1, 2)
         if len(tiles) == 0:
             return np.zeros(0, dtype=np.int64)
@@ -61,46 +83,50 @@ class _Problem:
         if len(missing):
             missing = np.unique(missing, axis=0)
             rows = contribution_matrix(self.grid, missing, self.points, dtype=self.v.dtype.type)
-            self.index = self.index.copy()
-            self.index[missing[:, 1], missing[:, 0]] = len(self.free) + np.arange(len(missing))
+            index = self.index.copy()
+            index[missing[:, 1], missing[:, 0]] = len(self.free) + np.arange(len(missing))
+            self.index = index
             self.free = np.concatenate([self.free, missing])
             self.v = np.concatenate([self.v, rows])
-        return self.index[tiles[:, 1], tiles[:, 0]]
+        return np.asarray(self.index[tiles[:, 1], tiles[:, 0]])
 
     def tiles(self, idx: np.ndarray) -> np.ndarray:
-        return self.free[np.asarray(idx, dtype=np.int64)]
+        return np.asarray(self.free[np.asarray(idx, dtype=np.int64)])
 
     def illuminance(self, idx: np.ndarray) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64)
-        return self.e0 + (self.v[idx].sum(axis=0, dtype=np.float64) if len(idx) else 0.0)
+        return np.asarray(self.e0 + (self.v[idx].sum(axis=0, dtype=np.float64) if len(idx) else 0.0))
 
     def violation(self, e: np.ndarray, margin: float = DEFAULT_DESIGN_MARGIN) -> np.ndarray:
         """Relative shortfall against L3 (0 = passes with margin); ``e`` is (P,) or (k, P)."""
         em = e.mean(axis=-1)
         emin = e.min(axis=-1)
         u0 = np.where(em > 0, emin / np.maximum(em, 1e-300), 0.0)
-        return np.maximum(0.0, 1.0 + margin - em / self.target) + np.maximum(
+        return np.asarray(np.maximum(0.0, 1.0 + margin - em / self.target) + np.maximum(
             0.0, 1.0 + margin - u0 / self.target_u0
-        )
+        ))
 
     def slack(self, e: np.ndarray) -> np.ndarray:
         """How far above both L3 targets ``e`` is (relative; larger = more spare light and uniformity)."""
         em = e.mean(axis=-1)
         u0 = np.where(em > 0, e.min(axis=-1) / np.maximum(em, 1e-300), 0.0)
-        return np.minimum(em / self.target - 1.0, u0 / self.target_u0 - 1.0)
+        return np.asarray(np.minimum(em / self.target - 1.0, u0 / self.target_u0 - 1.0))
 
 
 def _problem(grid: RoomGrid) -> _Problem:
-    """Build (or fetch from the per-process cache) the search problem of ``grid``."""
+    """A fresh search state for ``grid`` over its prepared room (built once per process and room)."""
     existing = grid.positions(Component.LIGHT)
-    free_mask = np.asarray(grid.arrays.free_for_light)
+    free_mask = np.array(grid.arrays.free_for_light)
     digest = hashlib.blake2b(existing.tobytes() + free_mask.tobytes(), digest_size=16).hexdigest()
     key = (room_key(grid), "light_problem:" + digest)
-    cached = ROOM_CACHE.get(key)
-    if cached is not None:
-        pb: _Problem = cached
-        pb.grid = grid
-        return pb
+    prepared = PROBLEM_CACHE.get(key, _Prepared)
+    if prepared is None:
+        prepared = _prepare(grid, existing, free_mask)
+        PROBLEM_CACHE.put(key, prepared)
+    return _Problem(grid, prepared)
+
+
+def _prepare(grid: RoomGrid, existing: np.ndarray, free_mask: np.ndarray) -> _Prepared:
     points = calculation_points(grid)
     n_free = int(free_mask.sum())
     stride = 1
@@ -117,13 +143,9 @@ def _problem(grid: RoomGrid) -> _Problem:
     dtype = np.float32 if len(free) * len(points) > _FLOAT32_ABOVE else np.float64
     v = contribution_matrix(grid, free, points, dtype=dtype)
     e0 = contribution_matrix(grid, existing, points).sum(axis=0) if len(existing) else np.zeros(len(points))
-    spec = grid.room_spec
-    pb = _Problem(grid, points, spec.target_lux, spec.target_u0, existing, free, index, v, e0, free_mask, stride,
-                  len(free))
     if stride > 1:
         log.info("light_candidates_thinned", grid_id=grid.grid_id, stride=stride, candidates=len(free))
-    ROOM_CACHE.put(key, pb)
-    return pb
+    return _Prepared(np.array(points), np.array(existing), free, index, v, np.asarray(e0), free_mask, stride)
 
 
 def _proxy_score(pb: _Problem, idx: np.ndarray) -> float:

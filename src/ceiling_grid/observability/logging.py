@@ -39,8 +39,8 @@ def configure_cli_logging(json: bool | None = None, level: str = DEFAULT_CLI_LOG
         return False
     if json is None:
         json = not sys.stderr.isatty()
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
+    numeric = logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
         raise ValueError(f"unknown log level {level!r}; use debug, info, warning or error")
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=True)

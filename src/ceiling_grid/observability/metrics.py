@@ -201,7 +201,7 @@ class PipelineMetrics:
                 grouping_key=dict(grouping_key or {}),
                 timeout=timeout_s,
             )
-        except Exception as exc:  # network faults must never fail a room
+        except Exception as exc:  # noqa: BLE001 - network faults must never fail a room
             if not self._push_warned:
                 self._push_warned = True
                 log.warning(

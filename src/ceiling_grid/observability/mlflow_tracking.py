@@ -124,7 +124,7 @@ class MlflowTracker:
             return None
         try:
             return self._log(dag_id, run_id, rooms, summary, out_dir, dict(params or {}), trace_id)
-        except Exception as exc:  # a tracking fault never fails the placement
+        except Exception as exc:  # noqa: BLE001 - a tracking fault never fails the placement
             _warn_once(
                 "mlflow_log_failed",
                 tracking_uri=self.tracking_uri,
@@ -197,7 +197,7 @@ class MlflowTracker:
             return str(exp.experiment_id)
         try:
             return str(client.create_experiment(name))
-        except Exception:  # created by a concurrent publish in the meantime
+        except Exception:  # noqa: BLE001 - created by a concurrent publish in the meantime
             exp = client.get_experiment_by_name(name)
             if exp is None:
                 raise
@@ -280,9 +280,10 @@ class MlflowTracker:
 
 def describe(run: Any) -> dict[str, Any]:
     """A JSON-able view of an MLflow run (tests, debugging)."""
-    return json.loads(json.dumps({
+    view: dict[str, Any] = json.loads(json.dumps({
         "run_id": run.info.run_id,
         "params": dict(run.data.params),
         "metrics": dict(run.data.metrics),
         "tags": dict(run.data.tags),
     }))
+    return view

@@ -171,7 +171,7 @@ class TaskTelemetry:
                 exported_spans=bool(exported and not (self.tracer.guard and self.tracer.guard.dead)),
             )
             self.tracer.shutdown()
-        except Exception as err:  # telemetry never fails (or masks the outcome of) a task
+        except Exception as err:  # noqa: BLE001 - telemetry never fails (or masks the outcome of) a task
             log.warning("task_telemetry_failed", error=f"{type(err).__name__}: {err}")
         finally:
             if self._token is not None:
@@ -252,7 +252,7 @@ def _airflow_context() -> Mapping[str, Any] | None:
         from airflow.sdk import get_current_context
 
         return get_current_context()
-    except Exception:  # loaded, but not inside a task
+    except Exception:  # noqa: BLE001 - loaded, but not inside a task
         return None
 
 
@@ -294,11 +294,8 @@ def observe_published_run(summary: Mapping[str, Any], out_dir: Path) -> None:
 def models_versions(rooms: Sequence[PublishedRoom]) -> dict[str, str]:
     """``{model name: version}`` of every model that ran (from the candidates' details, else the registry)."""
     versions: dict[str, str] = {}
-    try:
-        from ..models import AirSupplyModel, SmokeDetectorModel, default_light_models
+    from ..models import AirSupplyModel, SmokeDetectorModel, default_light_models
 
-        for model in [*default_light_models(), AirSupplyModel(), SmokeDetectorModel()]:
-            versions[type(model).name] = str(type(model).version)
-    except Exception:  # pragma: no cover - the registry is part of the package
-        pass
+    for model in [*default_light_models(), AirSupplyModel(), SmokeDetectorModel()]:
+        versions[type(model).name] = str(type(model).version)
     return versions

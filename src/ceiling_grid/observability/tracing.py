@@ -145,7 +145,7 @@ class GuardedExporter(SpanExporter):
                     return SpanExportResult.FAILURE
             try:
                 result = self.inner.export(spans)
-            except Exception as exc:  # an exporter bug must not fail a room
+            except Exception as exc:  # noqa: BLE001 - an exporter bug must not fail a room
                 result = SpanExportResult.FAILURE
                 self._give_up(f"{type(exc).__name__}: {exc}", len(spans))
                 return result
