@@ -86,7 +86,7 @@ def quality_record(result: Any, kind: str, seconds: float,
     d6 = next(r for r in det.rules if r.rule == "D6").values
     regular = l5.get("regular_array") or {}
     lm, dm = lights.metrics, det.metrics
-    det_details = result.stages["smoke_detectors"].selected.details
+    det_details = result.stages["smoke_detectors"].selected.diagnostics
     n_opt, proven, ref_source = d6.get("n_optimal"), bool(d6.get("optimal_proven")), "evaluator"
     if n_opt is None:
         ref = reference_optimum(grid, reference_time_limit_s)

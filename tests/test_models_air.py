@@ -25,8 +25,8 @@ def test_small_bs_office_keeps_a_detector_site():
     room = make_room(6, 5, detector_standard="bs5839_1")
     result = place(AirSupplyModel(), room)
     assert result.stage is Stage.AIR_SUPPLY
-    assert result.compliant and result.details["detector_feasible"]
-    assert result.details["count"] == 1
+    assert result.compliant and result.diagnostics["detector_feasible"]
+    assert result.count == 1
     assert _diffusers(result.grid) not in ([(2, 2)], [(3, 2)])
     detectors = place(SmokeDetectorModel(), result.grid)
     assert detectors.compliant and evaluate_detectors(detectors.grid).compliant
@@ -42,7 +42,7 @@ def test_office_airflow_and_count():
     assert terms["voz_l_s"] < q
     assert n == math.ceil(q / 190.0)
     result = place(AirSupplyModel(), room)
-    assert result.compliant and result.details["count"] >= n
+    assert result.compliant and result.count >= n
     assert evaluate_air(result.grid).metrics["cv_area"] <= 0.25
 
 
@@ -60,7 +60,7 @@ def test_preplaced_supply_counts():
     room = make_room(24, 14, components={(2, 2): "air_supply", (21, 11): "air_supply"})
     result = place(AirSupplyModel(), room)
     assert (2, 2) in _diffusers(result.grid) and (21, 11) in _diffusers(result.grid)
-    assert result.placed == result.details["n_required"] - 2
+    assert result.placed == result.diagnostics["n_required"] - 2
     assert result.compliant
 
 
@@ -70,7 +70,7 @@ def test_l_shaped_room_spread():
     result = place(AirSupplyModel(), room)
     report = evaluate_air(result.grid)
     assert report.compliant and report.metrics["cv_area"] <= 0.25
-    assert result.details["strategy"].startswith("lloyd")
+    assert result.diagnostics["strategy"].startswith("lloyd")
 
 
 def test_no_free_tiles_is_infeasible():
@@ -78,4 +78,4 @@ def test_no_free_tiles_is_infeasible():
     room = make_room(4, 4, states={(x, y): "sprinkler" for x in range(4) for y in range(4)})
     result = place(AirSupplyModel(), room)
     assert not result.compliant and result.placed == 0
-    assert result.details["infeasible"]["rule"] == "A1"
+    assert result.infeasible.rule == "A1"

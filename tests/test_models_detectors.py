@@ -30,13 +30,13 @@ def _tiles(grid, component=Component.SMOKE_DETECTOR):
 def test_office_is_covered_optimally(standard):
     """A 24 x 14 office gets a compliant layout whose count equals the evaluator's ILP optimum."""
     result = place(SmokeDetectorModel(), make_room(24, 14, detector_standard=standard))
-    assert result.details["design_problem"] == OPTIMUM_PROBLEM
+    assert result.diagnostics["design_problem"] == OPTIMUM_PROBLEM
     assert result.stage is Stage.SMOKE_DETECTORS
     assert result.compliant
-    assert result.details["solver"] == "highs" and result.details["optimal"]
+    assert result.diagnostics["solver"] == "highs" and result.diagnostics["optimal"]
     report = evaluate_detectors(result.grid)
     assert report.compliant
-    assert result.details["count"] == report.metrics["n_optimal"] == result.details["lower_bound"]
+    assert result.count == report.metrics["n_optimal"] == result.diagnostics["lower_bound"]
     assert result.score == pytest.approx(report.score)
 
 
@@ -60,8 +60,8 @@ def test_l_room_count_equals_checker_optimum():
     ev._OPTIMUM_CACHE.clear()
     report = evaluate_detectors(result.grid)
     d6 = next(r for r in report.rules if r.rule == "D6")
-    assert result.details["optimal"] and d6.values["optimal_proven"]
-    assert result.details["count"] == report.metrics["n_optimal"]
+    assert result.diagnostics["optimal"] and d6.values["optimal_proven"]
+    assert result.count == report.metrics["n_optimal"]
     assert report.metrics["optimum_problem"] == OPTIMUM_PROBLEM
 
 
@@ -77,7 +77,7 @@ def test_ilp_matches_brute_force():
     """On a small room no smaller subset of candidates covers every demand point."""
     room = make_room(30, 6, detector_standard="nfpa72")
     result = place(SmokeDetectorModel(), room)
-    n = result.details["count"]
+    n = result.count
     geo = geometry_of(room)
     problem = cover_problem(room)
     sites = candidate_sites(room)
@@ -99,8 +99,8 @@ def test_bs_corridor_centreline_rule(tiles, count):
     """A BS corridor uses the centreline rule at 7.5 - 0.05 m: 28.2 m needs two detectors, 30 m needs three."""
     room = make_room(tiles, 3, detector_standard="bs5839_1", room_type="corridor")
     result = place(SmokeDetectorModel(), room)
-    assert result.details["corridor_rule"] is True
-    assert result.details["count"] == count and result.details["optimal"]
+    assert result.diagnostics["corridor_rule"] is True
+    assert result.count == count and result.diagnostics["optimal"]
     assert all(y == 1 for _, y in _tiles(result.grid))
     assert evaluate_detectors(result.grid).compliant
 
@@ -121,7 +121,7 @@ def test_preplaced_return_and_detector_are_kept():
     result = place(SmokeDetectorModel(), room)
     assert (3, 3) in _tiles(result.grid)
     assert _tiles(result.grid, Component.AIR_RETURN) == [(20, 7)]
-    assert result.details["preplaced"] == 1 and result.details["count"] == result.placed + 1
+    assert result.diagnostics["preplaced"] == 1 and result.count == result.placed + 1
     report = evaluate_detectors(result.grid)
     assert report.compliant
     assert report.metrics["min_air_terminal_clearance_m"] >= 0.9144 - 1e-9
@@ -132,14 +132,14 @@ def test_all_tiles_blocked_is_infeasible():
     room = make_room(5, 5, states={(x, y): "sprinkler" for x in range(5) for y in range(5)})
     result = place(SmokeDetectorModel(), room)
     assert not result.compliant and result.placed == 0
-    assert result.details["infeasible"]["rule"] == "D5"
+    assert result.infeasible.rule == "D5"
 
 
 def test_too_small_for_wall_clearance_is_infeasible():
     """A 1.2 m x 1.2 m BS room has no tile 0.5 m from the walls: D2 infeasible."""
     result = place(SmokeDetectorModel(), make_room(2, 2, detector_standard="bs5839_1"))
     assert not result.compliant
-    assert result.details["infeasible"]["rule"] == "D2"
+    assert result.infeasible.rule == "D2"
     assert evaluate_detectors(result.grid).infeasible is not None
 
 
@@ -148,10 +148,10 @@ def test_luminaire_filter_dropped_only_when_needed():
     lights = {(x, y): "light" for x in range(6) for y in range(5) if (x, y) != (2, 2)}
     room = make_room(6, 5, detector_standard="cen_ts_54_14", components=lights, tile_size_m=0.5)
     result = place(SmokeDetectorModel(), room)  # 0.5 m tiles: the free tile is 0.25 m from the fittings
-    assert result.compliant and result.details.get("luminaire_filter_dropped") is True
+    assert result.compliant and result.diagnostics.get("luminaire_filter_dropped") is True
     assert _tiles(result.grid) == [(2, 2)]
     plain = place(SmokeDetectorModel(), make_room(6, 5, detector_standard="cen_ts_54_14", tile_size_m=0.5))
-    assert "luminaire_filter_dropped" not in plain.details
+    assert "luminaire_filter_dropped" not in plain.diagnostics
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -175,7 +175,7 @@ def test_compliant_layouts_pass_the_checker(w, h, standard, blocked, returns, cu
     if result.compliant:
         assert report.compliant
     else:
-        assert "infeasible" in result.details
+        assert result.infeasible is not None
     np.testing.assert_array_equal(room.arrays.state, result.grid.arrays.state)
 
 
@@ -188,8 +188,8 @@ def test_same_room_same_tiles_whatever_the_time_limit():
     b = place(SmokeDetectorModel(limits=Limits(ilp_time_limit_s=600.0)), room)
     assert _tiles(a.grid) == _tiles(b.grid)
     for r in (a, b):
-        assert r.details["budget_exhausted"] is False and r.details["solver_reason"] is None
-        assert r.details["optimal"] and r.details["lower_bound"] == r.details["count"] and r.details["gap"] == 0
+        assert r.diagnostics["budget_exhausted"] is False and r.diagnostics["solver_reason"] is None
+        assert r.diagnostics["optimal"] and r.diagnostics["lower_bound"] == r.count and r.diagnostics["gap"] == 0
         assert r.compliant
 
 
@@ -198,16 +198,16 @@ def test_exhausted_node_budget_is_reported():
     room = make_room(30, 30, detector_standard="nfpa72")
     result = place(SmokeDetectorModel(node_budget=1), room)
     assert result.compliant and evaluate_detectors(result.grid).compliant
-    d = result.details
-    assert d["lower_bound"] is not None and d["lower_bound"] <= d["count"]
+    d = result.diagnostics
+    assert d["lower_bound"] is not None and d["lower_bound"] <= result.count
     if not d["optimal"]:
         assert d["budget_exhausted"] is True and "budget" in d["solver_reason"]
-        assert d["gap"] == d["count"] - d["lower_bound"] > 0
+        assert d["gap"] == result.count - d["lower_bound"] > 0
 
 
 def test_candidate_cap_uses_the_pattern_path():
     """Above the model's ILP candidate cap the layout comes from the pattern path, compliant and unproven."""
     room = make_room(24, 14, detector_standard="nfpa72")
     result = place(SmokeDetectorModel(max_ilp_candidates=100), room)
-    assert result.compliant and result.details["solver"] == "pattern+greedy"
-    assert result.details["optimal"] is False and "candidate limit 100" in result.details["solver_reason"]
+    assert result.compliant and result.diagnostics["solver"] == "pattern+greedy"
+    assert result.diagnostics["optimal"] is False and "candidate limit 100" in result.diagnostics["solver_reason"]

@@ -45,16 +45,16 @@ def test_model_compliant_on_reference_rooms(room: str, model_cls: type) -> None:
     """Each model returns a compliant layout on free tiles that the independent evaluator confirms."""
     grid = ROOMS[room]()
     result = place(model_cls(), grid)
-    assert result.compliant, result.details
+    assert result.compliant, result.report_details()
     assert result.stage is Stage.LIGHTS and result.model == model_cls.name
     report = evaluate_lighting(result.grid)
     assert report.compliant
     assert result.score == pytest.approx(report.score)
-    assert set(result.details) >= DETAIL_KEYS
-    assert result.details["count"] == result.grid.count(Component.LIGHT) == result.placed
+    assert set(result.report_details()) >= DETAIL_KEYS
+    assert result.count == result.grid.count(Component.LIGHT) == result.placed
     tiles = result.grid.positions(Component.LIGHT)
     assert grid.arrays.free_for_light[tiles[:, 1], tiles[:, 0]].all()
-    assert "infeasible" not in result.details
+    assert result.infeasible is None
 
 
 @pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.name)
@@ -92,7 +92,7 @@ def test_preplaced_lights_are_kept(model_cls: type) -> None:
     result = place(model_cls(), grid)
     tiles = _light_tiles(result.grid)
     assert set(pre) <= tiles
-    assert result.details["count"] == len(tiles) == result.placed + 2
+    assert result.count == len(tiles) == result.placed + 2
     assert result.compliant
 
 
@@ -108,15 +108,15 @@ def test_local_search_improves_on_the_lumen_array() -> None:
     for grid in (make_room(24, 14), l_shaped_room(20, 16, 8, 7)):
         a, b = place(LightModelA(), grid), place(LightModelB(), grid)
         assert b.score >= a.score
-        assert b.details["count"] <= a.details["count"]
-        assert b.details["seed"] == LightModelB().seed
+        assert b.count <= a.count
+        assert b.diagnostics["seed"] == LightModelB().seed
 
 
 def test_lumen_array_starts_at_lumen_count() -> None:
     """Model A never places fewer fixtures than the lumen method asks for."""
     result = place(LightModelA(), make_room(24, 14))
-    assert result.details["count"] >= result.details["lumen_method_count"] == 32
-    assert result.details["max_shr"] <= 1.5
+    assert result.count >= result.diagnostics["lumen_method_count"] == 32
+    assert result.max_shr <= 1.5
 
 
 def test_infeasible_room_reports_best_effort() -> None:
@@ -126,8 +126,8 @@ def test_infeasible_room_reports_best_effort() -> None:
     for model_cls in MODELS:
         result = place(model_cls(), grid)
         assert not result.compliant
-        assert result.details["infeasible"]["rule"] == "L3"
-        assert result.details["infeasible"]["reason"]
+        assert result.infeasible.rule == "L3"
+        assert result.infeasible.reason
         assert result.score < 100
 
 
@@ -171,10 +171,10 @@ def test_reported_compliance_matches_evaluator(grid: RoomGrid) -> None:
         report = evaluate_lighting(result.grid, include_reference=False)
         assert result.compliant == report.compliant
         assert result.score == pytest.approx(report.score)
-        json.dumps(result.details)  # details and reports travel as JSON (XCom, report files)
+        json.dumps(result.report_details())  # details and reports travel as JSON (XCom, report files)
         json.dumps(report.to_dict())
         if not result.compliant:
-            assert result.details["infeasible"]["rule"] == "L3"
+            assert result.infeasible.rule == "L3"
         pre = grid.positions(Component.LIGHT)
         assert set(map(tuple, pre.tolist())) <= _light_tiles(result.grid)
         assert np.isfinite(result.score)

@@ -16,7 +16,7 @@ from ceiling_grid import orchestration as orch
 from ceiling_grid.config import DEFAULT_LIMITS
 from ceiling_grid.errors import InfeasibleRoomError, InputError, PayloadTooLargeError, TransientError
 from ceiling_grid.grid import Component, RoomGrid, parse_room
-from ceiling_grid.models.base import Judge, ModelResult, Stage
+from ceiling_grid.models.base import Infeasible, Judge, ModelResult, Stage
 from ceiling_grid.runner import PipelineRunner
 from ceiling_grid.runs import run_folder_name
 from ceiling_grid.testing import make_room, room_payload
@@ -218,8 +218,8 @@ class BlockedDetectorModel:
     version: ClassVar[str] = "test"
 
     def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
-        return ModelResult(self.name, self.stage, grid, 0.0, False, 0,
-                           {"infeasible": {"rule": "D3", "reason": "tile (2, 2) cannot be covered"}})
+        return ModelResult(self.name, self.stage, grid, 0.0, False, 0, count=0,
+                           infeasible=Infeasible("D3", "tile (2, 2) cannot be covered"))
 
 
 def _blocked(grid: RoomGrid) -> Any:

@@ -12,7 +12,8 @@ import pytest
 
 from ceiling_grid.grid import load_room
 from ceiling_grid.outputs import _safe_target, atomic_write_text, build_report, to_jsonable, write_room_outputs
-from ceiling_grid.runner import PipelineResult, PipelineRunner
+from ceiling_grid.records import PipelineResult
+from ceiling_grid.runner import PipelineRunner
 from ceiling_grid.testing import make_room
 
 
@@ -100,18 +101,27 @@ def test_to_jsonable_makes_strict_json() -> None:
     json.dumps(to_jsonable(value), allow_nan=False)
 
 
-def test_wall_clock_details_are_split_out() -> None:
-    """elapsed_s / seconds / duration_s leave the deterministic part; other numbers stay."""
-    from ceiling_grid.outputs import split_timings
+def test_results_carry_no_wall_clock_times_outside_the_run_record() -> None:
+    """Model diagnostics hold no timings (they are on ModelRun, and in the report only with --timings)."""
+    import re
 
-    kept, timed = split_timings(
-        {
-            "count": 3,
-            "elapsed_s": 0.02,
-            "solver": {"seconds": 1.5, "optimal": True},
-            "r_cover_m": 6.4,
-            "runs": [{"duration_s": 0.1, "n": 1}],
-        }
-    )
-    assert kept == {"count": 3, "solver": {"optimal": True}, "r_cover_m": 6.4, "runs": [{"n": 1}]}
-    assert timed == {"elapsed_s": 0.02, "solver": {"seconds": 1.5}, "runs": [{"duration_s": 0.1}]}
+    timing_key = re.compile(r"(^|_)(elapsed|seconds|duration|runtime|wall_clock|time)(_s|_ms)?$")
+
+    def keys(value: object) -> list[str]:
+        if isinstance(value, dict):
+            return [k for key, v in value.items() for k in [key, *keys(v)]]
+        if isinstance(value, list):
+            return [k for v in value for k in keys(v)]
+        return []
+
+    with PipelineRunner(max_workers=1) as runner:
+        result = runner.run_full_pipeline(make_room(8, 6))
+    report = build_report(result)
+    assert "timings" not in report
+    assert not [k for k in keys(report) if timing_key.search(k)]
+    for stage in result.stages.values():
+        for run in stage.runs:
+            assert run.duration_s > 0 and run.result is not None
+            assert not [k for k in keys(dict(run.result.diagnostics)) if timing_key.search(k)]
+    timed = build_report(result, timings=True)["timings"]
+    assert set(timed["stages"]) == {"lights", "air_supply", "smoke_detectors"} and timed["pipeline_s"] > 0

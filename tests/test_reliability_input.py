@@ -25,7 +25,7 @@ from ceiling_grid.config import DEFAULT_MAX_FILE_BYTES
 from ceiling_grid.grid import parse_room
 from ceiling_grid.orchestration import load_rooms, resolve_under
 from ceiling_grid.outputs import write_room_outputs
-from ceiling_grid.runner import PipelineResult
+from ceiling_grid.records import PipelineResult
 from ceiling_grid.testing import room_payload
 
 CORPUS = Path(__file__).parent / "data" / "malformed"

@@ -14,8 +14,9 @@ from structlog.testing import capture_logs
 
 from ceiling_grid.grid import Component, RoomGrid
 from ceiling_grid.models.base import Judge, ModelResult, Stage
-from ceiling_grid.observability import PipelineMetrics, PipelineTracer
-from ceiling_grid.runner import PipelineRunner, StageFailedError, explain_selection
+from ceiling_grid.observability import PipelineMetrics, PipelineTelemetry, PipelineTracer
+from ceiling_grid.runner import PipelineRunner, StageFailedError
+from ceiling_grid.selection import explain_selection
 from ceiling_grid.testing import make_room
 
 # A barrier shared with forked pool workers: each fake light model waits until all three are
@@ -26,7 +27,7 @@ _BARRIER_TIMEOUT_S = 30.0
 
 def _rank(results: list[ModelResult]) -> ModelResult:
     """Stand-in for the §8 selector while the lighting evaluator is not used: compliance, score, count."""
-    return max(results, key=lambda r: (r.compliant, r.score, -r.details["count"]))
+    return max(results, key=lambda r: (r.compliant, r.score, -r.count))
 
 
 class FakeLight:
@@ -43,7 +44,7 @@ class FakeLight:
         if self.wait:
             _BARRIER.wait(_BARRIER_TIMEOUT_S)
         tiles = [(x, 0) for x in range(self.n)]
-        details = {"count": self.n, "max_shr": 1.0, "pid": os.getpid(), "t_in": time.time_ns()}
+        diagnostics = {"pid": os.getpid(), "t_in": time.time_ns()}
         return ModelResult(
             self.label,
             self.stage,
@@ -51,7 +52,9 @@ class FakeLight:
             self.score,
             self.compliant,
             self.n,
-            details,
+            count=self.n,
+            max_shr=1.0,
+            diagnostics=diagnostics,
         )
 
 
@@ -133,14 +136,14 @@ def test_selection_reason_for_compliance_and_ties(room: RoomGrid) -> None:
     assert out.selected.model == "FakeA" and out.reason.startswith("only compliant layout")
     out = runner.run_parallel_stage([FakeA("FakeA", 3, 150.0), FakeB("FakeB", 2, 150.0)], room)
     assert out.selected.model == "FakeB"
-    assert explain_selection(out.selected_run, out.runs) == "tied on score 150.0 with FakeA; fewer fixtures (2 vs 3)"
+    assert explain_selection(out.selected, out.candidates) == "tied on score 150.0 with FakeA; fewer fixtures (2 vs 3)"
 
 
 def test_model_error_fails_the_stage_loudly(room: RoomGrid) -> None:
     """A raising model is logged with its traceback, counted as an error, and fails the stage by name."""
     metrics = PipelineMetrics()
     with (
-        PipelineRunner(max_workers=2, metrics=metrics, selector=_rank) as runner,
+        PipelineRunner(max_workers=2, observer=PipelineTelemetry(metrics), selector=_rank) as runner,
         capture_logs() as logs,
         pytest.raises(StageFailedError, match="Exploding raised ValueError: boom in the model"),
     ):
@@ -164,7 +167,10 @@ def test_dead_worker_fails_the_stage_and_the_pool_recovers(room: RoomGrid) -> No
 def test_model_run_events_and_metrics(room: RoomGrid) -> None:
     """Each run logs model_run with the key figures and updates the Prometheus samples."""
     metrics = PipelineMetrics()
-    with PipelineRunner(max_workers=3, metrics=metrics, selector=_rank) as runner, capture_logs() as logs:
+    with (
+        PipelineRunner(max_workers=3, observer=PipelineTelemetry(metrics), selector=_rank) as runner,
+        capture_logs() as logs,
+    ):
         runner.run_parallel_stage(_models(), room)
     runs = {e["model"]: e for e in logs if e["event"] == "model_run"}
     assert set(runs) == {"FakeA", "FakeB", "FakeC"}
@@ -186,7 +192,7 @@ def test_model_spans_nest_under_the_stage_span(room: RoomGrid) -> None:
     tracer = PipelineTracer(otlp_from_env=False)
     exporter = InMemorySpanExporter()
     tracer.add_exporter(exporter)
-    with PipelineRunner(max_workers=3, tracer=tracer, selector=_rank) as runner:
+    with PipelineRunner(max_workers=3, observer=PipelineTelemetry(tracer=tracer), selector=_rank) as runner:
         runner.run_parallel_stage(_models(), room)
     tracer.force_flush()
     spans = exporter.get_finished_spans()
@@ -244,7 +250,7 @@ def test_full_pipeline_with_real_models_logs_counts_and_traces() -> None:
     exporter = InMemorySpanExporter()
     tracer.add_exporter(exporter)
     room = make_room(10, 8, grid_id="real-room", states={(4, 4): "sprinkler"})
-    with PipelineRunner(max_workers=3, metrics=metrics, tracer=tracer) as runner, capture_logs() as logs:
+    with PipelineRunner(max_workers=3, observer=PipelineTelemetry(metrics, tracer)) as runner, capture_logs() as logs:
         result = runner.run_full_pipeline(room)
     assert list(result.stages) == ["lights", "air_supply", "smoke_detectors"]
     assert {r.model for r in result.stages["lights"].runs} == {"LightModelA", "LightModelB", "LightModelC"}
@@ -295,7 +301,8 @@ def test_failing_stage_stops_the_room_and_is_counted(room: RoomGrid) -> None:
     """A model bug in a later stage raises StageFailedError, logs pipeline_failed and counts an error room."""
     metrics = PipelineMetrics()
     runner = PipelineRunner(
-        max_workers=1, metrics=metrics, light_models=_models(), selector=_rank, air_model=BrokenAir()
+        max_workers=1, observer=PipelineTelemetry(metrics), light_models=_models(), selector=_rank,
+        air_model=BrokenAir(),
     )
     with capture_logs() as logs, pytest.raises(StageFailedError, match="stage air_supply failed: BrokenAir"):
         runner.run_full_pipeline(room)
@@ -314,7 +321,7 @@ def test_start_method_can_be_chosen_from_the_environment(room: RoomGrid, monkeyp
     """CEILING_GRID_MP_START_METHOD=spawn runs the light models in spawned workers; a bad name is refused."""
     monkeypatch.setenv("CEILING_GRID_MP_START_METHOD", "spawn")
     with PipelineRunner(max_workers=2, selector=_rank) as runner:
-        assert runner._mp_context.get_start_method() == "spawn"
+        assert runner.executor._mp_context.get_start_method() == "spawn"
         outcome = runner.run_parallel_stage(_models(), room)
     assert outcome.selected.model == "FakeB" and os.getpid() not in {r.pid for r in outcome.runs}
     monkeypatch.setenv("CEILING_GRID_MP_START_METHOD", "teleport")
@@ -345,7 +352,7 @@ def _run_in_daemon(queue: Any) -> None:
             outcome = runner.run_parallel_stage(runner.light_models, make_room(8, 6, grid_id="daemon"))
             queue.put({
                 "error": None,
-                "executor": type(runner._pool).__name__,
+                "executor": type(runner.executor._pool).__name__,
                 "models": sorted(run.model for run in outcome.runs),
                 "compliant": outcome.selected.compliant,
             })

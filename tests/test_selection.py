@@ -10,8 +10,7 @@ from ceiling_grid.testing import make_room
 
 
 def _result(name: str, score: float, count: int, shr: float) -> ModelResult:
-    return ModelResult(name, Stage.LIGHTS, make_room(3, 3), score, score >= 100, count,
-                       {"count": count, "max_shr": shr})
+    return ModelResult(name, Stage.LIGHTS, make_room(3, 3), score, score >= 100, count, count=count, max_shr=shr)
 
 
 def test_select_best_prefers_higher_score() -> None:

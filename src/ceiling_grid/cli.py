@@ -144,6 +144,7 @@ def _room_files(inputs: Sequence[str]) -> tuple[list[Path], int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .observability import PipelineTelemetry
     from .outputs import write_room_outputs
     from .runner import PipelineRunner
 
@@ -176,7 +177,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(refusal, file=sys.stderr)
         return EXIT_USAGE
     show_bar = len(rooms) > 1 and sys.stderr.isatty()
-    runner = PipelineRunner(max_workers=args.workers)
+    telemetry = PipelineTelemetry()
+    runner = PipelineRunner(max_workers=args.workers, observer=telemetry)
     try:
         with runner, _progress(len(rooms), show_bar) as advance:
             for _path, grid in rooms:
@@ -201,9 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                         code = max(code, EXIT_FAILED)
                 advance(grid.grid_id)
     finally:
-        runner.metrics.push(PUSH_JOB, {"instance": os.uname().nodename})
-        runner.tracer.force_flush()
-        runner.tracer.shutdown()
+        telemetry.metrics.push(PUSH_JOB, {"instance": os.uname().nodename})
+        telemetry.tracer.force_flush()
+        telemetry.tracer.shutdown()
     return code
 
 

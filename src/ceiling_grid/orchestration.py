@@ -375,13 +375,13 @@ def _stage_record(outcome: Any, before: RoomGrid) -> dict[str, Any]:
     ``selection`` is ``outcome.summary()`` verbatim, so ``publish`` writes the same report as the CLI;
     ``added`` lists the tiles the stage filled, so the stage's input grid can be rebuilt exactly.
     """
-    from .runner import STAGE_COMPONENT
+    from .records import STAGE_COMPONENT
 
     best = outcome.selected
     component = STAGE_COMPONENT[str(outcome.stage)]
     had = {tuple(t) for t in before.positions(component).tolist()}
     added = [list(t) for t in best.grid.positions(component).tolist() if tuple(t) not in had]
-    infeasible = best.details.get("infeasible")
+    infeasible = best.infeasible.as_dict() if best.infeasible is not None else None
     record: dict[str, Any] = _jsonable({
         "stage": str(outcome.stage),
         "model": best.model,
@@ -389,7 +389,7 @@ def _stage_record(outcome: Any, before: RoomGrid) -> dict[str, Any]:
         "confidence": round(float(best.confidence), 4),
         "compliant": bool(best.compliant),
         "placed": int(best.placed),
-        "infeasible": dict(infeasible) if isinstance(infeasible, Mapping) else None,
+        "infeasible": infeasible,
         "reason": outcome.reason,
         "duration_s": round(float(outcome.duration_s), 4),
         "timings": outcome.timings(),
@@ -403,6 +403,7 @@ class _StageRunner:
     """The real model call for one stage through ``PipelineRunner`` (imported lazily: numpy/scipy)."""
 
     def __init__(self, stage: str) -> None:
+        from .observability import PipelineTelemetry
         from .observability.task import current_telemetry
         from .runner import DEFAULT_MAX_WORKERS, PipelineRunner
 
@@ -410,9 +411,9 @@ class _StageRunner:
             raise ValueError(f"unknown stage {stage!r}; use one of {STAGES}")
         self.stage = stage
         tel = current_telemetry()  # inside a task: record into the task's metrics and spans
-        kw: dict[str, Any] = {"metrics": tel.metrics, "tracer": tel.tracer} if tel is not None else {}
+        observer = PipelineTelemetry(tel.metrics, tel.tracer) if tel is not None else PipelineTelemetry()
         # Only the light stage races several models; the others run in-process (no pool to start).
-        self.runner = PipelineRunner(DEFAULT_MAX_WORKERS if stage == "lights" else 1, **kw)
+        self.runner = PipelineRunner(DEFAULT_MAX_WORKERS if stage == "lights" else 1, observer)
 
     def __call__(self, grid: RoomGrid) -> Any:
         if self.stage == "lights":
@@ -595,7 +596,7 @@ def publish(
 
 @dataclass(frozen=True)
 class StoredOutcome:
-    """A stage outcome rebuilt from its XCom record: what ``outputs.build_report`` reads of a ``StageOutcome``."""
+    """A stage rebuilt from its XCom record: a ``records.StageRecord``, as ``outputs.build_report`` reads it."""
 
     stage: str
     record: Mapping[str, Any]
@@ -611,30 +612,21 @@ class StoredOutcome:
     def summary(self) -> dict[str, Any]:
         return dict(self.record["selection"])
 
+    @property
+    def placed(self) -> int:
+        return int(self.record.get("placed", 0))
+
     def timings(self) -> dict[str, Any]:
         return dict(self.record.get("timings") or {"duration_s": self.duration_s})
 
 
-def _input_grid(final: RoomGrid, stages: Sequence[Mapping[str, Any]]) -> RoomGrid:
-    """The room as it was before the stages: ``final`` with every tile a stage filled emptied again."""
-    from .grid import Cell, Component
-
-    filled = {(int(x), int(y)) for s in stages for x, y in s.get("added", [])}
-    if not filled:
-        return final
-    cells = [Cell.model_construct(x=c.x, y=c.y, component=Component.EMPTY, state=c.state)
-             if (c.x, c.y) in filled else c for c in final.cells]
-    return final.model_copy(update={"cells": cells})
-
-
 def pipeline_result(grid: RoomGrid, report: Any, stages: Sequence[Mapping[str, Any]]) -> Any:
     """The runner's ``PipelineResult`` of a room whose stages ran in separate tasks (records from XCom)."""
-    from .runner import PipelineResult, headline_figures
+    from .records import PipelineResult, headline_figures
 
     outcomes = {str(s["stage"]): StoredOutcome(str(s["stage"]), s) for s in stages}
     duration = sum(o.duration_s for o in outcomes.values())
-    return PipelineResult(_input_grid(grid, stages), grid, outcomes, report, duration,  # type: ignore[arg-type]
-                          headline_figures(grid, report))
+    return PipelineResult(grid, outcomes, report, duration, headline_figures(grid, report))
 
 
 def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Path], out_dir: Path) -> dict[str, Any]:

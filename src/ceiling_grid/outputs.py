@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 
 from .fsio import atomic_write_text, commit_files, write_synced
 from .grid import RoomGrid
-from .runner import PipelineResult
+from .records import PipelineResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -91,46 +90,12 @@ def dumps_grid(grid: RoomGrid) -> str:
     return "\n".join(lines) + "\n"
 
 
-_TIMING_KEY = re.compile(r"(^|_)(elapsed|seconds|duration|runtime|wall|time)(_s|_ms)?$")
-
-
-def is_timing_key(key: str) -> bool:
-    """Keys that hold wall-clock measurements (``elapsed_s``, ``seconds``, ``duration_s`` ...)."""
-    return bool(_TIMING_KEY.search(key))
-
-
-def split_timings(value: Any) -> tuple[Any, Any]:
-    """(value without wall-clock keys, just those keys) for nested dicts/lists of model details."""
-    if isinstance(value, Mapping):
-        kept: dict[str, Any] = {}
-        timed: dict[str, Any] = {}
-        for k, v in value.items():
-            if isinstance(k, str) and is_timing_key(k) and isinstance(v, int | float | np.number):
-                timed[k] = v
-                continue
-            keep, sub = split_timings(v)
-            kept[k] = keep
-            if sub:
-                timed[k] = sub
-        return kept, timed
-    if isinstance(value, list | tuple):
-        pairs = [split_timings(v) for v in value]
-        subs = [t for _, t in pairs]
-        return [k for k, _ in pairs], (subs if any(subs) else {})
-    return value, {}
 
 
 def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any]:
-    """The ``<id>.report.json`` content (deterministic unless ``timings``).
-
-    Wall-clock fields inside model details (``elapsed_s``, ``seconds`` ...) are moved out of the
-    selection section, so the default report is byte-identical across reruns.
-    """
+    """The ``<id>.report.json`` content (deterministic unless ``timings``: wall-clock times come only from there)."""
     report = result.report
-    selection: dict[str, Any] = {}
-    model_timings: dict[str, Any] = {}
-    for name, stage in result.stages.items():
-        selection[name], model_timings[name] = split_timings(to_jsonable(stage.summary()))
+    selection = {name: to_jsonable(stage.summary()) for name, stage in result.stages.items()}
     data: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "grid_id": result.grid_id,
@@ -151,7 +116,7 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
         "infeasible": report.infeasible,
     }
     if timings:
-        data["timings"] = {**result.timings(), "model_details": model_timings}
+        data["timings"] = result.timings()
     return data
 
 

@@ -236,7 +236,7 @@ def _plural(n: int, word: str) -> str:
 
 def _title_lines(grid: RoomGrid, report: ComplianceReport | None) -> tuple[str, str, str, str]:
     """(heading, figures, status text, status colour)."""
-    from .runner import headline_figures
+    from .records import headline_figures
 
     spec = grid.room_spec
     heading = (

@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
-from .base import Judge, ModelResult, Stage
+from .base import Infeasible, Judge, ModelResult, Stage
 from .detectors import (
     DEFAULT_LATTICE_STEP_M,
     candidate_sites,
@@ -260,6 +260,7 @@ class AirSupplyModel:
         q, n_req, terms = supply_airflow(grid)
         existing = grid.positions(Component.AIR_SUPPLY)
         n_new = max(0, n_req - len(existing))
+        infeasible: Infeasible | None = None
         details: dict[str, Any] = {
             "q_supply_l_s": round(q, 3),
             "n_required": n_req,
@@ -271,8 +272,8 @@ class AirSupplyModel:
         tiles = _snap(grid, targets)
         strategy = "array" if geo.is_rectangle and len(existing) == 0 else "lloyd"
         if len(tiles) < len(targets):
-            details["infeasible"] = {"rule": "A1", "reason": f"only {len(tiles)} free tiles for {len(targets)} "
-                                     "new supply diffusers; free ceiling tiles or use larger diffusers"}
+            infeasible = Infeasible("A1", f"only {len(tiles)} free tiles for {len(targets)} new supply diffusers; "
+                                    "free ceiling tiles or use larger diffusers")
         base_bad = _uncovered_count(grid)
         bad = _uncovered_count(grid.with_components(Component.AIR_SUPPLY, tiles))
         if bad and not base_bad:
@@ -287,24 +288,16 @@ class AirSupplyModel:
                         if bad_r < bad:
                             tiles, bad = tiles_r, bad_r
                             strategy = strategy.replace("+moved", "+reserved")
-        if bad and "infeasible" not in details:
-            reason = detector_infeasibility(grid.with_components(Component.AIR_SUPPLY, tiles))
-            details["infeasible"] = {
-                "rule": "detector_feasibility",
-                "reason": (reason or {}).get("reason", f"{bad} ceiling points cannot be covered by any legal detector "
-                                                       "site after the diffuser clearance"),
-            }
+        if bad and infeasible is None:
+            blocked = detector_infeasibility(grid.with_components(Component.AIR_SUPPLY, tiles))
+            infeasible = Infeasible("detector_feasibility", blocked.reason if blocked else (
+                f"{bad} ceiling points cannot be covered by any legal detector site after the diffuser clearance"))
         new = grid.with_components(Component.AIR_SUPPLY, tiles)
         report = judge(new)
-        details.update(
-            strategy=strategy,
-            count=len(existing) + len(tiles),
-            placed=len(tiles),
-            detector_feasible=bad == 0,
-            seconds=round(time.perf_counter() - start, 4),
-            metrics=report.metrics,
-        )
-        log.info("diffusers_placed", grid_id=grid.grid_id, count=details["count"], strategy=strategy,
-                 detector_feasible=bad == 0, seconds=details["seconds"])
-        compliant = report.compliant and "infeasible" not in details
-        return ModelResult(self.name, self.stage, new, report.score, compliant, len(tiles), details)
+        count = len(existing) + len(tiles)
+        details.update(strategy=strategy, placed=len(tiles), detector_feasible=bad == 0, metrics=report.metrics)
+        log.info("diffusers_placed", grid_id=grid.grid_id, count=count, strategy=strategy,
+                 detector_feasible=bad == 0, seconds=round(time.perf_counter() - start, 4))
+        compliant = report.compliant and infeasible is None
+        return ModelResult(self.name, self.stage, new, report.score, compliant, len(tiles), count=count,
+                           infeasible=infeasible, diagnostics=details)

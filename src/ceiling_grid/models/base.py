@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ..grid import RoomGrid
 
-__all__ = ["Judge", "Judgement", "ModelResult", "PlacementModel", "Stage"]
+__all__ = ["Infeasible", "Judge", "Judgement", "ModelResult", "PlacementModel", "Stage"]
 
 MAX_STAGE_SCORE = 200.0
 
@@ -45,14 +45,26 @@ class Judge(Protocol):
 
 
 @dataclass(frozen=True)
+class Infeasible:
+    """Why no compliant layout exists: the blocking rule (``L3``, ``A1``, ``D2`` ...) and what to change."""
+
+    rule: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class ModelResult:
     """One model's layout for one room, scored by the judge it was given (the evaluator, §8).
 
-    ``score`` is the §8 stage score (lighting and detectors 0-200, diffusers 0-200 with the
-    same compliance weight), ``confidence = score / 200`` in [0, 1]. ``placed`` counts the
-    components this model added. ``details`` holds JSON-able diagnostics: for light models at
-    least ``count`` (fixtures in the room), ``max_shr`` (largest nearest-neighbour S/Hm) and the
-    evaluator's figures; ``infeasible`` = {"rule", "reason"} when no compliant layout exists.
+    ``score`` is the §8 stage score (0-200), ``confidence = score / 200`` in [0, 1]. ``placed``
+    counts the components this model added, ``count`` every component of the stage's kind in
+    ``grid`` (pre-placed ones included). ``max_shr`` is the largest nearest-neighbour S/Hm (light
+    models; the selection's last tie-break). ``infeasible`` says why no compliant layout exists.
+    ``diagnostics`` are the model's own deterministic, JSON-able figures (never wall-clock times:
+    those are on the pipeline's run record).
     """
 
     model: str
@@ -61,11 +73,23 @@ class ModelResult:
     score: float
     compliant: bool
     placed: int
-    details: dict[str, Any] = field(default_factory=dict)
+    count: int
+    max_shr: float | None = None
+    infeasible: Infeasible | None = None
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def confidence(self) -> float:
         return max(0.0, min(1.0, self.score / MAX_STAGE_SCORE))
+
+    def report_details(self) -> dict[str, Any]:
+        """The diagnostics with the typed figures, as the report's ``details`` section has them."""
+        out: dict[str, Any] = {**self.diagnostics, "count": self.count}
+        if self.max_shr is not None:
+            out["max_shr"] = self.max_shr
+        if self.infeasible is not None:
+            out["infeasible"] = self.infeasible.as_dict()
+        return out
 
 
 @runtime_checkable

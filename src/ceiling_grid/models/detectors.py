@@ -35,7 +35,7 @@ from ..coverage import (
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
 from ..setcover import DESIGN, cover_rows, greedy_cover, uncovered
-from .base import Judge, ModelResult, Stage
+from .base import Infeasible, Judge, ModelResult, Stage
 
 __all__ = [
     "DEFAULT_COVER_MARGIN_M",
@@ -123,9 +123,9 @@ def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> Candida
     return CandidateSites(tiles[keep], centres[keep], weights, counts, luminaire_filter, stages)
 
 
-def detector_infeasibility(grid: RoomGrid, problem: CoverProblem | None = None) -> dict[str, Any] | None:
+def detector_infeasibility(grid: RoomGrid, problem: CoverProblem | None = None) -> Infeasible | None:
     """None when every demand point can be covered by some candidate (ignoring the soft luminaire rule);
-    otherwise ``{"rule", "reason"}`` naming the rule (D5 blocked tiles, D2 walls, D3 air terminals, D1 coverage)."""
+    otherwise the blocking rule (D5 blocked tiles, D2 walls, D3 air terminals, D1 coverage)."""
     geo = geometry_of(grid)
     problem = problem or cover_problem(grid)
     sites = candidate_sites(grid, luminaire_filter=False)
@@ -140,8 +140,8 @@ def detector_infeasibility(grid: RoomGrid, problem: CoverProblem | None = None) 
     spec = grid.detector_spec
     std = spec.title
     if len(sites.stages["free"]) == 0:
-        return {"rule": "D5", "reason": f"{std}: every ceiling tile is blocked (column, sprinkler, access panel, "
-                "equipment or another component); free a tile for a detector"}
+        return Infeasible("D5", f"{std}: every ceiling tile is blocked (column, sprinkler, access panel, "
+                          "equipment or another component); free a tile for a detector")
     checks = (
         ("free", "D1", (f"{{n}} ceiling points are farther than {problem.radius:.2f} m (design radius) from every "
                        "free tile; split the room or free tiles near the far corners")),
@@ -155,7 +155,7 @@ def detector_infeasibility(grid: RoomGrid, problem: CoverProblem | None = None) 
         c = sites.stages[stage]
         n = int(uncovered(geo, c, pts, problem.radius).sum()) if len(c) else len(pts)
         if n:
-            return {"rule": rule, "reason": f"{std}: " + why.format(n=n)}
+            return Infeasible(rule, f"{std}: " + why.format(n=n))
     return None
 
 
@@ -322,15 +322,15 @@ class SmokeDetectorModel:
             details["candidate_counts"] = sites.counts
             infeasible = None
             if len(sites.centres) == 0 or uncovered(geo, sites.centres, pts, problem.radius).any():
-                infeasible = detector_infeasibility(grid, problem) or {
-                    "rule": "D1", "reason": "some ceiling points cannot be covered by any candidate tile"}
+                infeasible = detector_infeasibility(grid, problem) or Infeasible(
+                    "D1", "some ceiling points cannot be covered by any candidate tile")
             if infeasible is not None:
-                details["infeasible"] = infeasible
                 details.update(solver=None, solver_reason=None, optimal=False, lower_bound=None,
                                budget_exhausted=False)
                 report = judge(grid)
-                log.info("detectors_infeasible", grid_id=grid.grid_id, rule=infeasible["rule"])
-                return ModelResult(self.name, self.stage, grid, report.score, False, 0, details)
+                log.info("detectors_infeasible", grid_id=grid.grid_id, rule=infeasible.rule)
+                return ModelResult(self.name, self.stage, grid, report.score, False, 0, count=len(existing),
+                                   infeasible=infeasible, diagnostics=details)
             d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)
             anchors = np.nonzero(d_vertex < 1e-6)[0]
             cap = min(self.limits.ilp_max_candidates, self.max_ilp_candidates)
@@ -363,12 +363,9 @@ class SmokeDetectorModel:
                            n_candidates=0, budget_exhausted=False)
         new = grid.with_components(Component.SMOKE_DETECTOR, [(int(x), int(y)) for x, y in placed_tiles.tolist()])
         report = judge(new)
-        details.update(
-            count=len(existing) + len(placed_tiles),
-            placed=len(placed_tiles),
-            seconds=round(time.perf_counter() - start, 4),
-            metrics=report.metrics,
-        )
-        log.info("detectors_placed", grid_id=grid.grid_id, count=details["count"], solver=details["solver"],
-                 optimal=details["optimal"], seconds=details["seconds"])
-        return ModelResult(self.name, self.stage, new, report.score, report.compliant, len(placed_tiles), details)
+        count = len(existing) + len(placed_tiles)
+        details.update(placed=len(placed_tiles), metrics=report.metrics)
+        log.info("detectors_placed", grid_id=grid.grid_id, count=count, solver=details["solver"],
+                 optimal=details["optimal"], seconds=round(time.perf_counter() - start, 4))
+        return ModelResult(self.name, self.stage, new, report.score, report.compliant, len(placed_tiles),
+                           count=count, diagnostics=details)

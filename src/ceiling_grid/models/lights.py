@@ -18,7 +18,7 @@ from ..grid import Component, RoomGrid, room_key
 from ..lighting import array_shapes, calculation_points, fixture_rules, lumen_method_count, regular_array
 from ..photometry import contribution_matrix
 from ..scoring import lighting_score
-from .base import Judge, ModelResult, Stage
+from .base import Infeasible, Judge, ModelResult, Stage
 
 __all__ = ["DEFAULT_DESIGN_MARGIN", "DEFAULT_SEED", "PROBLEM_CACHE", "LightModelA", "LightModelB", "LightModelC"]
 
@@ -188,20 +188,22 @@ def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[s
     if best_report is None:
         best_report = judge(grid)
     m = best_report.metrics
-    details: dict[str, Any] = {
-        "count": m["count"], "max_shr": round(m["max_shr"], 4), "em_lx": round(m["em_lx"], 2),
-        "u0": round(m["u0"], 4), "lpd_w_m2": round(m["lpd_w_m2"], 3), "emin_lx": round(m["emin_lx"], 2),
-        "lumen_method_count": m["lumen_method_count"], "preplaced": len(pb.existing),
-        "candidates_scored": len(cands), "elapsed_s": round(time.perf_counter() - started, 4), **diag,
+    diagnostics: dict[str, Any] = {
+        "em_lx": round(m["em_lx"], 2), "u0": round(m["u0"], 4), "lpd_w_m2": round(m["lpd_w_m2"], 3),
+        "emin_lx": round(m["emin_lx"], 2), "lumen_method_count": m["lumen_method_count"],
+        "preplaced": len(pb.existing), "candidates_scored": len(cands), **diag,
     }
+    infeasible = None
     if not best_report.compliant:
         reason = diag.get("infeasible_reason") or "no layout found that meets Em and U0 on the calculation grid"
-        details["infeasible"] = {"rule": "L3", "reason": reason}
-    details.pop("infeasible_reason", None)
+        infeasible = Infeasible("L3", str(reason))
+    diagnostics.pop("infeasible_reason", None)
     log.info("light_model_done", model=model, grid_id=grid.grid_id, score=round(best_report.score, 3),
-             count=m["count"], compliant=best_report.compliant, elapsed_s=details["elapsed_s"])
+             count=m["count"], compliant=best_report.compliant,
+             elapsed_s=round(time.perf_counter() - started, 4))
     return ModelResult(model, Stage.LIGHTS, best_grid, best_report.score, best_report.compliant,
-                       len(best_idx), details)
+                       len(best_idx), count=int(m["count"]), max_shr=round(float(m["max_shr"]), 4),
+                       infeasible=infeasible, diagnostics=diagnostics)
 
 
 # ----- model A: lumen-method regular array ---------------------------------------------------

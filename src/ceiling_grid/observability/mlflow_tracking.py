@@ -197,7 +197,7 @@ class MlflowTracker:
             return str(exp.experiment_id)
         try:
             return str(client.create_experiment(name))
-        except Exception:  # noqa: BLE001 - created by a concurrent publish in the meantime
+        except Exception:
             exp = client.get_experiment_by_name(name)
             if exp is None:
                 raise

@@ -1,0 +1,204 @@
+"""Where models run (pipeline layer): a process pool, threads inside daemonic workers, or in-process.
+
+Every model gets the evaluator's judge for its stage (:func:`judge_for`); :func:`place` is that
+call. A model error never raises here: it comes back as a failed :class:`~ceiling_grid.records.ModelRun`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import structlog
+
+from .grid import RoomGrid
+from .models.base import Judge, Judgement, ModelResult, PlacementModel
+from .records import ModelRun
+
+__all__ = ["DEFAULT_MAX_WORKERS", "START_METHOD_ENV", "ModelExecutor", "judge_for", "place"]
+
+DEFAULT_MAX_WORKERS = 3
+START_METHOD_ENV = "CEILING_GRID_MP_START_METHOD"  # fork (Linux default), forkserver or spawn
+
+log = structlog.get_logger("ceiling_grid.executor")
+
+
+def _judge_lights(grid: RoomGrid) -> Judgement:
+    from .evaluator.lighting import evaluate_lighting
+
+    return evaluate_lighting(grid, include_reference=False)  # L5's reference search does not change the score
+
+
+def _judge_air(grid: RoomGrid) -> Judgement:
+    from .evaluator.air import evaluate_air
+
+    return evaluate_air(grid)
+
+
+def _judge_detectors(grid: RoomGrid) -> Judgement:
+    from .evaluator.detectors import evaluate_detectors
+
+    return evaluate_detectors(grid)
+
+
+_JUDGES: dict[str, Judge] = {"lights": _judge_lights, "air_supply": _judge_air, "smoke_detectors": _judge_detectors}
+
+
+def judge_for(stage: str) -> Judge:
+    """The evaluator's judge of ``stage`` (module-level functions, so they pickle into worker processes)."""
+    try:
+        return _JUDGES[str(stage)]
+    except KeyError:
+        raise ValueError(f"unknown stage {stage!r}; use one of {sorted(_JUDGES)}") from None
+
+
+def place(model: PlacementModel, grid: RoomGrid) -> ModelResult:
+    """Run one model on ``grid`` with the evaluator as its judge (what the pipeline does for each model)."""
+    result = model.place(grid, judge_for(model.stage))
+    if not isinstance(result, ModelResult):
+        raise TypeError(f"place() returned {type(result).__name__}, not ModelResult")
+    return result
+
+
+def _model_name(model: PlacementModel) -> str:
+    return str(getattr(type(model), "name", type(model).__name__))
+
+
+def _execute(model: PlacementModel, grid: RoomGrid) -> ModelRun:
+    """Run one model (in a worker process or in-process); never raises for a model error."""
+    start_ns = time.time_ns()
+    t0 = time.perf_counter()
+    result: ModelResult | None = None
+    error = tb = None
+    try:
+        result = place(model, grid)
+    except Exception as exc:  # noqa: BLE001 - a model's failure is recorded on its run, never raised here
+        error = f"{type(exc).__name__}: {exc}"
+        tb = traceback.format_exc()
+    return ModelRun(
+        model=_model_name(model),
+        stage=str(model.stage),
+        result=result,
+        duration_s=time.perf_counter() - t0,
+        start_ns=start_ns,
+        end_ns=time.time_ns(),
+        pid=os.getpid(),
+        error=error,
+        traceback=tb,
+    )
+
+
+def _failed_run(model: PlacementModel, error: str, tb: str | None = None) -> ModelRun:
+    now = time.time_ns()
+    return ModelRun(_model_name(model), str(model.stage), None, 0.0, now, now, -1, error=error, traceback=tb)
+
+
+def _warm() -> int:
+    return os.getpid()
+
+
+def _init_worker() -> None:
+    """Ctrl-C goes to the parent only; one BLAS thread per worker (nested BLAS threads only oversubscribe)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool; no traceback per worker
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional speed-up
+        return
+    threadpool_limits(limits=1)
+
+
+def _start_context(mp_context: Any) -> Any:
+    if mp_context is not None:
+        return mp_context
+    method = os.environ.get(START_METHOD_ENV, "").strip() or (
+        "fork" if sys.platform.startswith("linux") else None  # fast start-up; workers only run models
+    )
+    if method is None:
+        return None
+    if method not in multiprocessing.get_all_start_methods():
+        raise ValueError(
+            f"{START_METHOD_ENV}={method!r} is not available here; use one of "
+            f"{', '.join(multiprocessing.get_all_start_methods())}"
+        )
+    return multiprocessing.get_context(method)
+
+
+class ModelExecutor:
+    """Runs several models on one grid at once: a process pool (threads in a daemonic process), or in turn.
+
+    One pool serves every room; ``max_workers=1`` runs models in-process, one after another.
+    """
+
+    def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS, mp_context: Any = None) -> None:
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.max_workers = max_workers
+        self._mp_context = _start_context(mp_context)
+        self._pool: Executor | None = None
+
+    def start(self) -> None:
+        """Create the pool and launch its workers now (build the models first: their imports then fork along)."""
+        if self.max_workers == 1 or self._pool is not None:
+            return
+        from .evaluator import air, detectors, lighting  # noqa: F401 - imported once, before the fork
+
+        if multiprocessing.current_process().daemon:
+            # A daemonic process (e.g. a Celery prefork worker running an Airflow task) may not have
+            # children, so the models share this process: threads still overlap where numpy and
+            # HiGHS release the GIL.
+            log.warning("runner_pool", executor="threads", reason="daemonic process cannot fork workers",
+                        workers=self.max_workers)
+            self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="light-model")
+            return
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.max_workers, mp_context=self._mp_context, initializer=_init_worker
+        )
+        for f in [self._pool.submit(_warm) for _ in range(self.max_workers)]:
+            f.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def terminate(self) -> None:
+        """Stop now: kill the workers mid-model instead of waiting for them (Ctrl-C)."""
+        pool, self._pool = self._pool, None
+        if isinstance(pool, ProcessPoolExecutor):
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def run_all(self, models: Sequence[PlacementModel], grid: RoomGrid) -> list[ModelRun]:
+        """One run per model, in the models' order; a dead worker or an unpicklable result is a failed run."""
+        if self.max_workers == 1 or len(models) == 1:
+            return [_execute(m, grid) for m in models]
+        self.start()
+        pool = self._pool
+        if pool is None:  # pragma: no cover - start() always creates it when max_workers > 1
+            raise RuntimeError("the model pool did not start")
+        futures: list[Future[ModelRun]] = [pool.submit(_execute, m, grid) for m in models]
+        runs: list[ModelRun] = []
+        broken = False
+        for model, fut in zip(models, futures, strict=True):
+            try:
+                runs.append(fut.result())
+            except BrokenProcessPool as exc:  # a worker died (os._exit, segfault, OOM kill)
+                broken = True
+                runs.append(_failed_run(model, f"worker process died: {exc}"))
+            except Exception as exc:  # noqa: BLE001 - e.g. the model or its result is not picklable
+                runs.append(_failed_run(model, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        if broken:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        return runs
