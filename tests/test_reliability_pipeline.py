@@ -235,10 +235,10 @@ def test_cli_refuses_dev_zero_and_a_fifo_at_once_with_one_line_each(tmp_path: Pa
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines == [
-        "/dev/zero: is a character device, not a regular room file (fix: pass a regular .json file; "
-        "copy the data into one)",
-        f"{fifo}: is a FIFO (named pipe), not a regular room file (fix: pass a regular .json file; "
-        "copy the data into one)",
+        ("/dev/zero: is a character device, not a regular room file (fix: pass a regular .json file; "
+        "copy the data into one)"),
+        (f"{fifo}: is a FIFO (named pipe), not a regular room file (fix: pass a regular .json file; "
+        "copy the data into one)"),
     ]
     assert not (tmp_path / "out").exists()
 

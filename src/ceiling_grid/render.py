@@ -11,6 +11,7 @@ import base64
 import math
 import struct
 import zlib
+from dataclasses import dataclass
 from html import escape
 
 import numpy as np
@@ -268,39 +269,47 @@ def _title_lines(grid: RoomGrid, report: ComplianceReport | None) -> tuple[str, 
     return heading, figures, f"NOT COMPLIANT — failed {failed}", "#c62828"
 
 
-def render_svg(
-    grid: RoomGrid,
-    report: ComplianceReport | None = None,
-    illuminance: bool | np.ndarray | None = None,
-    plan_px: float = DEFAULT_PLAN_PX,
-) -> str:
-    """The reflected ceiling plan of ``grid`` as an SVG document (str).
+@dataclass(frozen=True)
+class _Frame:
+    """Where the plan sits on the canvas: tile size ``s`` px, plan origin and size, px per metre ``k``."""
 
-    ``illuminance``: ``None``/``True`` computes the lux layer (when there are luminaires),
-    ``False`` leaves it out, an array of shape (H·k, W·k) supplies it (NaN = no value).
-    """
-    w, h = grid.width, grid.height
-    t = grid.tile_size_m
-    s = max(MIN_TILE_PX, min(MAX_TILE_PX, plan_px / max(w, h)))
-    s = math.floor(s * 10) / 10
-    pw, ph = w * s, h * s
-    ox, oy = MARGIN, MARGIN + TITLE_H
-    arrays = grid.arrays
-    spec = grid.room_spec
+    s: float
+    ox: float
+    oy: float
+    pw: float
+    ph: float
+    k: float
 
-    # ----- illuminance layer ----------------------------------------------------------------
-    lux: np.ndarray | None = None
+
+@dataclass(frozen=True)
+class _Legend:
+    """The legend's entries and place: beside the plan, or below it in columns when the plan is wide."""
+
+    items: list[tuple[str, str]]
+    x: float
+    y: float
+    cols: int
+    rows: int
+    below: bool
+
+
+def _lux_values(grid: RoomGrid, illuminance: bool | np.ndarray | None) -> np.ndarray | None:
+    """The lux layer to draw (None: none), computed or checked against the grid's shape."""
+    h, w = grid.height, grid.width
     if illuminance is None or illuminance is True:
         sampled = illuminance_samples(grid)
-        lux = sampled[0] if sampled else None
-    elif isinstance(illuminance, np.ndarray):
+        return sampled[0] if sampled else None
+    if isinstance(illuminance, np.ndarray):
         lux = np.asarray(illuminance, dtype=float)
         if lux.shape[0] % h or lux.shape[1] % w or lux.shape[0] // h != lux.shape[1] // w:
             raise ValueError(f"illuminance has shape {lux.shape}; use (height·k, width·k) = ({h}·k, {w}·k)")
-    finite = lux[np.isfinite(lux)] if lux is not None else np.zeros(0)
-    vmax = _nice_max(max(float(finite.max()) if finite.size else 0.0, spec.target_lux * 1.25))
+        return lux
+    return None
 
-    legend_items: list[tuple[str, str]] = [
+
+def _legend_items(grid: RoomGrid) -> list[tuple[str, str]]:
+    arrays = grid.arrays
+    items: list[tuple[str, str]] = [
         ("light", "Luminaire (LED panel)"),
         ("air_supply", "Supply diffuser (4-way)"),
         ("air_return", "Return grille"),
@@ -310,76 +319,88 @@ def render_svg(
     present_states = {s_ for s_ in TileState if arrays.is_state(s_).any()}
     for state, (_, label) in _STATE_STYLE.items():
         if state in present_states:
-            legend_items.append((state.value, label))
+            items.append((state.value, label))
     if arrays.is_component(Component.INVALID).any():
-        legend_items.append(("invalid", "Blocked tile (invalid)"))
+        items.append(("invalid", "Blocked tile (invalid)"))
     if TileState.OUTSIDE in present_states:
-        legend_items.append(("outside", "Outside the room"))
-    # Legend beside the plan, or below it (in columns) when the plan is much wider than tall.
-    below = pw >= 2.5 * ph
-    bar_block_h = 250.0 if lux is not None else 0.0
+        items.append(("outside", "Outside the room"))
+    return items
+
+
+def _layout(grid: RoomGrid, fr: _Frame, has_lux: bool) -> tuple[_Legend, float, float]:
+    """The legend's place and the canvas (width, height) before the title is fitted."""
+    items = _legend_items(grid)
+    below = fr.pw >= 2.5 * fr.ph
+    bar_block_h = 250.0 if has_lux else 0.0
     if below:
-        cols = max(1, int(pw // LEGEND_W) - (1 if lux is not None else 0))
-        rows = math.ceil(len(legend_items) / cols)
-        lx, ly = ox, oy + ph + 52
+        cols = max(1, int(fr.pw // LEGEND_W) - (1 if has_lux else 0))
+        rows = math.ceil(len(items) / cols)
+        lx, ly = fr.ox, fr.oy + fr.ph + 52
         legend_h = max(28 + 24 * rows, bar_block_h)
-        width = ox + max(pw, (cols + 1) * LEGEND_W) + MARGIN
+        width = fr.ox + max(fr.pw, (cols + 1) * LEGEND_W) + MARGIN
         height = ly + legend_h + MARGIN
     else:
-        cols, rows = 1, len(legend_items)
-        lx, ly = ox + pw + MARGIN, oy
+        cols, rows = 1, len(items)
+        lx, ly = fr.ox + fr.pw + MARGIN, fr.oy
         legend_h = 28 + 24 * rows + bar_block_h
-        width = ox + pw + MARGIN + LEGEND_W + MARGIN
-        height = oy + max(ph + 40, legend_h) + MARGIN
+        width = fr.ox + fr.pw + MARGIN + LEGEND_W + MARGIN
+        height = fr.oy + max(fr.ph + 40, legend_h) + MARGIN
+    return _Legend(items, lx, ly, cols, rows, below), width, height
 
-    heading, figures, status, colour = _title_lines(grid, report)
-    # Widen the canvas if the title would overflow (approximate glyph widths of the sans font).
-    width = max(width, 2 * MARGIN + max(len(heading) * 9.6, len(figures) * 7.2, len(status) * 8.6))
+
+def _header(grid: RoomGrid, title: tuple[str, str, str, str], width: float, height: float,
+            vmax: float) -> list[str]:
+    """The SVG root, title, gradient definitions, background and the three title lines."""
+    heading, figures, status, colour = title
     stops = "\n".join(
         f'<stop offset="{_f(f)}" stop-color="{_hex(lux_colour(np.array([f * vmax]), vmax)[0])}"/>'
         for f in np.linspace(0, 1, 11)
     )
-    out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-        f'width="{_f(width)}" height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
-        f'font-family="{FONT}">',
+    return [
+        (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+         f'width="{_f(width)}" height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
+         f'font-family="{FONT}">'),
         f"<title>Reflected ceiling plan {escape(grid.grid_id)}</title>",
         _DEFS.format(stops=stops),
         f'<rect width="{_f(width)}" height="{_f(height)}" fill="#ffffff"/>',
-    ]
-    out.append(
-        f'<g class="title"><text x="{_f(MARGIN)}" y="{_f(MARGIN + 14)}" font-size="16" font-weight="bold" '
+        (f'<g class="title"><text x="{_f(MARGIN)}" y="{_f(MARGIN + 14)}" font-size="16" font-weight="bold" '
         f'fill="#1a1a1a">{escape(heading)}</text>'
         f'<text x="{_f(MARGIN)}" y="{_f(MARGIN + 34)}" font-size="13" fill="#333333">{escape(figures)}</text>'
         f'<text class="status" x="{_f(MARGIN)}" y="{_f(MARGIN + 54)}" font-size="14" font-weight="bold" '
-        f'fill="{colour}">{escape(status)}</text></g>'
+        f'fill="{colour}">{escape(status)}</text></g>'),
+    ]
+
+
+def _floor_layer(grid: RoomGrid, fr: _Frame) -> list[str]:
+    room_d = _room_path(grid.arrays.in_room, fr.s, fr.ox, fr.oy)
+    return [f'<clipPath id="c-room"><path d="{room_d}"/></clipPath>',
+            f'<path class="floor" d="{room_d}" fill="#f2f2f2"/>']
+
+
+def _lux_layer(lux: np.ndarray, fr: _Frame, vmax: float) -> str:
+    """The false-colour illuminance image, clipped to the room."""
+    rgba = np.zeros((*lux.shape, 4), dtype=np.uint8)
+    ok = np.isfinite(lux)
+    if ok.any():
+        # Fill holes (columns, outside) with the nearest value so smoothing shows no dark halo;
+        # the room clip path and the opaque column tiles hide the filled pixels.
+        from scipy import ndimage
+
+        idx = ndimage.distance_transform_edt(~ok, return_distances=False, return_indices=True)
+        filled = lux[tuple(idx)]
+        rgba[..., :3] = lux_colour(filled, vmax)
+        rgba[..., 3] = 255
+    data = base64.b64encode(_png_rgba(rgba)).decode("ascii")
+    return (
+        f'<image class="lux" x="{_f(fr.ox)}" y="{_f(fr.oy)}" width="{_f(fr.pw)}" height="{_f(fr.ph)}" '
+        f'preserveAspectRatio="none" opacity="0.85" clip-path="url(#c-room)" '
+        f'xlink:href="data:image/png;base64,{data}" href="data:image/png;base64,{data}"/>'
     )
 
-    in_room = arrays.in_room
-    room_d = _room_path(in_room, s, ox, oy)
-    out.append(f'<clipPath id="c-room"><path d="{room_d}"/></clipPath>')
-    out.append(f'<path class="floor" d="{room_d}" fill="#f2f2f2"/>')
 
-    if lux is not None:
-        rgba = np.zeros((*lux.shape, 4), dtype=np.uint8)
-        ok = np.isfinite(lux)
-        if ok.any():
-            # Fill holes (columns, outside) with the nearest value so smoothing shows no dark halo;
-            # the room clip path and the opaque column tiles hide the filled pixels.
-            from scipy import ndimage
-
-            idx = ndimage.distance_transform_edt(~ok, return_distances=False, return_indices=True)
-            filled = lux[tuple(idx)]
-            rgba[..., :3] = lux_colour(filled, vmax)
-            rgba[..., 3] = 255
-        data = base64.b64encode(_png_rgba(rgba)).decode("ascii")
-        out.append(
-            f'<image class="lux" x="{_f(ox)}" y="{_f(oy)}" width="{_f(pw)}" height="{_f(ph)}" '
-            f'preserveAspectRatio="none" opacity="0.85" clip-path="url(#c-room)" '
-            f'xlink:href="data:image/png;base64,{data}" href="data:image/png;base64,{data}"/>'
-        )
-
-    # ----- blocked tiles ----------------------------------------------------------------------
+def _blocked_layer(grid: RoomGrid, fr: _Frame) -> str:
+    """Columns, sprinklers, access panels ... and invalid tiles."""
+    arrays, s, ox, oy = grid.arrays, fr.s, fr.ox, fr.oy
     blocked: list[str] = []
     for state, (fill, _) in _STATE_STYLE.items():
         ys, xs = np.nonzero(arrays.state == STATE_CODES[state])
@@ -399,33 +420,36 @@ def render_svg(
             f'<rect class="tile-invalid" x="{_f(ox + x * s)}" y="{_f(oy + y * s)}" width="{_f(s)}" height="{_f(s)}" '
             f'fill="url(#p-invalid)"/>'
         )
-    out.append('<g class="blocked">' + "".join(blocked) + "</g>")
+    return '<g class="blocked">' + "".join(blocked) + "</g>"
 
-    # ----- grid lines (tees), walls -----------------------------------------------------------------
-    lines = "".join(f"M{_f(ox + i * s)} {_f(oy)}V{_f(oy + ph)}" for i in range(w + 1))
-    lines += "".join(f"M{_f(ox)} {_f(oy + j * s)}H{_f(ox + pw)}" for j in range(h + 1))
-    out.append(
-        f'<path class="grid-lines" d="{lines}" stroke="#9e9e9e" stroke-width="{_f(max(0.35, s / 60))}" '
-        f'fill="none" clip-path="url(#c-room)"/>'
-    )
-    geo = geometry_of(grid)
-    k = s / t
+
+def _grid_layer(grid: RoomGrid, fr: _Frame) -> list[str]:
+    """The ceiling grid's tees (clipped to the room) and the walls."""
+    s, ox, oy = fr.s, fr.ox, fr.oy
+    lines = "".join(f"M{_f(ox + i * s)} {_f(oy)}V{_f(oy + fr.ph)}" for i in range(grid.width + 1))
+    lines += "".join(f"M{_f(ox)} {_f(oy + j * s)}H{_f(ox + fr.pw)}" for j in range(grid.height + 1))
+    k = fr.k
     walls = "".join(
         f"M{_f(ox + x0 * k)} {_f(oy + y0 * k)}L{_f(ox + x1 * k)} {_f(oy + y1 * k)}"
-        for x0, y0, x1, y1 in geo.walls.tolist()
+        for x0, y0, x1, y1 in geometry_of(grid).walls.tolist()
     )
-    out.append(
-        f'<path class="walls" d="{walls}" stroke="#1a1a1a" stroke-width="2.5" stroke-linecap="square" fill="none"/>'
-    )
+    return [
+        (f'<path class="grid-lines" d="{lines}" stroke="#9e9e9e" stroke-width="{_f(max(0.35, s / 60))}" '
+        f'fill="none" clip-path="url(#c-room)"/>'),
+        f'<path class="walls" d="{walls}" stroke="#1a1a1a" stroke-width="2.5" stroke-linecap="square" fill="none"/>',
+    ]
 
-    # ----- components and coverage ----------------------------------------------------------------
-    r_px = grid.detector_spec.r_cover_m * k
+
+def _components_layer(grid: RoomGrid, fr: _Frame) -> list[str]:
+    """One group per component kind, then the detectors' coverage circles."""
+    r_px = grid.detector_spec.r_cover_m * fr.k
+    out: list[str] = []
     coverage = []
     for comp in (Component.LIGHT, Component.AIR_SUPPLY, Component.AIR_RETURN, Component.SMOKE_DETECTOR):
         symbols = []
         for x, y in grid.positions(comp).tolist():
-            cx, cy = ox + (x + 0.5) * s, oy + (y + 0.5) * s
-            symbols.append(_symbol(comp, cx, cy, s))
+            cx, cy = fr.ox + (x + 0.5) * fr.s, fr.oy + (y + 0.5) * fr.s
+            symbols.append(_symbol(comp, cx, cy, fr.s))
             if comp is Component.SMOKE_DETECTOR:
                 coverage.append(
                     f'<circle class="coverage" cx="{_f(cx)}" cy="{_f(cy)}" r="{_f(r_px)}" fill="#c62828" '
@@ -433,53 +457,92 @@ def render_svg(
                 )
         out.append(f'<g class="{comp.value}-layer">' + "".join(symbols) + "</g>")
     out.append('<g class="coverage-layer" clip-path="url(#c-room)">' + "".join(coverage) + "</g>")
+    return out
 
-    # ----- scale bar ----------------------------------------------------------------------------
-    plan_m = w * t
-    bar_m: float = next((m for m in (20, 10, 5, 2, 1) if m * k <= pw * 0.4), 1)
-    by = oy + ph + 22
-    out.append(
+
+def _scale_bar(grid: RoomGrid, fr: _Frame) -> str:
+    t, k, ox = grid.tile_size_m, fr.k, fr.ox
+    bar_m: float = next((m for m in (20, 10, 5, 2, 1) if m * k <= fr.pw * 0.4), 1)
+    by = fr.oy + fr.ph + 22
+    return (
         f'<g class="scale"><path d="M{_f(ox)} {_f(by)}h{_f(bar_m * k)}M{_f(ox)} {_f(by - 4)}v8M{_f(ox + bar_m * k)} '
         f'{_f(by - 4)}v8" stroke="#1a1a1a" stroke-width="1.5"/><text x="{_f(ox + bar_m * k + 8)}" y="{_f(by + 4)}" '
-        f'font-size="12" fill="#333333">{bar_m} m (room {plan_m:.2f} × {h * t:.2f} m)</text></g>'
+        f'font-size="12" fill="#333333">{bar_m} m (room {grid.width * t:.2f} × {grid.height * t:.2f} m)</text></g>'
     )
 
-    # ----- legend ---------------------------------------------------------------------------------
+
+def _legend(grid: RoomGrid, lg: _Legend, has_lux: bool, vmax: float) -> list[str]:
+    """The symbol legend and, with a lux layer, the colour bar with the target marked."""
+    lx, ly, rows = lg.x, lg.y, lg.rows
     leg = [f'<g class="legend"><text x="{_f(lx)}" y="{_f(ly + 12)}" font-size="14" font-weight="bold">Legend</text>']
-    for i, (kind, label) in enumerate(legend_items):
+    for i, (kind, label) in enumerate(lg.items):
         ix, iy = lx + (i // rows) * LEGEND_W, ly + 26.0 + (i % rows) * 24
         leg.append(_legend_symbol(kind, ix, iy, 18))
         leg.append(f'<text x="{_f(ix + 28)}" y="{_f(iy + 13)}" font-size="12.5" fill="#222222">{escape(label)}</text>')
-    ry = ly + 26.0 + rows * 24
-    if lux is not None:
-        ry += 10
-        if below:
-            lx, ry = lx + cols * LEGEND_W, ly
-        bar_h = 180.0
-        leg.append(
-            f'<text x="{_f(lx)}" y="{_f(ry + 12)}" font-size="13" font-weight="bold">Maintained illuminance (lx)</text>'
-        )
-        leg.append(
-            f'<text x="{_f(lx)}" y="{_f(ry + 27)}" font-size="11" fill="#555555">work plane '
-            f"{grid.effective_work_plane_m:g} m, MF {DEFAULT_MAINTENANCE_FACTOR:g}</text>"
-        )
-        top = ry + 38
-        leg.append(
-            f'<rect class="colour-bar" x="{_f(lx)}" y="{_f(top)}" width="22" height="{_f(bar_h)}" '
-            f'fill="url(#g-lux)" stroke="#555555" stroke-width="0.8"/>'
-        )
-        for f in np.linspace(0, 1, 6):
-            ty = top + bar_h * (1 - f)
-            leg.append(
-                f'<path d="M{_f(lx + 22)} {_f(ty)}h5" stroke="#555555"/><text x="{_f(lx + 31)}" y="{_f(ty + 4)}" '
-                f'font-size="11.5" fill="#222222">{f * vmax:.0f}</text>'
-            )
-        ty = top + bar_h * (1 - min(1.0, spec.target_lux / vmax))
-        leg.append(
-            f'<path d="M{_f(lx - 4)} {_f(ty)}h30" stroke="#d32f2f" stroke-width="2"/><text x="{_f(lx + 72)}" '
-            f'y="{_f(ty + 4)}" font-size="11.5" fill="#d32f2f">target {spec.target_lux:g} lx</text>'
-        )
+    if has_lux:
+        ry = ly + 26.0 + rows * 24 + 10
+        if lg.below:
+            lx, ry = lx + lg.cols * LEGEND_W, ly
+        leg.extend(_colour_bar(grid, lx, ry, vmax))
     leg.append("</g>")
-    out.extend(leg)
+    return leg
+
+
+def _colour_bar(grid: RoomGrid, lx: float, ry: float, vmax: float) -> list[str]:
+    spec = grid.room_spec
+    bar_h = 180.0
+    top = ry + 38
+    out = [
+        f'<text x="{_f(lx)}" y="{_f(ry + 12)}" font-size="13" font-weight="bold">Maintained illuminance (lx)</text>',
+        (f'<text x="{_f(lx)}" y="{_f(ry + 27)}" font-size="11" fill="#555555">work plane '
+        f"{grid.effective_work_plane_m:g} m, MF {DEFAULT_MAINTENANCE_FACTOR:g}</text>"),
+        (f'<rect class="colour-bar" x="{_f(lx)}" y="{_f(top)}" width="22" height="{_f(bar_h)}" '
+        f'fill="url(#g-lux)" stroke="#555555" stroke-width="0.8"/>'),
+    ]
+    for f in np.linspace(0, 1, 6):
+        ty = top + bar_h * (1 - f)
+        out.append(
+            f'<path d="M{_f(lx + 22)} {_f(ty)}h5" stroke="#555555"/><text x="{_f(lx + 31)}" y="{_f(ty + 4)}" '
+            f'font-size="11.5" fill="#222222">{f * vmax:.0f}</text>'
+        )
+    ty = top + bar_h * (1 - min(1.0, spec.target_lux / vmax))
+    out.append(
+        f'<path d="M{_f(lx - 4)} {_f(ty)}h30" stroke="#d32f2f" stroke-width="2"/><text x="{_f(lx + 72)}" '
+        f'y="{_f(ty + 4)}" font-size="11.5" fill="#d32f2f">target {spec.target_lux:g} lx</text>'
+    )
+    return out
+
+
+def render_svg(
+    grid: RoomGrid,
+    report: ComplianceReport | None = None,
+    illuminance: bool | np.ndarray | None = None,
+    plan_px: float = DEFAULT_PLAN_PX,
+) -> str:
+    """The reflected ceiling plan of ``grid`` as an SVG document (str), drawn one layer at a time.
+
+    ``illuminance``: ``None``/``True`` computes the lux layer (when there are luminaires),
+    ``False`` leaves it out, an array of shape (H·k, W·k) supplies it (NaN = no value).
+    """
+    w, h = grid.width, grid.height
+    s = max(MIN_TILE_PX, min(MAX_TILE_PX, plan_px / max(w, h)))
+    s = math.floor(s * 10) / 10
+    fr = _Frame(s, MARGIN, MARGIN + TITLE_H, w * s, h * s, s / grid.tile_size_m)
+    lux = _lux_values(grid, illuminance)
+    finite = lux[np.isfinite(lux)] if lux is not None else np.zeros(0)
+    vmax = _nice_max(max(float(finite.max()) if finite.size else 0.0, grid.room_spec.target_lux * 1.25))
+    legend, width, height = _layout(grid, fr, lux is not None)
+    title = _title_lines(grid, report)
+    heading, figures, status, _ = title
+    # Widen the canvas if the title would overflow (approximate glyph widths of the sans font).
+    width = max(width, 2 * MARGIN + max(len(heading) * 9.6, len(figures) * 7.2, len(status) * 8.6))
+    out = _header(grid, title, width, height, vmax) + _floor_layer(grid, fr)
+    if lux is not None:
+        out.append(_lux_layer(lux, fr, vmax))
+    out.append(_blocked_layer(grid, fr))
+    out += _grid_layer(grid, fr)
+    out += _components_layer(grid, fr)
+    out.append(_scale_bar(grid, fr))
+    out += _legend(grid, legend, lux is not None, vmax)
     out.append("</svg>")
     return "\n".join(out) + "\n"

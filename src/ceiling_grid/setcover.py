@@ -182,8 +182,8 @@ class CoverSearch:
 
     ``tie_break`` > 0 adds ``tie_break * weight / (n + 1)`` to each site's unit cost, so HiGHS prefers
     lighter sites among covers of the minimum count (a preference: the count is what is proven, and the
-    exact dominance reductions may drop a light site for a heavier one that covers more; 0: unit costs). ``prove``: after a
-    full cover is found, keep solving with the count capped below it until a smaller one appears or
+    exact dominance reductions may drop a light site for a heavier one that covers more; 0: unit costs).
+    ``prove``: after a full cover is found, keep solving with the count capped below it until a smaller one appears or
     the cap is proven infeasible (the D6 optimum); otherwise stop at the first full cover and fall back
     to the greedy cover when the budget runs out (the design model). ``initial_cell`` and
     ``new_rows_per_radius`` size the row-generation rounds (cells of side radius / these);

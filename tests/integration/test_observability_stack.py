@@ -130,7 +130,7 @@ def test_every_task_pushes_its_success_time_and_no_run_id_label(obs_run: dict[st
                             + [(t, str(i)) for t in STAGE_TASKS for i in range(CHUNKS)])
     from datetime import datetime
 
-    start = datetime.fromisoformat(run_start.replace("Z", "+00:00")).timestamp()
+    start = datetime.fromisoformat(run_start).timestamp()
     assert all(float(s["value"][1]) >= start - 1 for s in ts)
     durations = prom.query(f'ceiling_grid_task_duration_seconds{{job="{DAG_ID}"}}')
     assert len(durations) == len(ts) and all(float(s["value"][1]) > 0 for s in durations)

@@ -87,19 +87,21 @@ class OtlpReceiver:
         received: list[ReceivedSpan] = []
         for rs in request.resource_spans:
             resource = {kv.key: _value(kv.value) for kv in rs.resource.attributes}
-            for ss in rs.scope_spans:
-                for s in ss.spans:
-                    received.append(ReceivedSpan(
-                        trace_id=s.trace_id.hex(),
-                        span_id=s.span_id.hex(),
-                        parent_span_id=s.parent_span_id.hex(),
-                        name=s.name,
-                        service=str(resource.get("service.name", "")),
-                        start_ns=int(s.start_time_unix_nano),
-                        end_ns=int(s.end_time_unix_nano),
-                        status_code=int(s.status.code),
-                        attributes={kv.key: _value(kv.value) for kv in s.attributes},
-                    ))
+            received.extend(
+                ReceivedSpan(
+                    trace_id=s.trace_id.hex(),
+                    span_id=s.span_id.hex(),
+                    parent_span_id=s.parent_span_id.hex(),
+                    name=s.name,
+                    service=str(resource.get("service.name", "")),
+                    start_ns=int(s.start_time_unix_nano),
+                    end_ns=int(s.end_time_unix_nano),
+                    status_code=int(s.status.code),
+                    attributes={kv.key: _value(kv.value) for kv in s.attributes},
+                )
+                for ss in rs.scope_spans
+                for s in ss.spans
+            )
         with self._lock:
             self.requests += 1
             self.spans.extend(received)

@@ -39,7 +39,7 @@ def _l3_pass(stats: ReferenceStats, target_lux: float, target_u0: float) -> bool
     return stats.count > 0 and stats.em_lx >= target_lux and stats.u0 >= target_u0
 
 
-def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:
+def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:  # noqa: C901 - one bracketing search
     """L5 reference: the smallest near-square regular array (no pre-placed lights) that passes L3.
 
     Shapes are limited to spacing ratios Sx/Sy within [1/1.5, 1.5] or one row/column (the best shape per

@@ -40,7 +40,7 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]+")
 
 log = structlog.get_logger("ceiling_grid.observability.mlflow")
 
-_warned = False
+_WARNED: set[str] = set()  # one warning per process: a dead tracking server is one line, not one per run
 
 
 def metric_key(*parts: Any) -> str:
@@ -49,10 +49,9 @@ def metric_key(*parts: Any) -> str:
 
 
 def _warn_once(event: str, **fields: Any) -> None:
-    global _warned
-    if _warned:
+    if _WARNED:
         return
-    _warned = True
+    _WARNED.add(event)
     log.warning(event, **fields)
 
 
@@ -226,7 +225,7 @@ class MlflowTracker:
             grid = room.result.final_grid
             out[metric_key("room", grid.grid_id, "standard")] = str(grid.detector_standard)
             out[metric_key("room", grid.grid_id, "room_type")] = str(grid.room_type)
-        for name, version in models_versions(rooms).items():
+        for name, version in models_versions().items():
             out[metric_key("model", name, "version")] = version
         return out
 
@@ -240,7 +239,7 @@ class MlflowTracker:
         return out
 
     @staticmethod
-    def metrics(rooms: Sequence[Any], summary: Mapping[str, Any]) -> dict[str, float]:
+    def metrics(rooms: Sequence[Any], summary: Mapping[str, Any]) -> dict[str, float]:  # noqa: C901 - a flat table
         """Every candidate's score per room and stage, the selected score, the final figures and run totals."""
         out: dict[str, float] = {}
         light_scores: list[float] = []

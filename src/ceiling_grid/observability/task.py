@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -291,8 +291,8 @@ def observe_published_run(summary: Mapping[str, Any], out_dir: Path) -> None:
         )
 
 
-def models_versions(rooms: Sequence[PublishedRoom]) -> dict[str, str]:
-    """``{model name: version}`` of every model that ran (from the candidates' details, else the registry)."""
+def models_versions() -> dict[str, str]:
+    """``{model name: version}`` of every registered model (the ones every run uses)."""
     versions: dict[str, str] = {}
     from ..models import AirSupplyModel, SmokeDetectorModel, default_light_models
 
