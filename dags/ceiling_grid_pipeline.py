@@ -40,8 +40,8 @@ DEFAULT_CHUNK_SIZE = 25  # benchmarks/bench_airflow.py: 200 rooms 69 s at 25 vs 
 
 
 def _alert(context: Any) -> None:
-    """on_failure_callback: one structured alert line (and webhook); logic in ceiling_grid.orchestration."""
-    from ceiling_grid.orchestration import alert_on_failure
+    """on_failure_callback: one structured alert line (and webhook); logic in ceiling_grid.airflow_tasks."""
+    from ceiling_grid.airflow_tasks import alert_on_failure
 
     alert_on_failure(context)
 
@@ -122,31 +122,14 @@ def ceiling_grid_pipeline() -> None:
     @task(show_return_value_in_logs=False)
     def load_rooms() -> list[list[dict[str, Any]]]:
         """Validate the input rooms (fail fast, no retry, on bad input) and split them into chunks."""
-        from ceiling_grid import orchestration as orch
+        from ceiling_grid.airflow_tasks import load_rooms_task
 
-        context = get_current_context()
-        p = context["params"]
-        with orch.task_scope(orch.TaskInfo.from_context(context)):
-            orch.check_trigger(getattr(context.get("dag_run"), "conf", None), params)
-            return orch.load_rooms(
-                p["inputs"],
-                detector_standard=p["detector_standard"],
-                room_type=p["room_type"],
-                chunk_size=int(p["chunk_size"]),
-                base=orch.data_dir(DEFAULT_DATA_DIR),
-                output_dir=p["output_dir"],
-                run_id=str(context["run_id"]),
-            )
+        return load_rooms_task(get_current_context(), params, DEFAULT_DATA_DIR)
 
     def _stage(stage: str, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from ceiling_grid import orchestration as orch
+        from ceiling_grid.airflow_tasks import stage_task
 
-        context = get_current_context()
-        p = context["params"]
-        with orch.task_scope(orch.TaskInfo.from_context(context)):
-            return orch.run_stage_on_chunk(
-                stage, chunk, fail_on_infeasible=p["on_infeasible"] == "fail", chunk_size=int(p["chunk_size"])
-            )
+        return stage_task(stage, chunk, get_current_context())
 
     @task(show_return_value_in_logs=False)
     def place_lights(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -166,17 +149,9 @@ def ceiling_grid_pipeline() -> None:
     @task(show_return_value_in_logs=False)
     def publish(chunks: Any) -> dict[str, Any]:
         """Evaluate every room and write its layout, report and SVG plus summary.json."""
-        from ceiling_grid import orchestration as orch
+        from ceiling_grid.airflow_tasks import publish_task
 
-        context = get_current_context()
-        p = context["params"]
-        with orch.task_scope(orch.TaskInfo.from_context(context)):
-            return orch.publish(
-                list(chunks),
-                run_id=str(context["run_id"]),
-                output_dir=p["output_dir"],
-                base=orch.data_dir(DEFAULT_DATA_DIR),
-            )
+        return publish_task(chunks, get_current_context(), DEFAULT_DATA_DIR)
 
     chunks = load_rooms()
     lit = place_lights.expand(chunk=chunks)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ceiling_grid import orchestration as orch
+from ceiling_grid import airflow_tasks as tasks
 from ceiling_grid.observability import metrics as metrics_mod
 from ceiling_grid.testing import room_payload
 from tests.support.obs_backends import run_dag_in_process, task_info
@@ -60,7 +60,8 @@ def pushed_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         for var in ("PROMETHEUS_PUSHGATEWAY_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "MLFLOW_TRACKING_URI"):
             mp.delenv(var, raising=False)
         summary = run_dag_in_process(data, "dashboard_names")
-        with pytest.raises(RuntimeError), orch.task_scope(task_info("place_lights", 0, run_id="dashboard_names")):
+        with pytest.raises(RuntimeError), tasks.task_scope(
+            task_info("place_lights", 0, run_id="dashboard_names"), tasks.task_families("stage")):
             raise RuntimeError("a failed task try pushes its failure time")
     assert summary["compliant"] == 1 and summary["rooms"] == 2
     return names

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from structlog.testing import capture_logs
 
+from ceiling_grid import airflow_tasks as tasks
 from ceiling_grid import orchestration as orch
 from ceiling_grid.observability.task import TaskTelemetry, current_telemetry
 from ceiling_grid.observability.tracing import GuardedExporter, run_trace_ids
@@ -132,11 +133,11 @@ def test_dead_backends_warn_once_each_and_never_fail_the_rooms(data: Path, monke
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", dead)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)
     with capture_logs() as logs:
-        with orch.task_scope(_info("load_rooms")):
+        with tasks.task_scope(_info("load_rooms"), tasks.task_families("load")):
             chunks = orch.load_rooms(["input"], base=data, chunk_size=10)
-        with orch.task_scope(_info("place_lights", 0)):
+        with tasks.task_scope(_info("place_lights", 0), tasks.task_families("stage")):
             lit = orch.run_stage_on_chunk("lights", chunks[0], fail_on_infeasible=False)
-        with orch.task_scope(_info("publish")):
+        with tasks.task_scope(_info("publish"), tasks.task_families("publish")):
             summary = orch.publish([lit], run_id="obs_unit_dead", base=data)
     assert summary["rooms"] == 2 and (data / "output" / run_folder_name("obs_unit_dead") / "summary.json").is_file()
     counts = Counter(e["event"] for e in logs if e["log_level"] == "warning")
@@ -181,7 +182,7 @@ def test_no_mlflow_import_without_tracking_uri(data: Path) -> None:
 def test_current_telemetry_is_only_set_inside_a_task() -> None:
     """Outside task_scope there is no task telemetry; inside it is the scope's own."""
     assert current_telemetry() is None
-    with orch.task_scope(_info("load_rooms")):
+    with tasks.task_scope(_info("load_rooms"), tasks.task_families("load")):
         tel = current_telemetry()
         assert tel is not None and tel.task_id == "load_rooms"
     assert current_telemetry() is None

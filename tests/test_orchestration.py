@@ -7,11 +7,13 @@ import threading
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
 import structlog
 
+from ceiling_grid import airflow_tasks as tasks
 from ceiling_grid import orchestration as orch
 from ceiling_grid.config import DEFAULT_LIMITS
 from ceiling_grid.errors import InfeasibleRoomError, InputError, PayloadTooLargeError, TransientError
@@ -20,6 +22,10 @@ from ceiling_grid.models.base import Infeasible, Judge, ModelResult, Stage
 from ceiling_grid.runner import PipelineRunner
 from ceiling_grid.runs import run_folder_name
 from ceiling_grid.testing import make_room, room_payload
+
+# What the DAG's form sends by default (dags/ceiling_grid_pipeline.py params).
+DAG_DEFAULTS: dict[str, Any] = {"inputs": ["input"], "detector_standard": "from file", "room_type": "from file",
+                                "output_dir": "output", "chunk_size": 25, "on_infeasible": "fail"}
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ROOMS = REPO / "data" / "input"
@@ -159,19 +165,25 @@ def test_big_rooms_travel_in_smaller_chunks(tmp_path: Path) -> None:
 
 # ----- XCom size guard -------------------------------------------------------------------------
 
-def test_guard_payload_names_the_limit_and_both_fixes(tmp_path: Path) -> None:
+def test_guard_payload_names_the_limit_and_both_fixes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Over the XCom guard, the error names the size, the limit, the chunk_size and the object-storage backend."""
     write_rooms(tmp_path / "input", [(20, 20)] * 3)
     limits = replace(DEFAULT_LIMITS, xcom_max_bytes=20_000)
     chunk = orch.load_rooms(["input"], chunk_size=3, base=tmp_path)[0]
     with pytest.raises(PayloadTooLargeError) as info:
-        orch.guard_payload(chunk, limits, "lights chunk", chunk_size=3)
+        tasks.guard_payload(chunk, limits, "lights chunk", chunk_size=3)
     text = str(info.value)
     assert "over the guard of 20000 bytes" in text and "CEILING_GRID_XCOM_MAX_BYTES" in text
-    assert "smaller chunk_size (now 3)" in text and orch.OBJECT_STORAGE_XCOM_BACKEND in text
+    assert "smaller chunk_size (now 3)" in text and tasks.OBJECT_STORAGE_XCOM_BACKEND in text
     assert len(orch.load_rooms(["input"], chunk_size=3, base=tmp_path, limits=limits)) == 3  # split by size
-    with pytest.raises(PayloadTooLargeError, match="one room is over the guard") as alone:
-        orch.load_rooms(["input"], chunk_size=3, base=tmp_path, limits=replace(limits, xcom_max_bytes=5_000))
+    monkeypatch.setenv("CEILING_GRID_XCOM_MAX_BYTES", "5000")
+    monkeypatch.setenv("CEILING_GRID_DATA_DIR", str(tmp_path))
+    context = {"params": {**DAG_DEFAULTS, "chunk_size": 3}, "run_id": "guard_1",
+               "ti": SimpleNamespace(dag_id="ceiling_grid_pipeline", task_id="load_rooms", try_number=1, map_index=-1)}
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="one room is over the guard") as alone:
+        tasks.load_rooms_task(context, DAG_DEFAULTS)
     assert "smaller chunk_size cannot help" in str(alone.value) and "(now 3)" not in str(alone.value)
 
 
@@ -181,9 +193,9 @@ def test_task_scope_turns_input_errors_into_a_no_retry_failure() -> None:
     """InputError becomes AirflowFailException (no retry) after one input_rejected log line."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    info = orch.TaskInfo(run_id="r1", task_id="load_rooms", try_number=1)
+    info = tasks.TaskInfo(run_id="r1", task_id="load_rooms", try_number=1)
     with structlog.testing.capture_logs() as logs, pytest.raises(AirflowFailException) as exc_info, \
-            orch.task_scope(info):
+            tasks.task_scope(info):
         raise InputError("room.json: cells[3].x = 9 is outside width 4 (fix: use 0 <= x < 4)")
     assert "cells[3].x" in str(exc_info.value)
     assert isinstance(exc_info.value.__cause__, InputError)
@@ -193,15 +205,15 @@ def test_task_scope_turns_input_errors_into_a_no_retry_failure() -> None:
 
 def test_task_scope_lets_transient_errors_retry() -> None:
     """TransientError propagates unchanged so Airflow's retries apply."""
-    with pytest.raises(TransientError), orch.task_scope(orch.TaskInfo()):
+    with pytest.raises(TransientError), tasks.task_scope(tasks.TaskInfo()):
         raise TransientError("disk full")
 
 
 def test_task_scope_binds_task_identifiers_to_log_lines() -> None:
     """Every structlog line inside the scope carries dag_id, run_id, task_id, try_number and map_index."""
-    info = orch.TaskInfo(dag_id="d", run_id="r", task_id="t", try_number=2, map_index=5)
+    info = tasks.TaskInfo(dag_id="d", run_id="r", task_id="t", try_number=2, map_index=5)
     with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs, \
-            orch.task_scope(info):
+            tasks.task_scope(info):
         structlog.get_logger("x").info("inside")
     assert {k: logs[0][k] for k in ("dag_id", "run_id", "task_id", "try_number", "map_index")} == \
         {"dag_id": "d", "run_id": "r", "task_id": "t", "try_number": 2, "map_index": 5}
@@ -313,10 +325,10 @@ def test_alert_logs_one_line_and_posts_the_webhook(monkeypatch: pytest.MonkeyPat
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        monkeypatch.setenv(orch.ALERT_WEBHOOK_ENV, f"http://127.0.0.1:{server.server_port}/hook")
+        monkeypatch.setenv(tasks.ALERT_WEBHOOK_ENV, f"http://127.0.0.1:{server.server_port}/hook")
         context = {"ti": _TI(), "run_id": "manual__1", "exception": TransientError("disk full")}
         with structlog.testing.capture_logs() as logs:
-            alert = orch.alert_on_failure(context)
+            alert = tasks.alert_on_failure(context)
     finally:
         server.shutdown()
     alerts = [e for e in logs if e["event"] == "task_failed_alert"]
@@ -331,7 +343,7 @@ def test_alert_webhook_failure_never_raises(monkeypatch: pytest.MonkeyPatch) -> 
     """An unreachable webhook is logged as alert_webhook_failed; the callback itself returns normally."""
     with HTTPServer(("127.0.0.1", 0), _Hook) as closed:
         port = closed.server_port
-    monkeypatch.setenv(orch.ALERT_WEBHOOK_ENV, f"http://127.0.0.1:{port}/gone")
+    monkeypatch.setenv(tasks.ALERT_WEBHOOK_ENV, f"http://127.0.0.1:{port}/gone")
     with structlog.testing.capture_logs() as logs:
-        orch.alert_on_failure({"ti": _TI(), "exception": ValueError("x")})
+        tasks.alert_on_failure({"ti": _TI(), "exception": ValueError("x")})
     assert [e["event"] for e in logs] == ["task_failed_alert", "alert_webhook_failed"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ceiling_grid import airflow_tasks as tasks
 from ceiling_grid import orchestration as orch
 from ceiling_grid.errors import InputError, OutputLocationError, TransientError
 from ceiling_grid.runs import RUN_MARKER, check_output_dir, check_run_folder, run_folder_name
@@ -135,12 +136,12 @@ def test_bad_output_dirs_fail_in_load_rooms(data: Path, output_dir: str, message
 
 
 def test_unknown_conf_keys_are_refused_with_the_closest_name() -> None:
-    orch.check_trigger({"inputs": ["input"], "chunk_size": 2}, DAG_PARAMS)
-    orch.check_trigger(None, DAG_PARAMS)
+    tasks.check_trigger({"inputs": ["input"], "chunk_size": 2}, DAG_PARAMS)
+    tasks.check_trigger(None, DAG_PARAMS)
     with pytest.raises(InputError, match="unknown key 'chunksize' \\(did you mean 'chunk_size'\\?\\)"):
-        orch.check_trigger({"chunksize": 1}, DAG_PARAMS)
+        tasks.check_trigger({"chunksize": 1}, DAG_PARAMS)
     with pytest.raises(InputError, match=r"unknown keys 'outdir' .*'zzz'; this DAG takes chunk_size"):
-        orch.check_trigger({"zzz": 1, "outdir": "x"}, DAG_PARAMS)
+        tasks.check_trigger({"zzz": 1, "outdir": "x"}, DAG_PARAMS)
 
 
 # ----- publish: one folder per run id, rewritten whole --------------------------------------------

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .batch import RoomIds, room_files_in, with_overrides
 from .config import DETECTOR_STANDARDS, ROOM_TYPES
 from .errors import CeilingGridError, InputError, RoomValidationError
-from .grid import RoomGrid, load_room, parse_room
+from .grid import RoomGrid, load_room
 from .observability.logging import DEFAULT_CLI_LOG_LEVEL, configure_cli_logging, get_logger
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -58,7 +59,7 @@ def expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[_Problem]]:
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(f for f in p.glob("*.json") if f.is_file() and not f.name.endswith(".report.json"))
+            found = room_files_in(p)
             if not found:
                 problems.append(_Problem(raw, f"{raw}: folder has no *.json room files (fix: pass a folder of rooms)"))
             files.extend(found)
@@ -93,15 +94,8 @@ def one_line(exc: BaseException) -> str:
 
 
 def load_with_overrides(path: Path, standard: str | None, room_type: str | None) -> RoomGrid:
-    grid = load_room(path)
-    overrides: dict[str, Any] = {}
-    if standard is not None:
-        overrides["detector_standard"] = standard
-    if room_type is not None:
-        overrides["room_type"] = room_type
-    if not overrides:
-        return grid
-    return parse_room({**grid.to_payload(), **overrides}, source=str(path))
+    """``path``'s room with ``--standard`` / ``--room-type`` applied (None: as in the file)."""
+    return with_overrides(load_room(path), {"detector_standard": standard, "room_type": room_type}, str(path))
 
 
 # ----- progress -------------------------------------------------------------------------------
@@ -149,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import PipelineRunner
 
     files, code = _room_files(args.inputs)
-    seen: dict[str, Path] = {}
+    ids = RoomIds()
     rooms: list[tuple[Path, RoomGrid]] = []
     for path in files:
         try:
@@ -158,15 +152,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(one_line(exc), file=sys.stderr)
             code = EXIT_USAGE
             continue
-        if grid.grid_id in seen:
-            print(
-                f"{path}: grid_id: {grid.grid_id!r} is also used by {seen[grid.grid_id]} and names the output "
-                "files (fix: give each room a unique grid_id)",
-                file=sys.stderr,
-            )
+        clash = ids.claim(grid.grid_id, str(path))
+        if clash:
+            print(clash, file=sys.stderr)
             code = EXIT_USAGE
             continue
-        seen[grid.grid_id] = path
         rooms.append((path, grid))
     if not rooms:
         return code or EXIT_USAGE

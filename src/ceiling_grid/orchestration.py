@@ -1,7 +1,7 @@
-"""Task logic of the Airflow DAG, as plain functions: load and chunk rooms, run each stage, publish, alert.
+"""The DAG's batch steps, as plain functions (no Airflow): load and chunk rooms, run one stage, publish.
 
-Nothing here imports Airflow at module level, so every step is unit-testable in plain Python; the
-DAG file (``dags/ceiling_grid_pipeline.py``) only wires these functions into tasks.
+:mod:`ceiling_grid.airflow_tasks` wraps each in its Airflow task (context, failure mapping, XCom
+guard); everything here is unit-testable in plain Python.
 
 Rooms travel between tasks as JSON dicts (one *chunk* = a list of room entries)::
 
@@ -15,21 +15,20 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from .batch import RoomIds, room_files_in, with_overrides
 from .config import Limits
 from .errors import (
     CeilingGridError,
     InfeasibleRoomError,
     InputError,
     OutputLocationError,
-    PayloadTooLargeError,
     TransientError,
 )
 
@@ -41,18 +40,13 @@ __all__ = [
     "DEFAULT_INPUTS",
     "DEFAULT_OUTPUT_DIR",
     "FROM_FILE",
-    "TaskInfo",
-    "alert_on_failure",
-    "build_alert",
-    "check_trigger",
     "chunk_rooms",
     "data_dir",
-    "guard_payload",
     "load_rooms",
+    "pipeline_result",
     "publish",
     "resolve_under",
     "run_stage_on_chunk",
-    "task_scope",
 ]
 
 log = structlog.get_logger(__name__)
@@ -63,9 +57,6 @@ DEFAULT_INPUTS = ("input",)
 DEFAULT_OUTPUT_DIR = "output"
 FROM_FILE = "from file"
 DATA_DIR_ENV = "CEILING_GRID_DATA_DIR"
-ALERT_WEBHOOK_ENV = "CEILING_GRID_ALERT_WEBHOOK_URL"
-DEFAULT_ALERT_TIMEOUT_S = 3.0
-OBJECT_STORAGE_XCOM_BACKEND = "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend"
 STAGES = ("lights", "air_supply", "smoke_detectors")
 
 
@@ -97,112 +88,6 @@ def resolve_under(base: Path, relative: str, what: str) -> Path:
     return target
 
 
-# ----- task context and logging -----------------------------------------------------------
-
-@dataclass(frozen=True)
-class TaskInfo:
-    """Who is running: the Airflow identifiers bound to every log line of a task."""
-
-    dag_id: str = "ceiling_grid_pipeline"
-    run_id: str = "manual"
-    task_id: str = "task"
-    try_number: int = 1
-    map_index: int = -1
-
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> TaskInfo:
-        """Build from an Airflow task context (``get_current_context()``)."""
-        ti = context.get("ti") or context.get("task_instance")
-        dag_run = context.get("dag_run")
-        return cls(
-            dag_id=str(getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", "") or ""),
-            run_id=str(context.get("run_id") or getattr(dag_run, "run_id", "") or getattr(ti, "run_id", "")),
-            task_id=str(getattr(ti, "task_id", "") or ""),
-            try_number=int(getattr(ti, "try_number", 1) or 1),
-            map_index=int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1),
-        )
-
-    def fields(self) -> dict[str, Any]:
-        return {"dag_id": self.dag_id, "run_id": self.run_id, "task_id": self.task_id,
-                "try_number": self.try_number, "map_index": self.map_index}
-
-
-def _fail_now(message: str) -> BaseException | None:
-    """Airflow's no-retry exception, or None when Airflow is not installed (plain Python)."""
-    try:
-        from airflow.sdk.exceptions import AirflowFailException
-    except ImportError:  # pragma: no cover - Airflow is a runtime dependency of the DAG only
-        return None
-    return AirflowFailException(message)
-
-
-@contextmanager
-def task_scope(info: TaskInfo) -> Iterator[None]:
-    """Bind the task identifiers to every structlog line, and turn input errors into a fail-now.
-
-    ``InputError`` (malformed, oversized or impossible room) and ``PayloadTooLargeError`` cannot be
-    cured by a retry: they are logged once with the full validation message and re-raised as
-    Airflow's ``AirflowFailException``, which fails the task on this try. Anything else (e.g.
-    ``TransientError``) propagates unchanged, so Airflow's retries apply.
-    """
-    from .observability.task import TaskTelemetry
-
-    # Telemetry: a task span on the DAG run's trace, metrics pushed and spans flushed at exit.
-    with structlog.contextvars.bound_contextvars(**info.fields()), TaskTelemetry.from_info(info):
-        try:
-            yield
-        except (InputError, PayloadTooLargeError) as exc:
-            log.error("input_rejected",  # noqa: TRY400 - a rejected input needs its message, not a traceback
-                      error_type=type(exc).__name__, error=str(exc), retry=False)
-            fail = _fail_now(f"{type(exc).__name__}: {exc}")
-            if fail is None:
-                raise
-            raise fail from exc
-
-
-# ----- payload guard ----------------------------------------------------------------------
-
-T = TypeVar("T")
-
-
-def guard_payload(obj: T, limits: Limits, what: str, chunk_size: int | None = None) -> T:
-    """Return ``obj`` unchanged if its JSON is within ``limits.xcom_max_bytes``; else raise a clear error."""
-    size = len(json.dumps(obj, separators=(",", ":")).encode())
-    if size > limits.xcom_max_bytes:
-        backend = (
-            f"configure the object-storage XCom backend (AIRFLOW__CORE__XCOM_BACKEND={OBJECT_STORAGE_XCOM_BACKEND} "
-            "with AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH) and raise CEILING_GRID_XCOM_MAX_BYTES"
-        )
-        if isinstance(obj, list) and len(obj) <= 1:
-            fix = f"a smaller chunk_size cannot help: one room is over the guard. Fix: {backend}"
-        else:
-            smaller = f"a smaller chunk_size (now {chunk_size})" if chunk_size else "a smaller chunk_size"
-            fix = f"Fix: trigger with {smaller}, or {backend}"
-        raise PayloadTooLargeError(
-            f"{what}: XCom payload is {size} bytes, over the guard of {limits.xcom_max_bytes} bytes "
-            f"(CEILING_GRID_XCOM_MAX_BYTES); {fix}"
-        )
-    return obj
-
-
-# ----- trigger request ------------------------------------------------------------------------
-
-def check_trigger(conf: Mapping[str, Any] | None, known: Iterable[str]) -> None:
-    """Refuse run-conf keys the DAG does not declare (a typo such as ``chunksize``), naming the closest one."""
-    import difflib
-
-    names = sorted(str(k) for k in known)
-    unknown = sorted(str(k) for k in (conf or {}) if str(k) not in names)
-    if not unknown:
-        return
-    described = []
-    for key in unknown:
-        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
-        described.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    raise InputError(f"run conf: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(described)}; "
-                     f"this DAG takes {', '.join(names)} (fix: correct or drop the key)")
-
-
 # ----- load_rooms ---------------------------------------------------------------------------
 
 def _as_list(inputs: str | Sequence[str] | None) -> list[str]:
@@ -228,7 +113,7 @@ def _room_files(inputs: Sequence[str], base: Path) -> list[tuple[str, Path]]:
     for entry in inputs:
         target = resolve_under(base, entry, "inputs")
         if target.is_dir():
-            files = sorted(p for p in target.glob("*.json") if p.is_file() and not p.name.endswith(".report.json"))
+            files = room_files_in(target)
             if not files:
                 raise InputError(f"inputs: folder {target} holds no *.json room files (fix: add rooms or "
                                  "name the files directly)")
@@ -273,18 +158,10 @@ def chunk_rooms(rooms: Sequence[Any], chunk_size: int, max_bytes: int | None = N
     return chunks
 
 
-def _apply_overrides(grid: RoomGrid, detector_standard: str | None, room_type: str | None,
-                     source: str, limits: Limits) -> RoomGrid:
-    from .grid import parse_room
-
-    update: dict[str, Any] = {}
-    if detector_standard and detector_standard != FROM_FILE:
-        update["detector_standard"] = detector_standard
-    if room_type and room_type != FROM_FILE:
-        update["room_type"] = room_type
-    if not update:
-        return grid
-    return parse_room({**grid.to_payload(), **update}, f"{source} (with trigger overrides {update})", limits)
+def _trigger_overrides(detector_standard: str | None, room_type: str | None) -> dict[str, str | None]:
+    """The trigger's overrides; ``"from file"`` (the form's default) and empty mean none."""
+    return {"detector_standard": detector_standard if detector_standard and detector_standard != FROM_FILE else None,
+            "room_type": room_type if room_type and room_type != FROM_FILE else None}
 
 
 def load_rooms(
@@ -320,26 +197,24 @@ def load_rooms(
             check_run_folder(out / run_folder_name(run_id), run_id, room_paths)
     entries: list[dict[str, Any]] = []
     problems: list[str] = []
-    seen: dict[str, str] = {}
+    ids = RoomIds()
+    overrides = _trigger_overrides(detector_standard, room_type)
     for label, path in files:
         try:
-            grid = _apply_overrides(load_room(path, limits), detector_standard, room_type, label, limits)
+            grid = with_overrides(load_room(path, limits), overrides, label, limits)
         except InputError as exc:
             problems.append(str(exc).replace(str(path), label))
             continue
-        if grid.grid_id in seen:
-            problems.append(f"{label}: grid_id {grid.grid_id!r} repeats the one in {seen[grid.grid_id]} "
-                            "(fix: give every room a unique grid_id; it names the output files)")
+        clash = ids.claim(grid.grid_id, label)
+        if clash:
+            problems.append(clash)
             continue
-        seen[grid.grid_id] = label
         entries.append({"source": label, "grid": grid.to_payload(), "stages": []})
     if problems:
         raise InputError(f"{len(problems)} of {len(files)} room files are invalid:\n" + "\n".join(problems))
     chunks = chunk_rooms(entries, chunk_size, int(limits.xcom_max_bytes * CHUNK_BYTES_SHARE))
     log.info("rooms_loaded", rooms=len(entries), chunks=len(chunks), chunk_size=chunk_size,
              inputs=_as_list(inputs), data_dir=str(base))
-    for i, chunk in enumerate(chunks):
-        guard_payload(chunk, limits, f"load_rooms chunk {i}", chunk_size)
     return chunks
 
 
@@ -432,9 +307,8 @@ def run_stage_on_chunk(
     fail_on_infeasible: bool = True,
     limits: Limits | None = None,
     run: StageFn | None = None,
-    chunk_size: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Run one stage on every room of a chunk and return the updated chunk (JSON, size-guarded).
+    """Run one stage on every room of a chunk and return the updated chunk (JSON).
 
     ``run`` maps a grid to a ``runner.StageOutcome``; by default the real ``PipelineRunner`` call
     (the light stage races LightModelA/B/C in a process pool and keeps the best). An infeasible
@@ -465,7 +339,7 @@ def run_stage_on_chunk(
     finally:
         if own is not None:
             own.close()
-    return guard_payload(out, limits, f"{stage} chunk", chunk_size)
+    return out
 
 
 # ----- publish --------------------------------------------------------------------------------
@@ -591,7 +465,7 @@ def publish(
             shutil.rmtree(staging, ignore_errors=True)
     observe_published_run(summary, run_dir)
     log.info("run_published", rooms=summary["rooms"], compliant=summary["compliant"], output_dir=str(run_dir))
-    return guard_payload(summary, limits, "publish summary")
+    return summary
 
 
 @dataclass(frozen=True)
@@ -651,46 +525,3 @@ def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Pat
     }
 
 
-# ----- alerting ---------------------------------------------------------------------------------
-
-def build_alert(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The alert of a failed task as one flat JSON-able dict: dag, task, run, try, exception type and text."""
-    info = TaskInfo.from_context(context)
-    exc = context.get("exception")
-    return {
-        "alert": "task_failed",
-        "dag_id": info.dag_id,
-        "task_id": info.task_id,
-        "run_id": info.run_id,
-        "try_number": info.try_number,
-        "map_index": info.map_index,
-        "exception_type": type(exc).__name__ if isinstance(exc, BaseException) else None,
-        # "error", not "exception": structlog treats an "exception" key as a traceback to format.
-        "error": str(exc)[:2000] if exc is not None else None,
-    }
-
-
-def alert_on_failure(
-    context: Mapping[str, Any], *, post: Callable[[str, dict[str, Any]], None] | None = None
-) -> dict[str, Any]:
-    """``on_failure_callback``: log ONE structured ``task_failed_alert`` line, and POST it to the webhook if set.
-
-    The webhook (``$CEILING_GRID_ALERT_WEBHOOK_URL``) gets the alert as JSON with a short timeout;
-    a failing webhook is logged and never raises (an alert must not mask the task's own failure).
-    """
-    alert = build_alert(context)
-    log.error("task_failed_alert", **{k: v for k, v in alert.items() if k != "alert"})
-    url = os.environ.get(ALERT_WEBHOOK_ENV, "").strip()
-    if url:
-        try:
-            (post or _post_json)(url, alert)
-        except Exception as exc:  # noqa: BLE001 - never let the alert path raise
-            log.warning("alert_webhook_failed", url=url, error=f"{type(exc).__name__}: {exc}")
-    return alert
-
-
-def _post_json(url: str, payload: dict[str, Any]) -> None:
-    import httpx
-
-    response = httpx.post(url, json=payload, timeout=DEFAULT_ALERT_TIMEOUT_S)
-    response.raise_for_status()

@@ -43,23 +43,24 @@ def only_backend(monkeypatch: Any, name: str, url: str) -> None:
 
 
 def task_info(task_id: str, map_index: int = -1, run_id: str = "obs_unit_1", try_number: int = 1) -> Any:
-    """The ``orchestration.TaskInfo`` of one task of the pipeline DAG."""
-    from ceiling_grid import orchestration as orch
+    """The ``airflow_tasks.TaskInfo`` of one task of the pipeline DAG."""
+    from ceiling_grid import airflow_tasks as tasks
 
-    return orch.TaskInfo(dag_id=DAG_ID, run_id=run_id, task_id=task_id, try_number=try_number, map_index=map_index)
+    return tasks.TaskInfo(dag_id=DAG_ID, run_id=run_id, task_id=task_id, try_number=try_number, map_index=map_index)
 
 
 def run_dag_in_process(data: Path, run_id: str) -> dict[str, Any]:
     """load_rooms -> three stage tasks -> publish on ``data/input``, each in its own task_scope like the DAG's."""
+    from ceiling_grid import airflow_tasks as tasks
     from ceiling_grid import orchestration as orch
 
-    with orch.task_scope(task_info("load_rooms", run_id=run_id)):
+    with tasks.task_scope(task_info("load_rooms", run_id=run_id), tasks.task_families("load")):
         chunks = orch.load_rooms(["input"], base=data, chunk_size=10)
     for stage, task in (("lights", "place_lights"), ("air_supply", "place_air_supply"),
                         ("smoke_detectors", "place_smoke_detectors")):
-        with orch.task_scope(task_info(task, 0, run_id=run_id)):
+        with tasks.task_scope(task_info(task, 0, run_id=run_id), tasks.task_families("stage")):
             chunks = [orch.run_stage_on_chunk(stage, chunks[0], fail_on_infeasible=False)]
-    with orch.task_scope(task_info("publish", run_id=run_id)):
+    with tasks.task_scope(task_info("publish", run_id=run_id), tasks.task_families("publish")):
         return dict(orch.publish(chunks, run_id=run_id, base=data))
 
 

@@ -31,11 +31,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from .metrics import MODEL_FAMILIES, RUN_FAMILIES, TASK_FAMILIES, PipelineMetrics
+from ..records import STAGE_COMPONENT
+from .metrics import TASK_FAMILIES, PipelineMetrics
 from .tracing import PipelineTracer, run_parent_context
 
 __all__ = [
-    "PUBLISH_TASK_ID",
     "PublishedRoom",
     "TaskTelemetry",
     "current_telemetry",
@@ -44,9 +44,6 @@ __all__ = [
     "room_span",
 ]
 
-PUBLISH_TASK_ID = "publish"
-STAGE_TASK_IDS = frozenset({"place_lights", "place_air_supply", "place_smoke_detectors"})
-_COMPONENT_OF_STAGE = {"lights": "light", "air_supply": "air_supply", "smoke_detectors": "smoke_detector"}
 
 log = structlog.get_logger("ceiling_grid.observability.task")
 
@@ -86,6 +83,7 @@ class TaskTelemetry:
     map_index: int = -1
     metrics: PipelineMetrics = field(default_factory=PipelineMetrics)
     tracer: PipelineTracer = field(default_factory=PipelineTracer)
+    families: frozenset[str] = TASK_FAMILIES  # metric families pushed at exit (the DAG adapter says which)
     rooms: list[PublishedRoom] = field(default_factory=list)
     dag_run_start: float | None = None
     _span: Any = None
@@ -110,15 +108,6 @@ class TaskTelemetry:
         if self.map_index >= 0:
             key["map_index"] = str(self.map_index)
         return key
-
-    @property
-    def push_families(self) -> frozenset[str]:
-        """Stage tasks push the model families, publish the per-room run figures; every task its own times."""
-        if self.task_id == PUBLISH_TASK_ID:
-            return RUN_FAMILIES | TASK_FAMILIES
-        if self.task_id in STAGE_TASK_IDS:
-            return MODEL_FAMILIES | TASK_FAMILIES
-        return TASK_FAMILIES
 
     @property
     def trace_id(self) -> str | None:
@@ -161,7 +150,7 @@ class TaskTelemetry:
             self._span.set_attribute("duration_s", round(duration, 4))
             self._span.end()
             self.metrics.record_task_end(duration, ok)
-            pushed = self.metrics.push(self.dag_id, self.grouping_key, families=self.push_families)
+            pushed = self.metrics.push(self.dag_id, self.grouping_key, families=self.families)
             exported = self.tracer.enabled and self.tracer.force_flush()
             log.info(
                 "task_telemetry",
@@ -232,7 +221,7 @@ def observe_published_room(result: Any, entry: Mapping[str, Any], paths: Mapping
     for s in stages:
         stage, model = str(s.get("stage")), str(s.get("model"))
         m.record_selection(stage, model)
-        component = _COMPONENT_OF_STAGE.get(stage)
+        component = STAGE_COMPONENT[stage].value if stage in STAGE_COMPONENT else None
         if component is not None:
             m.record_components({component: int(s.get("placed") or 0)})
     m.record_rule_failures(list(result.report.failed_rules()))
