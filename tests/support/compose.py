@@ -1,8 +1,7 @@
 """Run docker-compose.yml's Airflow services as native processes: a rehearsal of the stack without a Docker engine.
 
-The launcher reads the compose file (YAML anchors and merge keys included), interpolates it with an env
-file the way Compose does (``${VAR}``, ``${VAR:-d}``, ``${VAR-d}``, ``${VAR:?e}``, ``$VAR``, ``$$``), and
-starts each Airflow service's command with that service's environment. Only what a container runtime
+The launcher resolves the compose file with ``docker-compose config`` (Compose's own interpolation,
+anchors, merge keys and profiles, with only the given env file visible), and starts each Airflow service's command with that service's environment. Only what a container runtime
 would provide is emulated, never what the compose file should say:
 
 - **Filesystem.** Each service gets its own root (``containers/<service>``), as each container has its
@@ -91,42 +90,46 @@ class ComposeDriftError(ValueError):
     """The compose file no longer describes a stack whose components can work together."""
 
 
-# ----- interpolation ------------------------------------------------------------------------------------
-_VAR = re.compile(r"\$(?:(?P<esc>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
-
-
-def interpolate(value: str, env: Mapping[str, str]) -> str:
-    """Interpolate one string like Compose: ``$$`` is a literal ``$``; unset variables become ''."""
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group("esc"):
-            return "$"
-        if m.group("named"):
-            return env.get(m.group("named"), "")
-        expr = m.group("braced") or ""
-        for op in (":-", ":?", "-", "?"):
-            name, sep, arg = expr.partition(op)
-            if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                val = env.get(name)
-                empty = val is None or (op.startswith(":") and val == "")
-                if op.endswith("-"):
-                    return arg if empty else str(val)
-                if empty:
-                    raise ComposeDriftError(f"required variable {name} is missing: {arg}")
-                return str(val)
-        return env.get(expr, "")
-
-    return _VAR.sub(sub, value)
-
-
-def _interpolate_tree(node: Any, env: Mapping[str, str]) -> Any:
+# ----- resolution (docker-compose config) ----------------------------------------------------------------
+def _unescape(node: Any) -> Any:
+    """``$$`` -> ``$`` in every string: what Compose does when it hands a value to a container."""
     if isinstance(node, str):
-        return interpolate(node, env)
+        return node.replace("$$", "$")
     if isinstance(node, list):
-        return [_interpolate_tree(v, env) for v in node]
+        return [_unescape(v) for v in node]
     if isinstance(node, dict):
-        return {k: _interpolate_tree(v, env) for k, v in node.items()}
+        return {k: _unescape(v) for k, v in node.items()}
     return node
+
+
+def resolve(doc: Mapping[str, Any], env: Mapping[str, str], profiles: Iterable[str] = ()) -> dict[str, Any]:
+    """The compose document as ``docker-compose config`` resolves it with ``env`` and ``profiles``.
+
+    Compose itself interpolates (``${VAR:-d}``, ``${VAR:?e}`` ...), expands anchors and merge keys,
+    drops services of other profiles and resolves bind mounts against the repository. It runs with an
+    empty process environment, so only ``env`` (written to an env file) is seen, as on a user's machine.
+    A refusal (e.g. a required variable missing) raises :class:`ComposeDriftError` with Compose's words.
+    """
+    import shutil
+    import tempfile
+
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        raise FileNotFoundError("docker-compose is not on PATH (fix: apt-get install docker-compose)")
+    with tempfile.TemporaryDirectory(prefix="cg-compose-") as tmp:
+        compose = Path(tmp) / "docker-compose.yml"
+        compose.write_text(yaml.safe_dump(dict(doc), sort_keys=False), encoding="utf-8")
+        env_file = Path(tmp) / "compose.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+        argv = [exe, "--project-directory", str(REPO_ROOT), "--env-file", str(env_file), "-f", str(compose)]
+        for profile in profiles:
+            argv += ["--profile", profile]
+        proc = subprocess.run([*argv, "config"], capture_output=True, text=True, timeout=120,
+                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp})
+    if proc.returncode != 0:
+        raise ComposeDriftError(" ".join(proc.stderr.split()) or f"docker-compose config exited {proc.returncode}")
+    resolved = yaml.safe_load(proc.stdout) or {}
+    return dict(_unescape(resolved))
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -199,7 +202,7 @@ class Service:
 
 
 def load_compose(path: Path, env: Mapping[str, str], profiles: Iterable[str] = ()) -> dict[str, Service]:
-    """The enabled services of ``path`` (no profile, or one of ``profiles``), interpolated with ``env``."""
+    """The enabled services of ``path`` (no profile, or one of ``profiles``), resolved with ``env``."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     return services_from_doc(doc, env, profiles)
 
@@ -207,13 +210,9 @@ def load_compose(path: Path, env: Mapping[str, str], profiles: Iterable[str] = (
 def services_from_doc(
     doc: Mapping[str, Any], env: Mapping[str, str], profiles: Iterable[str] = ()
 ) -> dict[str, Service]:
-    wanted = set(profiles)
-    out = {}
-    for name, raw in (doc.get("services") or {}).items():
-        svc = Service(name, _interpolate_tree(raw, env))
-        if not svc.profiles or wanted & set(svc.profiles):
-            out[name] = svc
-    return out
+    """The services ``docker-compose config`` enables for ``profiles`` (see :func:`resolve`)."""
+    resolved = resolve(doc, env, profiles)
+    return {name: Service(name, dict(raw)) for name, raw in (resolved.get("services") or {}).items()}
 
 
 def dockerfile_env(path: Path = DOCKERFILE) -> dict[str, str]:
@@ -374,8 +373,8 @@ class NativeStack:
         out = []
         for spec in self.services[service].raw.get("volumes") or []:
             src, dst = str(spec).split(":")[:2]
-            if src.startswith((".", "/")):
-                rel = os.path.normpath(src)
+            if src.startswith((".", "/")):  # a bind mount; Compose resolved it against the repository
+                rel = os.path.relpath(src, REPO_ROOT) if os.path.isabs(src) else os.path.normpath(src)
                 source = self.host_dirs.get(rel) or (REPO_ROOT / rel).resolve()
             else:
                 source = self.workdir / "volumes" / src
