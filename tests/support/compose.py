@@ -1,8 +1,9 @@
 """Run docker-compose.yml's Airflow services as native processes: a rehearsal of the stack without a Docker engine.
 
 The launcher resolves the compose file with ``docker-compose config`` (Compose's own interpolation,
-anchors, merge keys and profiles, with only the given env file visible), and starts each Airflow service's command with that service's environment. Only what a container runtime
-would provide is emulated, never what the compose file should say:
+anchors, merge keys and profiles, with only the given env file visible), and starts each Airflow
+service's command with that service's environment. Only what a container runtime would provide is
+emulated, never what the compose file should say:
 
 - **Filesystem.** Each service gets its own root (``containers/<service>``), as each container has its
   own image layer: ``/opt/airflow`` (the image's ``AIRFLOW_HOME``, so each process writes its own
