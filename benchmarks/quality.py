@@ -24,12 +24,13 @@ def reference_optimum(grid: Any, time_limit_s: float = DEFAULT_REFERENCE_TIME_LI
     Same candidates as ``evaluate_detectors`` (legal sites incl. the luminaire rule, dropped when they
     cannot cover), same D1 points and radius. Returns {"n", "proven", "candidates", "seconds"}.
     """
-    from ceiling_grid.evaluator.detectors import coverage_points, legal_detector_sites, optimal_detector_count
+    from ceiling_grid.evaluator.detectors import legal_detector_sites, optimal_detector_count
     from ceiling_grid.geodesic import nearest_geodesic
     from ceiling_grid.geometry import geometry_of
+    from ceiling_grid.prepared import prepare
 
     geo = geometry_of(grid)
-    pts, radius, _corridor = coverage_points(grid)
+    pts, radius = prepare(grid).lattice.points, prepare(grid).lattice.radius
     sites = legal_detector_sites(grid, luminaire_rule=True)
     if len(sites) == 0 or (nearest_geodesic(geo, grid.tile_centres(sites), pts)[0] > radius + 1e-9).any():
         sites = legal_detector_sites(grid, luminaire_rule=False)
@@ -48,13 +49,14 @@ def design_radius_optimum(grid: Any, time_limit_s: float = DEFAULT_REFERENCE_TIM
     When the model places more detectors than the exact optimum, this tells whether the §5.1/§7.4 design
     margins alone explain the difference (model count == this optimum) or the model missed its own optimum.
     """
-    from ceiling_grid.evaluator.detectors import coverage_points, legal_detector_sites, optimal_detector_count
+    from ceiling_grid.evaluator.detectors import legal_detector_sites, optimal_detector_count
     from ceiling_grid.geodesic import nearest_geodesic
     from ceiling_grid.geometry import geometry_of
     from ceiling_grid.models.detectors import cover_problem
+    from ceiling_grid.prepared import prepare
 
     geo = geometry_of(grid)
-    pts, _radius, _corridor = coverage_points(grid)
+    pts = prepare(grid).lattice.points
     design = cover_problem(grid).radius
     sites = legal_detector_sites(grid, luminaire_rule=True)
     if len(sites) == 0 or (nearest_geodesic(geo, grid.tile_centres(sites), pts)[0] > design + 1e-9).any():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ceiling_grid.evaluator.detectors import evaluate_detectors
+from ceiling_grid.prepared import prepare
 from ceiling_grid.testing import l_shaped_room, make_room
 
 
@@ -99,7 +100,7 @@ def test_optimum_does_not_depend_on_the_time_limit():
     from ceiling_grid.evaluator import detectors as ev
 
     room = make_room(24, 20, detector_standard="cen_ts_54_14")
-    pts, radius, _ = ev.coverage_points(room)
+    pts, radius = prepare(room).lattice.points, prepare(room).lattice.radius
     sites = room.tile_centres(ev.legal_detector_sites(room, luminaire_rule=True))
     ev._OPTIMUM_CACHE.clear()
     first = ev.optimal_detector_count(room, sites, pts, radius, time_limit_s=200.0)
@@ -134,7 +135,7 @@ def test_incumbent_must_be_feasible_for_the_design_problem():
     from ceiling_grid.evaluator import detectors as ev
 
     room = make_room(10, 10, detector_standard="nfpa72")
-    pts, radius, _ = ev.coverage_points(room)
+    pts, radius = prepare(room).lattice.points, prepare(room).lattice.radius
     sites = room.tile_centres(ev.legal_detector_sites(room))
     geo = ev.geometry_of(room)
     centre = room.tile_centres(np.array([[5, 5]]))

@@ -17,8 +17,8 @@ from ceiling_grid.evaluator.illuminance import (
 )
 from ceiling_grid.geometry import geometry_of
 from ceiling_grid.grid import Component, load_room
-from ceiling_grid.lighting import calculation_points
 from ceiling_grid.photometry import illuminance_stats, work_plane_flux
+from ceiling_grid.prepared import prepare
 from ceiling_grid.runner import PipelineRunner
 from ceiling_grid.testing import l_shaped_room, make_room
 
@@ -35,7 +35,7 @@ def test_the_two_implementations_agree_on_every_sample_room(laid_out_samples: li
     """Em within 0.5 % and U0 within 0.01 (the issue's bound; §7.2 allows 2 % and 0.02)."""
     assert len(laid_out_samples) == 6
     for grid in laid_out_samples:
-        lights, points = grid.positions(Component.LIGHT), calculation_points(grid)
+        lights, points = grid.positions(Component.LIGHT), prepare(grid).calc.points
         fast, ref = illuminance_stats(grid, lights, points), reference_stats(grid, lights, points)
         assert ref.count == fast.count > 0
         assert ref.em_lx == pytest.approx(fast.em_lx, rel=0.005), grid.grid_id
@@ -88,4 +88,4 @@ def test_a_source_far_inside_a_huge_room_puts_all_its_flux_on_the_work_plane() -
 def test_no_lights_no_light() -> None:
     grid = make_room(5, 5)
     assert reference_illuminance(grid, np.zeros((0, 2)), np.array([[1.0, 1.0]])).tolist() == [0.0]
-    assert reference_stats(grid, np.zeros((0, 2)), calculation_points(grid)).em_lx == 0.0
+    assert reference_stats(grid, np.zeros((0, 2)), prepare(grid).calc.points).em_lx == 0.0

@@ -8,12 +8,18 @@ import numpy as np
 import pytest
 
 from ceiling_grid.evaluator.lighting import evaluate_lighting, smallest_passing_regular_array
-from ceiling_grid.grid import Component
-from ceiling_grid.lighting import calculation_points, regular_array
+from ceiling_grid.grid import Component, RoomGrid
+from ceiling_grid.lighting import regular_array
+from ceiling_grid.prepared import prepare
 from ceiling_grid.testing import make_room
 
 METRIC_KEYS = {"em_lx", "emin_lx", "emax_lx", "u0", "count", "lumen_method_count", "lpd_w_m2", "max_shr",
                "target_lux", "target_u0"}
+
+
+def _array(grid: RoomGrid, nx: int, ny: int) -> np.ndarray:
+    """The nx x ny regular array on ``grid``'s free light tiles."""
+    return regular_array(prepare(grid), nx, ny, grid.arrays.free_for_light)
 
 
 def _with_lights(grid, tiles):  # type: ignore[no-untyped-def]
@@ -36,7 +42,7 @@ def test_room_without_lights_fails_l3_and_scores_low() -> None:
 
 def test_regular_array_compliant_and_score_formula() -> None:
     """A 6 x 4 array in the 24 x 14 office passes L1-L3 and G1-G3; the score follows §8 exactly."""
-    grid = _with_lights(make_room(24, 14), regular_array(make_room(24, 14), 6, 4))
+    grid = _with_lights(make_room(24, 14), _array(make_room(24, 14), 6, 4))
     report = evaluate_lighting(grid)
     assert report.compliant
     m = report.metrics
@@ -54,7 +60,7 @@ def test_em_matches_brute_force_reference() -> None:
     grid = make_room(8, 6)  # 4.8 x 3.6 m
     lights = [(2, 2), (5, 3)]
     report = evaluate_lighting(_with_lights(grid, lights))
-    pts = calculation_points(grid)
+    pts = prepare(grid).calc.points
     hm, phi, t = 1.95, 3400.0, 0.6
     subs = [((x + (i + 0.5) / 3) * t, (y + (j + 0.5) / 3) * t) for x, y in lights for i in range(3) for j in range(3)]
     h = 0.02
@@ -75,7 +81,7 @@ def test_over_lighting_lowers_score() -> None:
     """Lighting every tile stays compliant but scores below a right-sized array (s_over, s_P)."""
     base = make_room(12, 10)
     full = evaluate_lighting(_with_lights(base, np.argwhere(np.ones((10, 12)))[:, ::-1]))
-    sized = evaluate_lighting(_with_lights(base, regular_array(base, 4, 3)))
+    sized = evaluate_lighting(_with_lights(base, _array(base, 4, 3)))
     assert full.compliant and sized.compliant
     assert full.metrics["s_over"] == 0.5
     assert full.score < sized.score
@@ -84,7 +90,7 @@ def test_over_lighting_lowers_score() -> None:
 def test_misplaced_light_breaks_compliance() -> None:
     """A pre-placed light on a sprinkler tile fails G1 even when L3 passes."""
     base = make_room(12, 10)
-    tiles = regular_array(base, 4, 3)
+    tiles = _array(base, 4, 3)
     x, y = (int(v) for v in tiles[0])
     grid = make_room(12, 10, states={(x, y): "sprinkler"}, components={(x, y): "light"})
     grid = _with_lights(grid, tiles[1:])
@@ -100,10 +106,10 @@ def test_l5_reference_is_smallest_passing_array() -> None:
     grid = make_room(24, 14)
     ref = smallest_passing_regular_array(grid)
     assert ref is not None
-    passing = evaluate_lighting(_with_lights(grid, regular_array(grid, ref["nx"], ref["ny"])),
+    passing = evaluate_lighting(_with_lights(grid, _array(grid, ref["nx"], ref["ny"])),
                                 include_reference=False)
     assert passing.compliant
-    smaller = evaluate_lighting(_with_lights(grid, regular_array(grid, ref["nx"] - 1, ref["ny"])),
+    smaller = evaluate_lighting(_with_lights(grid, _array(grid, ref["nx"] - 1, ref["ny"])),
                                 include_reference=False)
     assert not smaller.compliant
     l5 = _rule(evaluate_lighting(grid), "L5")

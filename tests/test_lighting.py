@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
-from ceiling_grid.geometry import geometry_of
 from ceiling_grid.lighting import (
     array_shapes,
-    calculation_grid,
-    calculation_points,
-    evaluation_band_m,
     fixture_rules,
-    grid_spacing_m,
     lpd_w_m2,
     lumen_method_count,
     nearest_neighbour_shr,
@@ -23,68 +16,14 @@ from ceiling_grid.lighting import (
     shr_minimum_count,
     utilisation_factor,
 )
+from ceiling_grid.prepared import prepare
 from ceiling_grid.testing import l_shaped_room, make_room
-
-
-@pytest.mark.parametrize(("d", "p"), [(5.0, 0.6), (10.0, 1.0), (25.0, 1.9)])
-def test_grid_spacing_examples(d: float, p: float) -> None:
-    """p = 0.2 x 5^log10(d) reproduces the published example spacings (5 m -> 0.6, 10 m -> 1.0, 25 m -> ~2)."""
-    assert grid_spacing_m(d) == pytest.approx(p, abs=0.02)
-
-
-def test_grid_spacing_capped_at_10_m() -> None:
-    """The grid spacing never exceeds 10 m."""
-    assert grid_spacing_m(10_000.0) == 10.0
-
-
-def test_calculation_grid_of_office() -> None:
-    """A 14.4 x 8.4 m office: 0.5 m band, d = 13.4 m, p = 1.226 m, 11 x 7 centroids, all kept."""
-    grid = make_room(24, 14)
-    cg = calculation_grid(grid)
-    assert cg.band_m == 0.5
-    assert cg.bbox == pytest.approx((0.5, 0.5, 13.9, 7.9))
-    assert cg.d_m == pytest.approx(13.4)
-    assert cg.p_m == pytest.approx(0.2 * 5 ** math.log10(13.4))
-    assert (cg.nx, cg.ny) == (11, 7)
-    assert len(cg.points) == 77
-    xs = np.unique(cg.points[:, 0])
-    assert xs[0] == pytest.approx(0.5 + 13.4 / 22)
-    assert np.diff(xs) == pytest.approx(np.full(10, 13.4 / 11))
-
-
-def test_long_room_uses_short_side() -> None:
-    """When long/short >= 2, d is the shorter side of the evaluation box."""
-    grid = make_room(50, 3, room_type="corridor")
-    cg = calculation_grid(grid)
-    assert cg.d_m == pytest.approx(0.8)
-    assert cg.nx == math.ceil(29.0 / grid_spacing_m(0.8))
-
-
-def test_band_shrinks_in_narrow_rooms() -> None:
-    """A 1.2 m wide room keeps 0.6 m of evaluation width: b = (1.2 - 0.6)/2 = 0.3 m."""
-    assert evaluation_band_m(make_room(20, 2)) == pytest.approx(0.3)
-    assert evaluation_band_m(make_room(20, 1)) == 0.0
-    assert evaluation_band_m(make_room(20, 4)) == 0.5
-
-
-def test_points_respect_band_columns_and_l_cut() -> None:
-    """Points stay b from every wall, outside columns and outside the L-cut."""
-    grid = l_shaped_room(20, 16, 8, 7, states={(5, 12): "column", (6, 12): "column"})
-    pts = calculation_points(grid)
-    geo = geometry_of(grid)
-    assert len(pts) > 20
-    assert (geo.distance_to_walls(pts) >= 0.5 - 1e-9).all()
-    assert geo.inside(pts).all()
-    assert not geo.in_column(pts).any()
-    t = grid.tile_size_m
-    in_cut = (pts[:, 0] > 12 * t) & (pts[:, 1] < 7 * t)
-    assert not in_cut.any()
 
 
 def test_room_index_and_uf_interpolation() -> None:
     """K = 2A/(Hm P) and UF interpolates the published row linearly."""
     grid = make_room(24, 14)
-    assert room_index(grid) == pytest.approx(14.4 * 8.4 / (1.95 * (14.4 + 8.4)))
+    assert room_index(prepare(grid)) == pytest.approx(14.4 * 8.4 / (1.95 * (14.4 + 8.4)))
     assert utilisation_factor(2.25) == pytest.approx(0.67)
     assert utilisation_factor(0.5) == pytest.approx(0.44 - 0.25 * 0.24)
     assert utilisation_factor(0.05) == 0.30
@@ -98,54 +37,54 @@ def test_lumen_method_worked_example() -> None:
     uf = 0.69 + (k - 2.5) / 0.5 * 0.03
     n = 500 * 120.96 / (3400 * uf * 0.8)
     assert 31 < n < 32
-    assert lumen_method_count(grid) == 32
+    assert lumen_method_count(prepare(grid)) == 32
 
 
 def test_lumen_method_corridor_extrapolates() -> None:
     """A 30 x 1.8 m corridor (K = 0.63 at floor level) extrapolates the UF and needs 5 panels for 100 lx."""
     grid = make_room(50, 3, room_type="corridor")
-    assert room_index(grid) == pytest.approx(2 * 54 / (2.7 * 63.6))
-    assert lumen_method_count(grid) == 5
+    assert room_index(prepare(grid)) == pytest.approx(2 * 54 / (2.7 * 63.6))
+    assert lumen_method_count(prepare(grid)) == 5
 
 
 def test_shr_minimum_count() -> None:
     """N_SHR = ceil(14.4/2.925) x ceil(8.4/2.925) = 5 x 3."""
-    assert shr_minimum_count(make_room(24, 14)) == 15
+    assert shr_minimum_count(prepare(make_room(24, 14))) == 15
 
 
 def test_lpd() -> None:
     """LPD is fixtures x watts / ceiling area (columns excluded)."""
     grid = make_room(10, 10, states={(0, 0): "column"})
-    assert lpd_w_m2(grid, 10) == pytest.approx(340 / (99 * 0.36))
+    assert lpd_w_m2(prepare(grid), 10) == pytest.approx(340 / (99 * 0.36))
 
 
 def test_nearest_neighbour_shr() -> None:
     """S/Hm uses centre-to-centre distance to the nearest other fixture."""
     grid = make_room(20, 10)
-    shr = nearest_neighbour_shr(grid, np.array([[2, 2], [6, 2], [2, 9]]))
+    shr = nearest_neighbour_shr(prepare(grid), np.array([[2, 2], [6, 2], [2, 9]]))
     assert shr == pytest.approx(np.array([2.4, 2.4, 4.2]) / 1.95)
-    assert nearest_neighbour_shr(grid, np.array([[2, 2]])).tolist() == [0.0]
+    assert nearest_neighbour_shr(prepare(grid), np.array([[2, 2]])).tolist() == [0.0]
 
 
 def test_fixture_rules_regular_array_passes_and_wall_hugger_fails() -> None:
     """A regular array at S/2 from the walls passes L4; a fixture pressed against a wall fails it."""
     grid = make_room(24, 14)
-    tiles = regular_array(grid, 6, 4)
-    rules = fixture_rules(grid, tiles)
+    tiles = regular_array(prepare(grid), 6, 4, grid.arrays.free_for_light)
+    rules = fixture_rules(prepare(grid), tiles)
     assert rules.passing.all()
     assert rules.fraction == 1.0
     moved = tiles.copy()
     corner = int(np.argmin(moved[:, 0] + moved[:, 1]))
     moved[corner] = (0, 0)  # 0.3 m from the walls while S is about 2.4 m
-    bad = fixture_rules(grid, moved)
+    bad = fixture_rules(prepare(grid), moved)
     assert not bad.wall_ok[corner]
 
 
 def test_fixture_rules_single_row_corridor() -> None:
     """In a one-row corridor the across-axis has no spacing, so only the far-wall limit applies."""
     grid = make_room(50, 3, room_type="corridor")
-    tiles = regular_array(grid, 8, 1)
-    rules = fixture_rules(grid, tiles)
+    tiles = regular_array(prepare(grid), 8, 1, grid.arrays.free_for_light)
+    rules = fixture_rules(prepare(grid), tiles)
     assert rules.wall_ok.all()
     assert rules.max_shr == pytest.approx(3.6 / 2.7)
 
@@ -153,11 +92,11 @@ def test_fixture_rules_single_row_corridor() -> None:
 def test_array_shapes_sorted_and_shr_filtered() -> None:
     """Shapes come by count then aspect match; the SHR filter removes too-sparse shapes."""
     grid = make_room(24, 14)
-    shapes = array_shapes(grid)
+    shapes = array_shapes(prepare(grid))
     counts = [nx * ny for nx, ny in shapes]
     assert counts == sorted(counts)
     assert shapes[0] == (1, 1)
-    filtered = array_shapes(grid, shr_max=1.5)
+    filtered = array_shapes(prepare(grid), shr_max=1.5)
     assert all(14.4 / nx <= 1.5 * 1.95 and 8.4 / ny <= 1.5 * 1.95 for nx, ny in filtered)
     assert filtered[0] == (5, 3)
 
@@ -165,7 +104,7 @@ def test_array_shapes_sorted_and_shr_filtered() -> None:
 def test_regular_array_positions() -> None:
     """A 6 x 4 array in 14.4 x 8.4 m puts centres S/2 from the walls, snapped to tiles."""
     grid = make_room(24, 14)
-    tiles = regular_array(grid, 6, 4)
+    tiles = regular_array(prepare(grid), 6, 4, grid.arrays.free_for_light)
     assert len(tiles) == 24
     assert sorted(set(tiles[:, 0].tolist())) == [2, 6, 10, 14, 18, 22]
     assert sorted(set(tiles[:, 1].tolist())) == [1, 5, 8, 12]
@@ -174,25 +113,11 @@ def test_regular_array_positions() -> None:
 def test_regular_array_l_shape_and_blocked_tiles() -> None:
     """Targets outside an L-shape are dropped; a blocked target moves to the nearest free tile."""
     lroom = l_shaped_room(24, 14, 12, 7)
-    tiles = regular_array(lroom, 6, 4)
+    tiles = regular_array(prepare(lroom), 6, 4, lroom.arrays.free_for_light)
     assert len(tiles) == 24 - 3 * 2
     assert lroom.arrays.free_for_light[tiles[:, 1], tiles[:, 0]].all()
     blocked = make_room(24, 14, states={(2, 1): "sprinkler"})
-    moved = regular_array(blocked, 6, 4)
+    moved = regular_array(prepare(blocked), 6, 4, blocked.arrays.free_for_light)
     assert len(moved) == 24
     assert (2, 1) not in set(map(tuple, moved.tolist()))
     assert any(abs(x - 2) + abs(y - 1) == 1 for x, y in moved.tolist())
-
-
-def test_ring_room_whose_band_swallows_every_point_falls_back_to_the_whole_ceiling() -> None:
-    """A 0.6 m-wide ring loses every point to the 0.5 m band; the whole ceiling becomes the task area."""
-    from ceiling_grid.lighting import calculation_grid
-    from ceiling_grid.runner import PipelineRunner
-
-    ring = make_room(3, 4, outside=[(1, 1), (1, 2)], grid_id="ring")
-    cg = calculation_grid(ring)
-    assert len(cg.points) > 0 and cg.band_m == 0.0
-    assert geometry_of(ring).on_ceiling(cg.points).all()
-    with PipelineRunner(max_workers=1) as runner:
-        result = runner.run_full_pipeline(ring)
-    assert result.report.stages["lights"].metrics["count"] >= 1

@@ -16,6 +16,7 @@ from ceiling_grid.geometry import geometry_of
 from ceiling_grid.grid import Component
 from ceiling_grid.models.base import Stage
 from ceiling_grid.models.detectors import SmokeDetectorModel, candidate_sites, cover_problem
+from ceiling_grid.prepared import prepare
 from ceiling_grid.runner import place
 from ceiling_grid.testing import l_shaped_room, make_room
 
@@ -45,7 +46,7 @@ def test_model_and_checker_solve_the_same_design_problem():
     room = l_shaped_room(20, 16, 8, 6, detector_standard="nfpa72", states={(5, 5): "column"},
                          components={(10, 3): "air_return", (3, 10): "light"})
     problem = cover_problem(room)
-    pts, r, _corridor = ev.coverage_points(room)
+    pts, r = prepare(room).lattice.points, prepare(room).lattice.radius
     np.testing.assert_array_equal(problem.points, pts)
     assert problem.radius == pytest.approx(ev.design_radius(r)) == pytest.approx(r - 0.05)
     ref, lum_rule = ev.reference_sites(room, pts, problem.radius)

@@ -179,9 +179,9 @@ def test_equivalent_uf_in_sanity_band_for_regular_layout() -> None:
     grid = make_room(24, 14)
     xs, ys = np.meshgrid(np.arange(2, 24, 4), np.arange(1, 14, 3))
     lights = np.stack([xs.ravel(), ys.ravel()], axis=1)
-    from ceiling_grid.lighting import calculation_points
+    from ceiling_grid.prepared import prepare
 
-    st = illuminance_stats(grid, lights, calculation_points(grid))
+    st = illuminance_stats(grid, lights, prepare(grid).calc.points)
     assert st.uf_in_band
     assert 0.45 <= st.equivalent_uf <= 1.10
     assert 0 < st.g2 <= st.u0 <= 1

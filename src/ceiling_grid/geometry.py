@@ -10,13 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grid import RoomGrid
+from .cache import RoomCache
+from .grid import RoomGrid, room_key
 
 __all__ = [
     "RoomGeometry",
     "geometry_of",
     "point_segment_distance",
 ]
+
+_GEOMETRY = RoomCache(64)  # one frozen geometry per room (tile states and size), shared by every layer above
 
 
 def point_segment_distance(points: np.ndarray, segments: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -167,18 +170,17 @@ def _reflex_corners(in_room: np.ndarray, tile: float) -> np.ndarray:
 
 
 def geometry_of(grid: RoomGrid) -> RoomGeometry:
-    """Build (and cache on the grid) the geometry of ``grid``."""
-    cached = grid._geometry
-    if isinstance(cached, RoomGeometry):
+    """The geometry of ``grid``'s tiles: built once per room and process, cached frozen (read-only arrays)."""
+    key = (room_key(grid), "geometry")
+    cached = _GEOMETRY.get(key, RoomGeometry)
+    if cached is not None:
         return cached
     arrays = grid.arrays
-    in_room = np.asarray(arrays.in_room)
-    geo = RoomGeometry(
-        tile=grid.tile_size_m,
-        in_room=in_room,
-        ceiling=np.asarray(arrays.ceiling_area),
-        walls=_walls(in_room, grid.tile_size_m),
-        reflex_corners=_reflex_corners(in_room, grid.tile_size_m),
-    )
-    grid._geometry = geo
+    in_room = np.array(arrays.in_room)
+    parts = {"in_room": in_room, "ceiling": np.array(arrays.ceiling_area),
+             "walls": _walls(in_room, grid.tile_size_m), "reflex_corners": _reflex_corners(in_room, grid.tile_size_m)}
+    for arr in parts.values():
+        arr.setflags(write=False)
+    geo = RoomGeometry(tile=grid.tile_size_m, **parts)
+    _GEOMETRY.put(key, geo)
     return geo

@@ -217,7 +217,6 @@ class RoomGrid(BaseModel):
     cells: list[Cell]
 
     _arrays: TileArrays | None = PrivateAttr(default=None)
-    _geometry: Any = PrivateAttr(default=None)  # geometry.RoomGeometry, cached; depends on states only
 
     @field_validator("grid_id")
     @classmethod
@@ -350,9 +349,7 @@ class RoomGrid(BaseModel):
         return self._same_states(cells)
 
     def _same_states(self, cells: list[Cell]) -> RoomGrid:
-        new = self.model_copy(update={"cells": cells})
-        new._geometry = self._geometry  # states are unchanged, so the geometry still holds
-        return new
+        return self.model_copy(update={"cells": cells})
 
     def without_components(self, component: Component) -> RoomGrid:
         """A new grid with every ``component`` removed (tiles become empty)."""
@@ -368,7 +365,6 @@ class RoomGrid(BaseModel):
         new = super().model_copy(update=update, deep=deep)
         if update and "cells" in update:
             new._arrays = None
-            new._geometry = None
         return new
 
     def __eq__(self, other: object) -> bool:

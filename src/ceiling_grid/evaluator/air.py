@@ -11,7 +11,8 @@ from scipy.spatial import cKDTree
 from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
-from .detectors import coverage_points, legal_detector_sites
+from ..prepared import prepare
+from .detectors import legal_detector_sites
 from .geometry_rules import misplaced_tiles
 from .report import RuleResult, StageReport
 
@@ -75,8 +76,9 @@ def _area_cv(grid: RoomGrid, geo: RoomGeometry) -> float:
 
 def _detector_feasible(grid: RoomGrid) -> tuple[bool, int]:
     """Can some legal detector layout (D2, D3, D5) still cover every D1 point? (§3.4, §4.6)."""
-    geo = geometry_of(grid)
-    pts, radius, _ = coverage_points(grid)
+    room = prepare(grid)
+    geo = room.geometry
+    pts, radius = room.lattice.points, room.lattice.radius
     sites = legal_detector_sites(grid)
     if len(sites) == 0:
         return len(pts) == 0, len(pts)

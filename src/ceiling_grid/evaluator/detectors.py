@@ -12,28 +12,23 @@ from scipy.spatial import cKDTree
 
 from ..config import DetectorStandard
 from ..coverage import (
-    BS_CORRIDOR_RADIUS_M,
-    D1_LATTICE_STEP_M,
     DESIGN_MARGIN_M,
     OPTIMUM_PROBLEM,
-    coverage_points,
     design_radius,
     edge_distance,
-    is_bs_corridor,
     wall_clearance,
 )
 from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
+from ..prepared import BS_CORRIDOR_RADIUS_M, prepare
 from ..setcover import PROOF, solve_cover, uncovered
 from .geometry_rules import misplaced_tiles
 from .report import RuleResult, StageReport
 
 __all__ = [
-    "D1_LATTICE_STEP_M",
     "DESIGN_MARGIN_M",
     "OPTIMUM_PROBLEM",
-    "coverage_points",
     "design_radius",
     "evaluate_detectors",
     "legal_detector_sites",
@@ -60,7 +55,6 @@ def legal_detector_sites(grid: RoomGrid, *, luminaire_rule: bool = False) -> np.
     """Tiles (n, 2) where a detector would pass D2, D3, D5 (and D4 when asked).
 
     Free detector tiles and the tiles that hold detectors now both count."""
-    geo = geometry_of(grid)
     spec = grid.detector_spec
     arrays = grid.arrays
     here = arrays.component == COMPONENT_CODES[Component.SMOKE_DETECTOR]
@@ -68,7 +62,7 @@ def legal_detector_sites(grid: RoomGrid, *, luminaire_rule: bool = False) -> np.
     ys, xs = np.nonzero(ok_state)
     tiles = np.stack([xs, ys], axis=1)
     xy = grid.tile_centres(tiles)
-    keep = wall_clearance(grid, geo, xy) >= spec.wall_min_m - TOL
+    keep = wall_clearance(prepare(grid), xy) >= spec.wall_min_m - TOL
     keep &= edge_distance(xy, _terminals(grid), grid.tile_size_m) >= spec.air_terminal_min_m - TOL
     if luminaire_rule:
         keep &= edge_distance(xy, grid.positions(Component.LIGHT), grid.tile_size_m) >= spec.luminaire_min_m - TOL
@@ -77,11 +71,11 @@ def legal_detector_sites(grid: RoomGrid, *, luminaire_rule: bool = False) -> np.
 
 def square_spacing_count(grid: RoomGrid) -> int:
     """Detectors in a square-spacing layout of the bounding box (NFPA S = 9.144 m; else R*sqrt(2))."""
-    geo = geometry_of(grid)
-    spec = grid.detector_spec
-    x0, y0, x1, y1 = geo.bbox
+    room = prepare(grid)
+    spec = room.detector_spec
+    x0, y0, x1, y1 = room.geometry.bbox
     s = spec.s_nominal_m or spec.r_cover_m * math.sqrt(2.0)
-    if is_bs_corridor(grid, geo):
+    if room.is_bs_corridor:
         return max(1, math.ceil(max(x1 - x0, y1 - y0) / (2 * BS_CORRIDOR_RADIUS_M) - 1e-9))
     return max(1, math.ceil((x1 - x0) / s - 1e-9)) * max(1, math.ceil((y1 - y0) / s - 1e-9))
 
@@ -230,7 +224,7 @@ def _half_spacing(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> tuple[bo
 def evaluate_detectors(grid: RoomGrid) -> StageReport:
     """Check D1-D6 on the final layout and score it (§7.4, §8).
 
-    D1 is the exact check: every point of :func:`coverage_points` within R, no tolerance. D6 compares N
+    D1 is the exact check: every point of the prepared room's ``lattice`` within R, no tolerance. D6 compares N
     with the exact optimum of the *design problem* (``OPTIMUM_PROBLEM``), the one the detector model
     solves: the same points, radius R - ``DESIGN_MARGIN_M`` (§7.4 generator margin) and the legal sites
     (D2, D3, D5, plus D4 unless that leaves a point uncovered). Above ``DEFAULT_OPTIMUM_MAX_CANDIDATES``
@@ -242,7 +236,8 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
     tiles = grid.positions(Component.SMOKE_DETECTOR)
     xy = grid.tile_centres(tiles)
     n = len(xy)
-    pts, radius, corridor = coverage_points(grid)
+    room = prepare(grid)
+    pts, radius, corridor = room.lattice.points, room.lattice.radius, room.lattice.corridor
     rules: list[RuleResult] = []
 
     # D1 coverage (geodesic, no tolerance)
@@ -268,7 +263,7 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
         d1_values))
 
     # D2 walls, D3 air terminals, D4 luminaires, D5 blocked tiles
-    wall = wall_clearance(grid, geo, xy) if n else np.zeros(0)
+    wall = wall_clearance(room, xy) if n else np.zeros(0)
     air = edge_distance(xy, _terminals(grid), t) if n else np.zeros(0)
     lum = edge_distance(xy, grid.positions(Component.LIGHT), t) if n else np.zeros(0)
     d2_bad = tiles[wall < spec.wall_min_m - TOL].tolist()

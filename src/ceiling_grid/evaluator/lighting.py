@@ -10,17 +10,16 @@ import numpy as np
 
 from ..cache import RoomCache
 from ..config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX
-from ..geometry import geometry_of
 from ..grid import STATE_CODES, Component, RoomGrid, TileState, room_key
 from ..lighting import (
     array_shapes,
-    calculation_grid,
     fixture_rules,
     lpd_w_m2,
     lumen_method_count,
     regular_array,
     shr_minimum_count,
 )
+from ..prepared import prepare
 from ..scoring import lighting_score
 from .geometry_rules import evaluate_geometry, misplaced_tiles
 from .illuminance import ReferenceStats, reference_stats
@@ -51,13 +50,14 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:  # 
     cached = _L5_CACHE.get(key, MappingProxyType)
     if cached is not None:
         return dict(cached) if cached else None
-    spec = grid.room_spec
+    room = prepare(grid)
+    spec = room.room_spec
     free = np.asarray(grid.arrays.state == STATE_CODES[TileState.CEILING])
     n_free = int(free.sum())
-    points = calculation_grid(grid).points
+    points = room.calc.points
     best_by_count: dict[int, tuple[int, int]] = {}
-    x0, y0, x1, y1 = geometry_of(grid).bbox
-    for nx, ny in array_shapes(grid):
+    x0, y0, x1, y1 = room.geometry.bbox
+    for nx, ny in array_shapes(room):
         aspect = abs(math.log(((x1 - x0) / nx) / ((y1 - y0) / ny)))
         if nx == 1 or ny == 1 or aspect <= math.log(_L5_MAX_ASPECT) + 1e-9:
             best_by_count.setdefault(nx * ny, (nx, ny))
@@ -67,15 +67,15 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:  # 
     def check(i: int) -> bool:
         if i not in memo:
             nx, ny = best_by_count[counts[i]]
-            tiles = regular_array(grid, nx, ny, free=free)
+            tiles = regular_array(room, nx, ny, free=free)
             st = reference_stats(grid, tiles, points)
             memo[i] = (_l3_pass(st, spec.target_lux, spec.target_u0), len(tiles), st)
         return memo[i][0]
 
     result: dict[str, Any] = {}
     if counts and len(points):
-        area = geometry_of(grid).area_m2
-        lower = spec.target_lux * area / (grid.luminaire.flux_lm * DEFAULT_MAINTENANCE_FACTOR * _L5_UF_BOUND)
+        area = room.geometry.area_m2
+        lower = spec.target_lux * area / (room.flux_lm * DEFAULT_MAINTENANCE_FACTOR * _L5_UF_BOUND)
         lo = int(np.searchsorted(counts, lower))
         lo = min(lo, len(counts) - 1)
         start = hi = lo
@@ -108,14 +108,15 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
     ``include_reference=False`` skips the L5 "smallest passing regular array" search (it does not
     change the score; search models use it to save time).
     """
-    spec = grid.room_spec
-    cg = calculation_grid(grid)
+    room = prepare(grid)
+    spec = room.room_spec
+    cg = room.calc
     lights = grid.positions(Component.LIGHT)
     n = len(lights)
     stats = reference_stats(grid, lights, cg.points)
-    rules_l4 = fixture_rules(grid, lights)
-    lpd = lpd_w_m2(grid, n)
-    n_lumen = lumen_method_count(grid)
+    rules_l4 = fixture_rules(room, lights)
+    lpd = lpd_w_m2(room, n)
+    n_lumen = lumen_method_count(room)
     rules: list[RuleResult] = []
 
     l1 = len(cg.points) > 0
@@ -166,7 +167,7 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
         f"N = {n} vs lumen-method N = {n_lumen}"
         + (f" and smallest passing regular array N = {ref_n}" if ref_n is not None else ""),
         {"count": n, "lumen_method_count": n_lumen, "regular_array": reference, "plausible": plausible,
-         "shr_minimum_count": shr_minimum_count(grid)},
+         "shr_minimum_count": shr_minimum_count(room)},
     ))
     bad = misplaced_tiles(grid, Component.LIGHT)
     rules.append(RuleResult(

@@ -2,7 +2,7 @@
 
 The model solves the *design problem* that the checker's D6 reference optimum also solves
 (``OPTIMUM_PROBLEM``: "0.1 m lattice, R-0.05 m, legal sites"): the demand points are the D1 points
-(:func:`ceiling_grid.coverage.coverage_points`: the 0.1 m lattice plus the polygon vertices,
+(the prepared room's ``lattice``: the 0.1 m lattice plus the polygon vertices,
 without column interiors; the BS corridor centreline), a point is covered when its geodesic distance to a
 detector is at most R - 0.05 m (the §7.4 generator margin), and the candidates are the free detector tiles
 passing the wall, air-terminal and (soft, dropped only when it leaves a point uncovered) luminaire
@@ -24,16 +24,10 @@ from scipy.spatial import cKDTree
 
 from .. import setcover
 from ..config import DEFAULT_LIMITS, Limits
-from ..coverage import (
-    DESIGN_MARGIN_M,
-    OPTIMUM_PROBLEM,
-    coverage_points,
-    edge_distance,
-    is_bs_corridor,
-    wall_clearance,
-)
+from ..coverage import DESIGN_MARGIN_M, OPTIMUM_PROBLEM, edge_distance, wall_clearance
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
+from ..prepared import D1_LATTICE_STEP_M, prepare
 from ..setcover import DESIGN, cover_rows, greedy_cover, uncovered
 from .base import Infeasible, Judge, ModelResult, Stage
 
@@ -46,13 +40,11 @@ __all__ = [
     "candidate_sites",
     "cover_problem",
     "detector_infeasibility",
-    "edge_distance",
-    "is_bs_corridor",
 ]
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_LATTICE_STEP_M = 0.1  # the checker's D1 lattice step (§7.4): the model covers the same points
+DEFAULT_LATTICE_STEP_M = D1_LATTICE_STEP_M  # the checker's D1 lattice (§7.4): the model covers the same points
 DEFAULT_COVER_MARGIN_M = DESIGN_MARGIN_M  # §7.4: generators place so coverage passes with R - 0.05 m
 DEFAULT_ILP_NODE_BUDGET = setcover.DEFAULT_NODE_BUDGET  # B&B nodes over all rounds: the deterministic work budget
 # Above this many candidates the ILP is skipped (pattern + greedy): a deterministic cost cap. 50 x 50 tiles
@@ -74,8 +66,9 @@ class CoverProblem:
 
 def cover_problem(grid: RoomGrid, margin: float = DEFAULT_COVER_MARGIN_M) -> CoverProblem:
     """Demand points and design radius of ``grid``: the checker's D1 points within R - ``margin`` (§7.4)."""
-    pts, r, corridor = coverage_points(grid)
-    return CoverProblem(points=pts, radius=r - margin, r_cover=r, step=DEFAULT_LATTICE_STEP_M, corridor=corridor)
+    lattice = prepare(grid).lattice
+    return CoverProblem(points=lattice.points, radius=lattice.radius - margin, r_cover=lattice.radius,
+                        step=DEFAULT_LATTICE_STEP_M, corridor=lattice.corridor)
 
 
 @dataclass(frozen=True)
@@ -95,7 +88,7 @@ DEFAULT_CLEARANCE_CAP_M = 3.0
 
 def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> CandidateSites:
     """Free detector tiles passing wall_min, air_terminal_min and (optionally) luminaire_min (§5.1)."""
-    geo = geometry_of(grid)
+    room = prepare(grid)
     spec = grid.detector_spec
     arrays = grid.arrays
     t = grid.tile_size_m
@@ -104,7 +97,7 @@ def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> Candida
     centres = grid.tile_centres(tiles)
     counts = {"free": len(tiles)}
     stages = {"free": centres}
-    wall = wall_clearance(grid, geo, centres)
+    wall = wall_clearance(room, centres)
     keep = wall >= spec.wall_min_m - EPS
     counts["wall"] = int(keep.sum())
     stages["wall"] = centres[keep]

@@ -15,8 +15,9 @@ import structlog
 from ..cache import RoomCache
 from ..config import DEFAULT_SHR_MAX
 from ..grid import Component, RoomGrid, room_key
-from ..lighting import array_shapes, calculation_points, fixture_rules, lumen_method_count, regular_array
+from ..lighting import array_shapes, fixture_rules, lpd_w_m2, lumen_method_count, regular_array
 from ..photometry import contribution_matrix
+from ..prepared import PreparedRoom, prepare
 from ..scoring import lighting_score
 from .base import Infeasible, Judge, ModelResult, Stage
 
@@ -59,9 +60,10 @@ class _Prepared:
 class _Problem:
     """One model run's search state over a :class:`_Prepared` room; :meth:`ensure` grows it locally."""
 
-    def __init__(self, grid: RoomGrid, prepared: _Prepared) -> None:
+    def __init__(self, grid: RoomGrid, room: PreparedRoom, prepared: _Prepared) -> None:
         spec = grid.room_spec
         self.grid = grid
+        self.room = room
         self.target = spec.target_lux
         self.target_u0 = spec.target_u0
         self.points = prepared.points
@@ -119,15 +121,16 @@ def _problem(grid: RoomGrid) -> _Problem:
     free_mask = np.array(grid.arrays.free_for_light)
     digest = hashlib.blake2b(existing.tobytes() + free_mask.tobytes(), digest_size=16).hexdigest()
     key = (room_key(grid), "light_problem:" + digest)
+    room = prepare(grid)
     prepared = PROBLEM_CACHE.get(key, _Prepared)
     if prepared is None:
-        prepared = _prepare(grid, existing, free_mask)
+        prepared = _prepare(grid, room, existing, free_mask)
         PROBLEM_CACHE.put(key, prepared)
-    return _Problem(grid, prepared)
+    return _Problem(grid, room, prepared)
 
 
-def _prepare(grid: RoomGrid, existing: np.ndarray, free_mask: np.ndarray) -> _Prepared:
-    points = calculation_points(grid)
+def _prepare(grid: RoomGrid, room: PreparedRoom, existing: np.ndarray, free_mask: np.ndarray) -> _Prepared:
+    points = room.calc.points
     n_free = int(free_mask.sum())
     stride = 1
     if n_free * len(points) > DEFAULT_MAX_MATRIX_ELEMENTS:
@@ -155,11 +158,9 @@ def _proxy_score(pb: _Problem, idx: np.ndarray) -> float:
     u0 = float(e.min()) / em if em > 0 else 0.0
     tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
     n = len(tiles)
-    spec = pb.grid.room_spec
-    from ..geometry import geometry_of
-
-    lpd = n * pb.grid.luminaire.power_w / geometry_of(pb.grid).area_m2
-    s_r = fixture_rules(pb.grid, tiles).fraction
+    spec = pb.room.room_spec
+    lpd = lpd_w_m2(pb.room, n)
+    s_r = fixture_rules(pb.room, tiles).fraction
     ok = bool(pb.violation(e, margin=0.0) <= 0) and n > 0
     return lighting_score(ok, em, u0, lpd, s_r, spec.target_lux, spec.target_u0, spec.lpd_limit_w_m2).score
 
@@ -211,18 +212,18 @@ def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[s
 def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX,
                  max_tries: int = DEFAULT_MAX_ARRAY_TRIES) -> tuple[np.ndarray, dict[str, Any]]:
     """The first regular array (count >= lumen-method N, S <= SHR Hm) that passes L3, else the least-violating."""
-    grid = pb.grid
-    n0 = max(lumen_method_count(grid) - len(pb.existing), 1)
+    room = pb.room
+    n0 = max(lumen_method_count(room) - len(pb.existing), 1)
     occupied = np.zeros(pb.index.shape, dtype=bool)
     if len(pb.existing):
         occupied[pb.existing[:, 1], pb.existing[:, 0]] = True
     best: tuple[float, np.ndarray, tuple[int, int]] | None = None
     tries = 0
-    shapes = array_shapes(grid, shr_max=shr_max)
+    shapes = array_shapes(room, shr_max=shr_max)
     for nx, ny in shapes:
         if nx * ny < n0:
             continue
-        tiles = regular_array(grid, nx, ny, free=pb.free_mask, occupied=occupied)
+        tiles = regular_array(room, nx, ny, free=pb.free_mask, occupied=occupied)
         idx = pb.ensure(tiles)
         viol = float(pb.violation(pb.illuminance(idx)))
         tries += 1
