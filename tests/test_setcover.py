@@ -115,3 +115,4 @@ def test_proof_with_an_incumbent_and_without_budget() -> None:
     greedy = solve_cover(geo, sites, pts, radius, DESIGN.with_budget(0))
     assert greedy.chosen is not None and not greedy.from_ilp and greedy.budget_exhausted
     assert a[:, greedy.chosen].any(axis=1).all()
+

@@ -32,17 +32,25 @@ def design_radius(radius: float) -> float:
     return radius - DESIGN_MARGIN_M
 
 
-def edge_distance(points: np.ndarray, tiles: np.ndarray, tile: float, chunk: int = 1_000_000) -> np.ndarray:
-    """Distance from each point to the nearest edge of any of the square ``tiles`` (0 inside one; D3/D4)."""
+def edge_distance(points: np.ndarray, tiles: np.ndarray, tile: float, chunk: int = 1_000_000,
+                  *, per_tile: bool = False) -> np.ndarray:
+    """Distance from each point to the nearest edge of any of the square ``tiles`` (0 inside one; D3/D4).
+
+    With ``per_tile``, the other way round: for each tile, the distance from its edge to the nearest point.
+    """
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     cells = np.asarray(tiles, dtype=float).reshape(-1, 2)
-    if len(cells) == 0:
-        return np.full(len(pts), np.inf)
+    rows, cols = (cells, pts) if per_tile else (pts, cells)
+    if len(cols) == 0:
+        return np.full(len(rows), np.inf)
     centres = (cells + 0.5) * tile
-    out = np.empty(len(pts))
-    step = max(1, chunk // len(centres))
-    for s in range(0, len(pts), step):
-        d = np.maximum(np.abs(pts[s : s + step, None, :] - centres[None, :, :]) - tile / 2, 0.0)
+    out = np.empty(len(rows))
+    step = max(1, chunk // len(cols))
+    for s in range(0, len(rows), step):
+        if per_tile:
+            d = np.maximum(np.abs(centres[s : s + step, None, :] - pts[None, :, :]) - tile / 2, 0.0)
+        else:
+            d = np.maximum(np.abs(pts[s : s + step, None, :] - centres[None, :, :]) - tile / 2, 0.0)
         out[s : s + step] = np.sqrt((d * d).sum(axis=2)).min(axis=1)
     return out
 

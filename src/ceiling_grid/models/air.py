@@ -19,6 +19,7 @@ import numpy as np
 import structlog
 from scipy.spatial import cKDTree
 
+from ..coverage import edge_distance
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
 from .base import Infeasible, Judge, ModelResult, Stage
@@ -234,16 +235,9 @@ def _reserve_sites(base: RoomGrid) -> np.ndarray | None:
     gy, gx = np.mgrid[0:h, 0:w]
     tiles = np.stack([gx.ravel(), gy.ravel()], axis=1)
     clearance = base.detector_spec.air_terminal_min_m
-    too_close = np.zeros(len(tiles), dtype=bool)
-    for r in reserved:  # edge distance from each reserved detector centre to every tile square
-        too_close |= _edge_to_tiles(r, tiles, base.tile_size_m) < clearance - 1e-9
-    return too_close.reshape(h, w)
-
-
-def _edge_to_tiles(p: np.ndarray, tiles: np.ndarray, t: float) -> np.ndarray:
-    c = (tiles + 0.5) * t
-    d = np.maximum(np.abs(c - p) - t / 2, 0.0)
-    return np.asarray(np.hypot(d[:, 0], d[:, 1]))
+    # edge distance from every tile square to the nearest reserved detector centre
+    too_close = edge_distance(reserved, tiles, base.tile_size_m, per_tile=True) < clearance - 1e-9
+    return np.asarray(too_close.reshape(h, w))
 
 
 @dataclass(frozen=True)
