@@ -8,16 +8,22 @@ mean the same points, radius and distances; each side still solves and checks wi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from .grid import Component, RoomGrid
 from .prepared import PreparedRoom
 
 __all__ = [
     "DESIGN_MARGIN_M",
     "NARROW_CORRIDOR_M",
     "OPTIMUM_PROBLEM",
+    "SiteClearances",
+    "air_terminals",
     "design_radius",
     "edge_distance",
+    "site_clearances",
     "wall_clearance",
 ]
 
@@ -67,3 +73,41 @@ def wall_clearance(room: PreparedRoom, xy: np.ndarray) -> np.ndarray:
         d = np.minimum(xy[:, along] - lo, hi - xy[:, along])
         return np.where(np.abs(xy[:, across] - mid) <= 1e-6, d, 0.0)
     return geo.distance_to_walls(xy)
+
+
+def air_terminals(grid: RoomGrid) -> np.ndarray:
+    """(n, 2) tiles of the air terminals a detector must clear (D3): supply diffusers, and returns where the
+    rule set says so."""
+    kinds = [Component.AIR_SUPPLY] + ([Component.AIR_RETURN] if grid.detector_spec.clear_of_returns else [])
+    return np.concatenate([grid.positions(k) for k in kinds])
+
+
+@dataclass(frozen=True)
+class SiteClearances:
+    """The D2, D3 and D4 distances of candidate detector tiles, and which of them each rule lets through."""
+
+    tiles: np.ndarray  # (n, 2) tiles
+    centres: np.ndarray  # (n, 2) metres
+    wall: np.ndarray  # (n,) D2 distance (wall_clearance)
+    air: np.ndarray  # (n,) D3 edge distance to the nearest air terminal
+    luminaire: np.ndarray  # (n,) D4 edge distance to the nearest luminaire
+    wall_ok: np.ndarray  # (n,) D2 holds
+    air_ok: np.ndarray  # (n,) D3 holds
+    luminaire_ok: np.ndarray  # (n,) D4 holds
+
+    @property
+    def nearest(self) -> np.ndarray:
+        """(n,) the smallest of the three clearances."""
+        return np.asarray(np.minimum(np.minimum(self.wall, self.air), self.luminaire))
+
+
+def site_clearances(room: PreparedRoom, grid: RoomGrid, tiles: np.ndarray) -> SiteClearances:
+    """D2 (walls), D3 (air terminals) and D4 (luminaires) for detectors on ``tiles`` of ``grid`` (§4.4, §7.4)."""
+    spec = room.detector_spec
+    tiles = np.asarray(tiles, dtype=np.int64).reshape(-1, 2)
+    centres = room.tile_centres(tiles)
+    wall = wall_clearance(room, centres)
+    air = edge_distance(centres, air_terminals(grid), room.tile)
+    lum = edge_distance(centres, grid.positions(Component.LIGHT), room.tile)
+    return SiteClearances(tiles, centres, wall, air, lum, wall >= spec.wall_min_m - TOL,
+                          air >= spec.air_terminal_min_m - TOL, lum >= spec.luminaire_min_m - TOL)

@@ -15,8 +15,7 @@ from ..coverage import (
     DESIGN_MARGIN_M,
     OPTIMUM_PROBLEM,
     design_radius,
-    edge_distance,
-    wall_clearance,
+    site_clearances,
 )
 from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
@@ -46,27 +45,19 @@ DEFAULT_PRESOLVE_PASSES = 2  # D6: dominance-reduction rounds before each MIP
 TOL = 1e-9
 
 
-def _terminals(grid: RoomGrid) -> np.ndarray:
-    kinds = [Component.AIR_SUPPLY] + ([Component.AIR_RETURN] if grid.detector_spec.clear_of_returns else [])
-    return np.concatenate([grid.positions(k) for k in kinds])
-
-
 def legal_detector_sites(grid: RoomGrid, *, luminaire_rule: bool = False) -> np.ndarray:
     """Tiles (n, 2) where a detector would pass D2, D3, D5 (and D4 when asked).
 
     Free detector tiles and the tiles that hold detectors now both count."""
-    spec = grid.detector_spec
     arrays = grid.arrays
     here = arrays.component == COMPONENT_CODES[Component.SMOKE_DETECTOR]
     ok_state = arrays.free_for_detector | (here & arrays.is_state(TileState.CEILING, TileState.CUT_TILE))
     ys, xs = np.nonzero(ok_state)
-    tiles = np.stack([xs, ys], axis=1)
-    xy = grid.tile_centres(tiles)
-    keep = wall_clearance(prepare(grid), xy) >= spec.wall_min_m - TOL
-    keep &= edge_distance(xy, _terminals(grid), grid.tile_size_m) >= spec.air_terminal_min_m - TOL
+    c = site_clearances(prepare(grid), grid, np.stack([xs, ys], axis=1))
+    keep = c.wall_ok & c.air_ok
     if luminaire_rule:
-        keep &= edge_distance(xy, grid.positions(Component.LIGHT), grid.tile_size_m) >= spec.luminaire_min_m - TOL
-    return tiles[keep]
+        keep &= c.luminaire_ok
+    return np.asarray(c.tiles[keep])
 
 
 def square_spacing_count(grid: RoomGrid) -> int:
@@ -232,7 +223,6 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
     """
     geo = geometry_of(grid)
     spec = grid.detector_spec
-    t = grid.tile_size_m
     tiles = grid.positions(Component.SMOKE_DETECTOR)
     xy = grid.tile_centres(tiles)
     n = len(xy)
@@ -263,12 +253,11 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
         d1_values))
 
     # D2 walls, D3 air terminals, D4 luminaires, D5 blocked tiles
-    wall = wall_clearance(room, xy) if n else np.zeros(0)
-    air = edge_distance(xy, _terminals(grid), t) if n else np.zeros(0)
-    lum = edge_distance(xy, grid.positions(Component.LIGHT), t) if n else np.zeros(0)
-    d2_bad = tiles[wall < spec.wall_min_m - TOL].tolist()
-    d3_bad = tiles[air < spec.air_terminal_min_m - TOL].tolist()
-    d4_ok = lum >= spec.luminaire_min_m - TOL
+    placed = site_clearances(room, grid, tiles)
+    wall, air, lum = placed.wall, placed.air, placed.luminaire
+    d2_bad = tiles[~placed.wall_ok].tolist()
+    d3_bad = tiles[~placed.air_ok].tolist()
+    d4_ok = placed.luminaire_ok
     d5_bad = misplaced_tiles(grid, Component.SMOKE_DETECTOR)
     rules.append(RuleResult("D2", not d2_bad, True,
                             f"all detectors >= {spec.wall_min_m} m from walls" if not d2_bad else

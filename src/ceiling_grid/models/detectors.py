@@ -24,7 +24,7 @@ from scipy.spatial import cKDTree
 
 from .. import setcover
 from ..config import DEFAULT_LIMITS, Limits
-from ..coverage import DESIGN_MARGIN_M, OPTIMUM_PROBLEM, edge_distance, wall_clearance
+from ..coverage import DESIGN_MARGIN_M, OPTIMUM_PROBLEM, site_clearances
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
 from ..prepared import D1_LATTICE_STEP_M, prepare
@@ -88,32 +88,22 @@ DEFAULT_CLEARANCE_CAP_M = 3.0
 
 def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> CandidateSites:
     """Free detector tiles passing wall_min, air_terminal_min and (optionally) luminaire_min (§5.1)."""
-    room = prepare(grid)
-    spec = grid.detector_spec
-    arrays = grid.arrays
-    t = grid.tile_size_m
-    ys, xs = np.nonzero(arrays.free_for_detector)
-    tiles = np.stack([xs, ys], axis=1).astype(np.int64)
-    centres = grid.tile_centres(tiles)
-    counts = {"free": len(tiles)}
-    stages = {"free": centres}
-    wall = wall_clearance(room, centres)
-    keep = wall >= spec.wall_min_m - EPS
+    ys, xs = np.nonzero(grid.arrays.free_for_detector)
+    c = site_clearances(prepare(grid), grid, np.stack([xs, ys], axis=1))
+    counts = {"free": len(c.tiles)}
+    stages = {"free": c.centres}
+    keep = c.wall_ok.copy()
     counts["wall"] = int(keep.sum())
-    stages["wall"] = centres[keep]
-    terminals = [Component.AIR_SUPPLY] + ([Component.AIR_RETURN] if spec.clear_of_returns else [])
-    air_xy = np.concatenate([grid.positions(c) for c in terminals])
-    air = edge_distance(centres, air_xy, t)
-    keep &= air >= spec.air_terminal_min_m - EPS
+    stages["wall"] = c.centres[keep]
+    keep &= c.air_ok
     counts["air"] = int(keep.sum())
-    stages["air"] = centres[keep]
-    lum = edge_distance(centres, grid.positions(Component.LIGHT), t)
+    stages["air"] = c.centres[keep]
     if luminaire_filter:
-        keep &= lum >= spec.luminaire_min_m - EPS
+        keep &= c.luminaire_ok
     counts["luminaire"] = int(keep.sum())
-    clearance = np.minimum(np.minimum(wall, air), lum)[keep]
+    clearance = c.nearest[keep]
     weights = 1.0 - np.minimum(clearance, DEFAULT_CLEARANCE_CAP_M) / DEFAULT_CLEARANCE_CAP_M
-    return CandidateSites(tiles[keep], centres[keep], weights, counts, luminaire_filter, stages)
+    return CandidateSites(c.tiles[keep], c.centres[keep], weights, counts, luminaire_filter, stages)
 
 
 def detector_infeasibility(grid: RoomGrid, problem: CoverProblem | None = None) -> Infeasible | None:
