@@ -13,7 +13,7 @@ import pytest
 
 from ceiling_grid import fsio
 from ceiling_grid.errors import InputError, LimitExceededError, NotRegularFileError
-from tests.support.services import tiny_disk
+from tests.support.services import interactive_signals, tiny_disk
 
 
 def test_read_regular_file_refuses_devices_fifos_and_folders_without_blocking(tmp_path: Path) -> None:
@@ -129,6 +129,6 @@ except KeyboardInterrupt:
 def test_ctrl_c_during_a_commit_arrives_after_it_leaving_no_staging_folder(tmp_path: Path) -> None:
     """The interrupt is delivered once the files are in place and the staging folder is gone, not in between."""
     proc = subprocess.run([sys.executable, "-c", INTERRUPT_MID_COMMIT, str(tmp_path / "out")], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, preexec_fn=interactive_signals)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == ["r.json", "r.report.json", "r.svg"]

@@ -30,6 +30,7 @@ from ceiling_grid.evaluator import evaluate
 from ceiling_grid.grid import parse_room
 from ceiling_grid.outputs import dumps_grid
 from ceiling_grid.runner import PipelineRunner, StageFailedError
+from tests.support.services import interactive_signals
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = ["private_office", "corridor", "sample_grid", "classroom"]
@@ -135,7 +136,7 @@ def test_sigkill_during_an_atomic_write_keeps_the_old_file_and_leaves_only_a_tem
 def _run_cli(inputs: list[Path], out: Path, **kwargs: Any) -> subprocess.Popen[str]:
     return subprocess.Popen([*CLI, "run", *map(str, inputs), "--out", str(out), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            **kwargs)
+                            preexec_fn=interactive_signals, **kwargs)  # noqa: PLW1509 - one signal() call
 
 
 def _signal_after_first_room(inputs: list[Path], out: Path, sig: signal.Signals) -> subprocess.Popen[str]:

@@ -81,3 +81,14 @@ def tiny_disk(where: Path, size_kib: int = 64) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def interactive_signals() -> None:
+    """``preexec_fn`` for a child that must see Ctrl-C as a terminal user's process does.
+
+    A shell starts background jobs with SIGINT ignored, and Python then never installs its
+    KeyboardInterrupt handler; a test run launched that way would otherwise test nothing.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
