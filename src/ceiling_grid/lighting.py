@@ -18,14 +18,17 @@ __all__ = [
     "PUBLISHED_UF_K",
     "PUBLISHED_UF_VALUES",
     "FixtureRules",
+    "Regularity",
     "array_shapes",
     "fixture_rules",
     "lpd_w_m2",
     "lumen_method_count",
     "nearest_neighbour_shr",
     "regular_array",
+    "regularity",
     "room_index",
     "shr_minimum_count",
+    "symmetric_shape",
     "utilisation_factor",
 ]
 
@@ -84,11 +87,15 @@ def nearest_neighbour_shr(room: PreparedRoom, lights_xy: np.ndarray) -> np.ndarr
 
 @dataclass(frozen=True)
 class FixtureRules:
-    """Per-fixture L4 results: nearest-neighbour S/Hm and the wall-offset rule."""
+    """Per-fixture L4 results: nearest-neighbour S/Hm, the gaps to the neighbours along the rows and
+    columns (hard L4), and the wall-offset rule (soft L4b)."""
 
     shr: np.ndarray  # (n,) nearest-neighbour spacing / Hm
     spacing_ok: np.ndarray  # (n,) shr <= SHR_max
     wall_ok: np.ndarray  # (n,) every wall this fixture faces is 0.25 S .. 0.5 S + t away
+    gap_ok: np.ndarray  # (n,) every neighbour along a row or column is <= SHR_max Hm + t away
+    max_gap_m: float  # the largest such gap (0 with fewer than two fixtures)
+    gap_limit_m: float  # SHR_max Hm + t
 
     @property
     def passing(self) -> np.ndarray:
@@ -119,8 +126,11 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     shr = nearest_neighbour_shr(room, tiles)
     spacing_ok = shr <= shr_max + 1e-9
     wall_ok = np.ones(n, dtype=bool)
+    gap_ok = np.ones(n, dtype=bool)
+    gap_limit = shr_max * hm + t
+    max_gap = 0.0
     if n == 0:
-        return FixtureRules(shr, spacing_ok, wall_ok)
+        return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
     runs = room.wall_runs
     centres = room.tile_centres(tiles)
     k = min(n, 17)
@@ -138,15 +148,22 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
         along = sign * rel[:, :, axis]
         toward = (along > 1e-9) & (np.abs(rel[:, :, other]) <= along + 1e-9)
         away = (along < -1e-9) & (np.abs(rel[:, :, other]) <= -along + 1e-9)
-        nearer_than_wall = (toward & (along < w[:, None])).any(axis=1)
+        ahead = toward & (along < w[:, None])  # neighbours along this row/column, before the wall
+        nearer_than_wall = ahead.any(axis=1)
         faces = ~nearer_than_wall
+        if dist.shape[1]:
+            gap = np.where(ahead, dist, np.inf).min(axis=1)
+            seen = np.isfinite(gap)
+            if seen.any():
+                max_gap = max(max_gap, float(gap[seen].max()))
+            gap_ok &= ~seen | (gap <= gap_limit + 1e-9)
         s_away = np.where(away, dist, np.inf).min(axis=1) if dist.shape[1] else np.full(n, np.inf)
         has_s = np.isfinite(s_away)
         lo = np.where(has_s, 0.25 * s_away, 0.0)
         hi = np.where(has_s, 0.5 * s_away, 0.5 * shr_max * hm) + t
         ok = (w >= lo - 1e-9) & (w <= hi + 1e-9)
         wall_ok &= ~faces | ok
-    return FixtureRules(shr, spacing_ok, wall_ok)
+    return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
 
 
 # ----- regular arrays (used by model A and by the L5 reference) -------------------------------
@@ -174,43 +191,180 @@ def array_shapes(room: PreparedRoom, shr_max: float | None = None) -> list[tuple
     return list(zip(gx[order].tolist(), gy[order].tolist(), strict=True))
 
 
+def _axis_tiles(lo: int, span: int, count: int) -> list[int]:
+    """Tiles of ``count`` equally spaced centres across ``span`` tiles from ``lo``, snapped symmetrically.
+
+    The ideal centres sit at (i + 1/2)·span/count. One that falls on a tile boundary goes to the tile on
+    its wall's side, and the right half mirrors the left, so the row is symmetric whenever it can be:
+    an odd count in an even span has its middle centre on a boundary and cannot be.
+    """
+    out = [0] * count
+    for i in range((count + 1) // 2):
+        if 2 * i + 1 == count:
+            k = (span - 1) // 2  # the middle one: the centre tile (left of centre in an even span)
+        else:
+            ideal = (i + 0.5) * span / count
+            k = math.floor(ideal + 1e-9)
+            if abs(ideal - round(ideal)) < 1e-9:
+                k = max(0, round(ideal) - 1)  # on a boundary: the tile nearer the wall
+        out[i] = lo + k
+        out[count - 1 - i] = lo + span - 1 - k
+    return out
+
+
+def symmetric_shape(room: PreparedRoom, nx: int, ny: int) -> bool:
+    """Whether an nx x ny array can be symmetric here: an odd count needs an odd number of tiles across."""
+    iy, ix = np.nonzero(room.in_room)
+    w, h = int(ix.max() - ix.min()) + 1, int(iy.max() - iy.min()) + 1
+    return (nx % 2 == 0 or w % 2 == 1) and (ny % 2 == 0 or h % 2 == 1)
+
+
 def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
                   occupied: np.ndarray | None = None) -> np.ndarray:
-    """(n, 2) tiles of an nx x ny array on the room's bounding box, wall offset S/2, snapped to tiles.
+    """(n, 2) tiles of an nx x ny array on the room's bounding box: wall offset S/2, symmetric snapping.
 
-    A target outside the room is dropped (L-shapes). A target on a tile that is not ``free`` moves to
-    the nearest free, unused tile (ties: lowest row, then column). A target on an ``occupied`` tile
-    (a pre-placed light) is already served and adds nothing.
+    Rows and columns come from :func:`_axis_tiles`. A target outside the room is dropped (L-shapes).
+    A target on a tile that is not ``free`` moves to the nearest free, unused tile that keeps its row
+    or its column (first towards the room's centre line, so symmetric obstacles keep the array
+    symmetric), else to the nearest free tile. A target on an ``occupied`` tile (a pre-placed light)
+    is already served and adds nothing.
     """
-    geo = room.geometry
-    t = room.tile
-    free = np.array(free)
-    occ = np.zeros_like(free) if occupied is None else np.asarray(occupied)
-    x0, y0, x1, y1 = geo.bbox
-    lx, ly = x1 - x0, y1 - y0
-    xs = x0 + (np.arange(nx) + 0.5) * lx / nx
-    ys = y0 + (np.arange(ny) + 0.5) * ly / ny
-    fy, fx = np.nonzero(free)
-    centres = (np.stack([fx, fy], axis=1) + 0.5) * t
-    used = np.zeros(len(fx), dtype=bool)
-    index = np.full(free.shape, -1, dtype=np.int64)
-    index[fy, fx] = np.arange(len(fx))
-    out: list[tuple[int, int]] = []
-    for y in ys:
-        for x in xs:
-            tx = min(free.shape[1] - 1, math.floor(x / t + 1e-9))
-            ty = min(free.shape[0] - 1, math.floor(y / t + 1e-9))
-            if not geo.in_room[ty, tx]:
+    free = np.array(free, dtype=bool)
+    occ = np.zeros_like(free) if occupied is None else np.asarray(occupied, dtype=bool)
+    iy, ix = np.nonzero(room.in_room)
+    x0, x1, y0, y1 = int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
+    cols = _axis_tiles(x0, x1 - x0 + 1, nx)
+    rows = _axis_tiles(y0, y1 - y0 + 1, ny)
+    targets = [(x, y) for y in rows for x in cols if room.in_room[y, x] and not occ[y, x]]
+    used = np.zeros_like(free)
+    placed: dict[int, tuple[int, int]] = {}
+    blocked: list[int] = []
+    for k, (x, y) in enumerate(targets):
+        if free[y, x] and not used[y, x]:
+            used[y, x] = True
+            placed[k] = (x, y)
+        else:
+            blocked.append(k)
+    for k in blocked:
+        x, y = targets[k]
+        spot = _move_in_line(x, y, free & ~used, (x0 + x1) / 2, (y0 + y1) / 2)
+        if spot is None:
+            fy, fx = np.nonzero(free & ~used)
+            if len(fx) == 0:
                 continue
-            if occ[ty, tx]:
-                continue
-            j = index[ty, tx]
-            if j < 0 or used[j]:
-                if not len(fx) or used.all():
-                    continue
-                d2 = (centres[:, 0] - x) ** 2 + (centres[:, 1] - y) ** 2
-                d2[used] = np.inf
-                j = int(np.argmin(d2))  # argmin keeps the first of equal distances (row-major order)
-            used[j] = True
-            out.append((int(fx[j]), int(fy[j])))
-    return np.array(out, dtype=np.int64).reshape(-1, 2)
+            d2 = (fx - x) ** 2 + (fy - y) ** 2
+            j = int(np.argmin(d2))  # argmin keeps the first of equal distances (row-major order)
+            spot = (int(fx[j]), int(fy[j]))
+        used[spot[1], spot[0]] = True
+        placed[k] = spot
+    return np.array([placed[k] for k in sorted(placed)], dtype=np.int64).reshape(-1, 2)
+
+
+def _move_in_line(x: int, y: int, open_: np.ndarray, cx: float, cy: float) -> tuple[int, int] | None:
+    """The nearest open tile in row ``y`` or column ``x``: towards the centre line first, then away."""
+    h, w = open_.shape
+    sx = 1 if x < cx else -1
+    sy = 1 if y < cy else -1
+    column_first = x == cx  # on the vertical centre line: a move along the row would break the symmetry
+    for d in range(1, max(w, h)):
+        row = [(x + sx * d, y), (x - sx * d, y)]
+        col = [(x, y + sy * d), (x, y - sy * d)]
+        for cx_, cy_ in (col + row) if column_first else (row + col):
+            if 0 <= cx_ < w and 0 <= cy_ < h and open_[cy_, cx_]:
+                return cx_, cy_
+    return None
+
+
+# ----- L6: regularity -------------------------------------------------------------------------
+
+DEFAULT_CROSSING_TOLERANCE_TILES = 1  # a fixture moved one tile off a row x column crossing still serves it
+DEFAULT_EVEN_TILES = 1.0  # gaps may deviate this much from their line's mean and still count as even
+_EVENNESS_FADE_TILES = 3.0  # beyond it, evenness falls linearly to 0 over this many more tiles
+
+
+def _lines(values: np.ndarray) -> np.ndarray:
+    """Line label of each value: fixtures on the same tile row (or column) share a line."""
+    return np.asarray(np.unique(values, return_inverse=True)[1]).reshape(-1)
+
+
+def _gap_deviation(along: np.ndarray, line: np.ndarray) -> float:
+    """Largest |gap - mean gap| (tiles) over the lines with at least three fixtures."""
+    worst = 0.0
+    for k in np.unique(line):
+        pos = np.sort(along[line == k])
+        if len(pos) >= 3:
+            gaps = np.diff(pos).astype(float)
+            worst = max(worst, float(np.abs(gaps - gaps.mean()).max()))
+    return worst
+
+
+@dataclass(frozen=True)
+class Regularity:
+    """L6: how much a layout looks like a designer's array (rows, columns, symmetry, even gaps, offsets)."""
+
+    rows: int
+    columns: int
+    complete: bool  # every row x column crossing inside the room holds a fixture (within one tile)
+    symmetry_x: float  # fraction of fixtures whose mirror about the vertical centre line is a fixture
+    symmetry_y: float  # the same about the horizontal centre line
+    aligned: float  # fraction of fixtures that share a row and a column with others
+    max_gap_deviation_tiles: float  # largest deviation of a gap from its row's or column's mean
+    wall_offset_ok: float  # fraction of fixtures inside the L4b wall-offset window
+
+    @property
+    def evenness(self) -> float:
+        over = max(0.0, self.max_gap_deviation_tiles - DEFAULT_EVEN_TILES)
+        return max(0.0, 1.0 - over / _EVENNESS_FADE_TILES)
+
+    @property
+    def score(self) -> float:
+        """R in [0, 1]: the mean of symmetry (x, y), alignment, evenness and wall offsets."""
+        return (self.symmetry_x + self.symmetry_y + self.aligned + self.evenness + self.wall_offset_ok) / 5.0
+
+    @property
+    def regular(self) -> bool:
+        """A full, symmetric, evenly spaced array with every wall offset in its window."""
+        return (self.complete and self.symmetry_x == 1.0 and self.symmetry_y == 1.0 and self.aligned == 1.0
+                and self.max_gap_deviation_tiles <= DEFAULT_EVEN_TILES + 1e-9 and self.wall_offset_ok == 1.0)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"rows": self.rows, "columns": self.columns, "complete": self.complete,
+                "symmetry_x": round(self.symmetry_x, 4), "symmetry_y": round(self.symmetry_y, 4),
+                "aligned_fraction": round(self.aligned, 4),
+                "max_gap_deviation_tiles": round(self.max_gap_deviation_tiles, 3),
+                "wall_offset_ok_fraction": round(self.wall_offset_ok, 4), "score": round(self.score, 4),
+                "regular": self.regular}
+
+
+def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | None = None) -> Regularity:
+    """L6 of the fixtures on tiles ``lights_xy``; ``wall_ok`` is L4b per fixture (default: computed)."""
+    tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
+    n = len(tiles)
+    if n == 0:
+        return Regularity(0, 0, False, 0.0, 0.0, 0.0, 0.0, 0.0)
+    if wall_ok is None:
+        wall_ok = fixture_rules(room, tiles).wall_ok
+    xs, ys = tiles[:, 0], tiles[:, 1]
+    row, col = _lines(ys), _lines(xs)
+    n_rows, n_cols = int(row.max()) + 1, int(col.max()) + 1
+    row_size = np.bincount(row)[row]
+    col_size = np.bincount(col)[col]
+    aligned = ((row_size >= 2) | (n_cols == 1)) & ((col_size >= 2) | (n_rows == 1))
+    iy, ix = np.nonzero(room.in_room)
+    x0, x1, y0, y1 = int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
+    occupied = {(int(x), int(y)) for x, y in tiles.tolist()}
+    sym_x = np.mean([(x0 + x1 - x, y) in occupied for x, y in occupied])
+    sym_y = np.mean([(x, y0 + y1 - y) in occupied for x, y in occupied])
+    row_at = [round(float(np.median(ys[row == k]))) for k in range(n_rows)]
+    col_at = [round(float(np.median(xs[col == k]))) for k in range(n_cols)]
+    complete = True
+    for ry in row_at:
+        for cx in col_at:
+            if room.in_room[ry, cx] and not (
+                (np.abs(xs - cx) <= DEFAULT_CROSSING_TOLERANCE_TILES)
+                & (np.abs(ys - ry) <= DEFAULT_CROSSING_TOLERANCE_TILES)
+            ).any():
+                complete = False
+    deviation = max(_gap_deviation(xs, row), _gap_deviation(ys, col))
+    return Regularity(n_rows, n_cols, complete, float(sym_x), float(sym_y), float(aligned.mean()), deviation,
+                      float(np.mean(wall_ok)))

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .evaluator.report import ComplianceReport
 from .fsio import atomic_write_text, commit_files, write_synced
 from .grid import RoomGrid
 from .records import PipelineResult
@@ -40,7 +41,7 @@ __all__ = [
     "write_room_outputs",
 ]
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2  # 2: the §8 lighting score of 2026-12 (L4 hard, L6 regularity) and the regularity block
 
 
 def to_jsonable(value: Any) -> Any:
@@ -111,6 +112,7 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
             "detector_standard": str(result.final_grid.detector_standard),
         },
         "headline": result.headline,
+        "regularity": _regularity(report),
         "selection": selection,
         "compliance": report.to_dict(),
         "infeasible": report.infeasible,
@@ -118,6 +120,13 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
     if timings:
         data["timings"] = result.timings()
     return data
+
+
+def _regularity(report: ComplianceReport) -> dict[str, Any] | None:
+    """The luminaire layout's L6 figures (rows, columns, symmetry, gap deviation, offsets, aligned fraction)."""
+    lights = report.stages.get("lights")
+    rule = next((r for r in lights.rules if r.rule == "L6"), None) if lights else None
+    return dict(rule.values) if rule is not None else None
 
 
 def _safe_target(out_dir: Path, grid_id: str, suffix: str) -> Path:

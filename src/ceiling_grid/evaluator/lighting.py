@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..cache import RoomCache
-from ..config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX
+from ..config import DEFAULT_MAINTENANCE_FACTOR
 from ..grid import STATE_CODES, Component, RoomGrid, TileState, room_key
 from ..lighting import (
     array_shapes,
@@ -17,6 +17,7 @@ from ..lighting import (
     lpd_w_m2,
     lumen_method_count,
     regular_array,
+    regularity,
     shr_minimum_count,
 )
 from ..prepared import prepare
@@ -143,19 +144,38 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
         "em_lx": round(stats.em_lx, 2), "emin_lx": round(stats.emin_lx, 2), "emax_lx": round(stats.emax_lx, 2),
         "u0": round(stats.u0, 4), "g2": round(stats.g2, 4),
     }))
-    n_spacing_bad = int((~rules_l4.spacing_ok).sum())
+    n_gap_bad = int((~rules_l4.gap_ok).sum())
+    l4 = n > 0 and n_gap_bad == 0
+    if n == 0:
+        msg4 = "no luminaires"
+    elif l4:
+        msg4 = (f"every gap along a row or column <= {rules_l4.gap_limit_m:.2f} m (1.5 Hm + one tile); "
+                f"largest {rules_l4.max_gap_m:.2f} m")
+    else:
+        msg4 = (f"{n_gap_bad} fixtures have a neighbour along their row or column farther than "
+                f"{rules_l4.gap_limit_m:.2f} m (largest gap {rules_l4.max_gap_m:.2f} m): an unlit stretch; "
+                "add a fixture in the gap or use a regular array")
+    rules.append(RuleResult("L4", l4, True, msg4, {
+        "max_gap_m": round(rules_l4.max_gap_m, 4), "gap_limit_m": round(rules_l4.gap_limit_m, 4),
+        "gap_fail": n_gap_bad, "max_shr": round(rules_l4.max_shr, 4)}))
     n_wall_bad = int((~rules_l4.wall_ok).sum())
     lpd_ok = lpd <= spec.lpd_limit_w_m2
-    l4 = n_spacing_bad == 0 and n_wall_bad == 0 and lpd_ok and stats.uf_in_band and n > 0
+    l4b = n_wall_bad == 0 and lpd_ok and stats.uf_in_band and n > 0
     rules.append(RuleResult(
-        "L4", l4, False,
-        f"max S/Hm {rules_l4.max_shr:.2f} (limit {DEFAULT_SHR_MAX}), {n_spacing_bad} fixtures over; "
-        f"{n_wall_bad} fixtures outside the wall-offset window; LPD {lpd:.2f} W/m² "
+        "L4b", l4b, False,
+        f"{n_wall_bad} fixtures outside the wall-offset window (0.25 S .. 0.5 S + t); LPD {lpd:.2f} W/m² "
         f"(limit {spec.lpd_limit_w_m2:.2f}); equivalent UF {stats.equivalent_uf:.2f} (band 0.45-1.10)",
-        {"max_shr": round(rules_l4.max_shr, 4), "spacing_fail": n_spacing_bad, "wall_offset_fail": n_wall_bad,
-         "lpd_w_m2": round(lpd, 3), "lpd_limit_w_m2": round(spec.lpd_limit_w_m2, 3),
-         "equivalent_uf": round(stats.equivalent_uf, 4), "uf_in_band": stats.uf_in_band,
-         "s_r": round(rules_l4.fraction, 4)},
+        {"wall_offset_fail": n_wall_bad, "lpd_w_m2": round(lpd, 3), "lpd_limit_w_m2": round(spec.lpd_limit_w_m2, 3),
+         "equivalent_uf": round(stats.equivalent_uf, 4), "uf_in_band": stats.uf_in_band},
+    ))
+    reg = regularity(room, lights, rules_l4.wall_ok)
+    rules.append(RuleResult(
+        "L6", True, False,
+        (f"{reg.rows} rows x {reg.columns} columns, {'full' if reg.complete else 'incomplete'}; symmetry "
+         f"x {reg.symmetry_x:.2f} y {reg.symmetry_y:.2f}; aligned {reg.aligned:.2f}; largest gap deviation "
+         f"{reg.max_gap_deviation_tiles:.1f} tiles; regularity {reg.score:.2f}"
+         + (" (a regular array)" if reg.regular else "")) if n else "no luminaires",
+        reg.as_dict(),
     ))
     reference = smallest_passing_regular_array(grid) if include_reference else None
     ref_n = reference["count"] if reference else None
@@ -181,14 +201,14 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
     rules.append(geo_rules["G3"])
 
     compliant = all(r.passed for r in rules if r.hard)
-    terms = lighting_score(compliant, stats.em_lx, stats.u0, lpd, rules_l4.fraction,
+    terms = lighting_score(compliant, stats.em_lx, stats.u0, lpd, reg.score, reg.regular,
                            spec.target_lux, spec.target_u0, spec.lpd_limit_w_m2)
     metrics = {
         "em_lx": stats.em_lx, "emin_lx": stats.emin_lx, "emax_lx": stats.emax_lx, "u0": stats.u0, "g2": stats.g2,
         "count": n, "lumen_method_count": n_lumen, "lpd_w_m2": lpd, "max_shr": rules_l4.max_shr,
         "target_lux": spec.target_lux, "target_u0": spec.target_u0, "equivalent_uf": stats.equivalent_uf,
         "points": len(cg.points), "s_e": terms.s_e, "s_u": terms.s_u, "s_over": terms.s_over,
-        "s_p": terms.s_p, "s_r": terms.s_r,
+        "s_p": terms.s_p, "regularity": reg.score, "regular": reg.regular, "max_gap_m": rules_l4.max_gap_m,
     }
     infeasible = None
     if not l3 and n > 0 and not bool(grid.arrays.free_for_light.any()):

@@ -13,9 +13,17 @@ import numpy as np
 import structlog
 
 from ..cache import RoomCache
-from ..config import DEFAULT_SHR_MAX
+from ..config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX
 from ..grid import Component, RoomGrid, room_key
-from ..lighting import array_shapes, fixture_rules, lpd_w_m2, lumen_method_count, regular_array
+from ..lighting import (
+    array_shapes,
+    fixture_rules,
+    lpd_w_m2,
+    lumen_method_count,
+    regular_array,
+    regularity,
+    symmetric_shape,
+)
 from ..photometry import contribution_matrix
 from ..prepared import PreparedRoom, prepare
 from ..scoring import lighting_score
@@ -29,7 +37,8 @@ PROBLEM_CACHE = RoomCache(8)  # the light models' own cache: frozen prepared roo
 
 DEFAULT_DESIGN_MARGIN = 0.002  # models aim 0.2 % above the Em and U0 targets (float-order safety vs the evaluator)
 DEFAULT_SEED = 12464
-DEFAULT_MAX_ARRAY_TRIES = 400  # model A: regular arrays tried above the lumen-method count
+DEFAULT_MAX_ARRAY_TRIES = 400  # model A: regular arrays tried above the optimistic lower bound
+DEFAULT_OPTIMISTIC_UF = 1.5  # model A: the count search starts at the lumen-method N with this (high) UF
 DEFAULT_SA_RADIUS_TILES = 3  # model B: a move shifts one fixture by at most this many tiles per axis
 DEFAULT_SA_ATTEMPTS = 12  # model B: annealing runs (each one tries to drop one more fixture)
 DEFAULT_MAX_LEVELS_SCORED = 30  # candidate layouts whose §8 score is estimated before the final check
@@ -152,7 +161,7 @@ def _prepare(grid: RoomGrid, room: PreparedRoom, existing: np.ndarray, free_mask
 
 
 def _proxy_score(pb: _Problem, idx: np.ndarray) -> float:
-    """The §8 score the evaluator would give ``idx`` (from the contribution matrix; C from L3 alone)."""
+    """The §8 score the evaluator would give ``idx`` (from the contribution matrix; C from L3 and L4)."""
     e = pb.illuminance(idx)
     em = float(e.mean()) if len(e) else 0.0
     u0 = float(e.min()) / em if em > 0 else 0.0
@@ -160,9 +169,11 @@ def _proxy_score(pb: _Problem, idx: np.ndarray) -> float:
     n = len(tiles)
     spec = pb.room.room_spec
     lpd = lpd_w_m2(pb.room, n)
-    s_r = fixture_rules(pb.room, tiles).fraction
-    ok = bool(pb.violation(e, margin=0.0) <= 0) and n > 0
-    return lighting_score(ok, em, u0, lpd, s_r, spec.target_lux, spec.target_u0, spec.lpd_limit_w_m2).score
+    rules = fixture_rules(pb.room, tiles)
+    reg = regularity(pb.room, tiles, rules.wall_ok)
+    ok = bool(pb.violation(e, margin=0.0) <= 0) and n > 0 and bool(rules.gap_ok.all())
+    return lighting_score(ok, em, u0, lpd, reg.score, reg.regular, spec.target_lux, spec.target_u0,
+                          spec.lpd_limit_w_m2).score
 
 
 def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[str, Any],
@@ -209,37 +220,66 @@ def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[s
 
 # ----- model A: lumen-method regular array ---------------------------------------------------
 
-def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX,
-                 max_tries: int = DEFAULT_MAX_ARRAY_TRIES) -> tuple[np.ndarray, dict[str, Any]]:
-    """The first regular array (count >= lumen-method N, S <= SHR Hm) that passes L3, else the least-violating."""
+def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX, max_tries: int = DEFAULT_MAX_ARRAY_TRIES,
+                 edges: list[np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The smallest regular array (S <= SHR Hm) that passes L3, else the least-violating one tried.
+
+    Counts start at an optimistic lumen-method bound (utilisation factor ``DEFAULT_OPTIMISTIC_UF``),
+    so the array is never larger than the photometry needs; the published-UF lumen-method N is only
+    reported. Shapes that can be symmetric in this room (the parity rule of :func:`symmetric_shape`)
+    are tried first. A smaller array that meets L3 only without the design margin, and the smallest
+    passing array of the other shapes, are appended to ``edges``: the judge decides between them.
+    """
     room = pb.room
-    n0 = max(lumen_method_count(room) - len(pb.existing), 1)
+    n_lumen = lumen_method_count(room)
+    bound = room.room_spec.target_lux * room.geometry.area_m2 / (
+        room.flux_lm * DEFAULT_MAINTENANCE_FACTOR * DEFAULT_OPTIMISTIC_UF)
+    n0 = max(math.ceil(bound - 1e-9) - len(pb.existing), 1)
     occupied = np.zeros(pb.index.shape, dtype=bool)
     if len(pb.existing):
         occupied[pb.existing[:, 1], pb.existing[:, 0]] = True
-    best: tuple[float, np.ndarray, tuple[int, int]] | None = None
-    tries = 0
-    shapes = array_shapes(room, shr_max=shr_max)
-    for nx, ny in shapes:
-        if nx * ny < n0:
-            continue
-        tiles = regular_array(room, nx, ny, free=pb.free_mask, occupied=occupied)
-        idx = pb.ensure(tiles)
-        viol = float(pb.violation(pb.illuminance(idx)))
-        tries += 1
-        if best is None or viol < best[0]:
-            best = (viol, idx, (nx, ny))
-        if viol <= 0 or tries >= max_tries or len(idx) >= int(pb.free_mask.sum()):
-            break
+    shapes = [s for s in array_shapes(room, shr_max=shr_max) if s[0] * s[1] >= n0]
+    symmetric = [s for s in shapes if symmetric_shape(room, *s)]
+    best, tries = _first_passing(pb, symmetric, occupied, max_tries, edges)
+    # The smallest passing array of any shape competes too when it is smaller (an odd count in an even
+    # room is half a tile off centre, but may be what the LPD limit allows): the judge scores both.
+    other, more = _first_passing(pb, [s for s in shapes if s not in symmetric], occupied, max_tries)
+    tries += more
+    if other is not None and other[0] <= 0 and edges is not None and (
+            best is None or best[0] > 0 or len(other[1]) < len(best[1])):
+        edges.append(other[1])
+    if other is not None and (best is None or other[0] < best[0]):
+        best = other
     if best is None:
-        return np.zeros(0, dtype=np.int64), {"arrays_tried": 0, "shape": None, "lumen_n": n0}
+        return np.zeros(0, dtype=np.int64), {"arrays_tried": 0, "shape": None, "lumen_n": n_lumen}
     viol, idx, shape = best
-    diag: dict[str, Any] = {"arrays_tried": tries, "shape": list(shape), "lumen_n": n0 + len(pb.existing)}
+    diag: dict[str, Any] = {"arrays_tried": tries, "shape": list(shape), "lumen_n": n_lumen}
     if viol > 0:
         diag["infeasible_reason"] = (
             f"no regular array up to {tries} shapes meets L3 on the free tiles ({int(pb.free_mask.sum())} free)"
         )
     return idx, diag
+
+
+def _first_passing(pb: _Problem, shapes: list[tuple[int, int]], occupied: np.ndarray, max_tries: int,
+                   edges: list[np.ndarray] | None = None,
+                   ) -> tuple[tuple[float, np.ndarray, tuple[int, int]] | None, int]:
+    """(the first of ``shapes`` whose array passes L3, else the least-violating; shapes tried)."""
+    best: tuple[float, np.ndarray, tuple[int, int]] | None = None
+    tries = 0
+    for nx, ny in shapes:
+        tiles = regular_array(pb.room, nx, ny, free=pb.free_mask, occupied=occupied)
+        idx = pb.ensure(tiles)
+        e = pb.illuminance(idx)
+        viol = float(pb.violation(e))
+        if viol > 0 and edges is not None and not edges and float(pb.violation(e, margin=0.0)) <= 0:
+            edges.append(idx)
+        tries += 1
+        if best is None or viol < best[0]:
+            best = (viol, idx, (nx, ny))
+        if viol <= 0 or tries >= max_tries or len(idx) >= int(pb.free_mask.sum()):
+            break
+    return best, tries
 
 
 @dataclass(frozen=True)
@@ -255,8 +295,9 @@ class LightModelA:
     def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         started = time.perf_counter()
         pb = _problem(grid)
-        idx, diag = _lumen_array(pb, self.shr_max)
-        return _finish(self.name, pb, [idx], diag, started, judge)
+        edges: list[np.ndarray] = []
+        idx, diag = _lumen_array(pb, self.shr_max, edges=edges)
+        return _finish(self.name, pb, [idx, *edges], diag, started, judge)
 
 
 # ----- model B: greedy removal + simulated annealing from model A -----------------------------
