@@ -13,7 +13,7 @@ from ceiling_grid.lighting import regular_array
 from ceiling_grid.prepared import prepare
 from ceiling_grid.testing import make_room
 
-METRIC_KEYS = {"em_lx", "emin_lx", "emax_lx", "u0", "count", "lumen_method_count", "lpd_w_m2", "max_shr",
+METRIC_KEYS = {"em_lx", "emin_lx", "emax_lx", "u0", "count", "lumen_method_count", "lpd_w_m2", "max_shr", "regularity",
                "target_lux", "target_u0"}
 
 
@@ -31,25 +31,27 @@ def _rule(report, name):  # type: ignore[no-untyped-def]
 
 
 def test_room_without_lights_fails_l3_and_scores_low() -> None:
-    """No luminaires: L3 fails, not compliant, score = 20 s_over + 20 s_P = 40."""
+    """No luminaires: L3 fails, not compliant, score = 10 s_over + 10 s_P = 20 (R = 0)."""
     report = evaluate_lighting(make_room(10, 10))
     assert not _rule(report, "L3").passed
     assert not report.compliant
-    assert report.score == pytest.approx(40.0)
+    assert report.score == pytest.approx(20.0)
     assert set(report.metrics) >= METRIC_KEYS
     assert report.metrics["count"] == 0
 
 
 def test_regular_array_compliant_and_score_formula() -> None:
-    """A 6 x 4 array in the 24 x 14 office passes L1-L3 and G1-G3; the score follows §8 exactly."""
-    grid = _with_lights(make_room(24, 14), _array(make_room(24, 14), 6, 4))
+    """An 8 x 4 array in the 24 x 14 office passes L1-L4 and G1-G3; the score follows §8 exactly."""
+    grid = _with_lights(make_room(24, 14), _array(make_room(24, 14), 8, 4))
     report = evaluate_lighting(grid)
     assert report.compliant
     m = report.metrics
     assert set(m) >= METRIC_KEYS
     assert m["em_lx"] >= 500 and m["u0"] >= 0.6
     s_over = 1 - 0.5 * min(1.0, max(0.0, (m["em_lx"] / 500 - 1) / 0.5))
-    expected = 100 + 25 + 25 + 20 * s_over + 20 * min(1.0, m["s_p"]) + 10 * m["s_r"]
+    assert m["regular"] is True and m["regularity"] == 1.0  # a full, symmetric, evenly spaced array
+    bonus = 40 if m["s_p"] >= 1.0 else 0
+    expected = 100 + bonus + 20 * m["regularity"] * m["s_p"] + 10 + 10 + 10 * s_over + 10 * m["s_p"]
     assert report.score == pytest.approx(expected)
     assert m["lumen_method_count"] == 32
     assert report.stage == "lights"
@@ -116,11 +118,16 @@ def test_l5_reference_is_smallest_passing_array() -> None:
     assert l5.values["regular_array"]["count"] == ref["count"]
 
 
-def test_l4_reports_spacing_and_lpd() -> None:
-    """Two lights far apart in a big room violate S/Hm; L4 is soft so it only lowers s_R."""
+def test_l4_refuses_an_unlit_stretch_and_l4b_reports_offsets_and_lpd() -> None:
+    """Two lights 9 m apart in a big room: L4 (hard since 2026-12) fails on the gap; L4b stays soft."""
     grid = _with_lights(make_room(20, 10), [(2, 5), (17, 5)])
     report = evaluate_lighting(grid, include_reference=False)
     l4 = _rule(report, "L4")
-    assert not l4.passed and not l4.hard
-    assert l4.values["spacing_fail"] == 2
+    assert not l4.passed and l4.hard and not report.compliant
+    assert l4.values["gap_fail"] == 2 and l4.values["max_gap_m"] == pytest.approx(9.0)
+    assert l4.values["gap_limit_m"] == pytest.approx(1.5 * 1.95 + 0.6)
     assert report.metrics["max_shr"] == pytest.approx(9.0 / 1.95)
+    l4b = _rule(report, "L4b")
+    assert not l4b.hard and "lpd_w_m2" in l4b.values
+    near = evaluate_lighting(_with_lights(make_room(20, 10), [(2, 5), (7, 5)]), include_reference=False)
+    assert _rule(near, "L4").passed  # 3.0 m <= 3.525 m: the one tile of snapping is allowed

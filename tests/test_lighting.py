@@ -102,12 +102,43 @@ def test_array_shapes_sorted_and_shr_filtered() -> None:
 
 
 def test_regular_array_positions() -> None:
-    """A 6 x 4 array in 14.4 x 8.4 m puts centres S/2 from the walls, snapped to tiles."""
+    """A 6 x 4 array in 14.4 x 8.4 m puts centres S/2 from the walls, snapped symmetrically to tiles."""
     grid = make_room(24, 14)
     tiles = regular_array(prepare(grid), 6, 4, grid.arrays.free_for_light)
     assert len(tiles) == 24
-    assert sorted(set(tiles[:, 0].tolist())) == [2, 6, 10, 14, 18, 22]
-    assert sorted(set(tiles[:, 1].tolist())) == [1, 5, 8, 12]
+    xs, ys = sorted(set(tiles[:, 0].tolist())), sorted(set(tiles[:, 1].tolist()))
+    assert xs == [1, 5, 9, 14, 18, 22]  # ideal centres 2, 6, 10 fall on tile edges: the wall side, mirrored
+    assert ys == [1, 5, 8, 12]
+    assert [23 - x for x in xs] == xs[::-1] and [13 - y for y in ys] == ys[::-1]
+
+
+def test_symmetric_snapping_and_the_parity_rule() -> None:
+    """Odd counts in even spans cannot be symmetric; every other count is mirrored exactly."""
+    from ceiling_grid.lighting import _axis_tiles, symmetric_shape
+
+    for span in range(1, 30):
+        for count in range(1, span + 1):
+            tiles = _axis_tiles(0, span, count)
+            assert len(set(tiles)) == count and tiles == sorted(tiles)
+            mirrored = [span - 1 - t for t in tiles][::-1] == tiles
+            assert mirrored == (count % 2 == 0 or span % 2 == 1), (span, count)
+    room = prepare(make_room(10, 9))
+    assert symmetric_shape(room, 2, 3) and symmetric_shape(room, 4, 1)
+    assert symmetric_shape(room, 2, 2) and not symmetric_shape(room, 3, 3)
+
+
+def test_obstacles_move_fixtures_along_their_row_and_keep_symmetry() -> None:
+    """A blocked target moves along its row towards the centre; symmetric obstacles keep the array symmetric."""
+    from ceiling_grid.lighting import regularity
+
+    corners = {(1, 1): "sprinkler", (22, 1): "sprinkler", (1, 12): "sprinkler", (22, 12): "sprinkler"}
+    grid = make_room(24, 14, states=corners)
+    room = prepare(grid)
+    tiles = regular_array(room, 6, 4, grid.arrays.free_for_light)
+    placed = set(map(tuple, tiles.tolist()))
+    assert {(2, 1), (21, 1), (2, 12), (21, 12)} <= placed and not placed & set(corners)
+    reg = regularity(room, tiles)
+    assert reg.symmetry_x == 1.0 and reg.symmetry_y == 1.0 and reg.complete and reg.aligned == 1.0
 
 
 def test_regular_array_l_shape_and_blocked_tiles() -> None:
@@ -121,3 +152,22 @@ def test_regular_array_l_shape_and_blocked_tiles() -> None:
     assert len(moved) == 24
     assert (2, 1) not in set(map(tuple, moved.tolist()))
     assert any(abs(x - 2) + abs(y - 1) == 1 for x, y in moved.tolist())
+
+
+def test_regularity_tells_a_designer_array_from_steps_and_holes() -> None:
+    """L6: a full symmetric array is regular; diagonal steps, a hole and uneven corridor gaps are not."""
+    from ceiling_grid.lighting import regularity
+
+    office = prepare(make_room(6, 5))
+    square = regularity(office, np.array([[1, 1], [4, 1], [1, 3], [4, 3]]))
+    assert square.regular and square.score == 1.0 and (square.rows, square.columns) == (2, 2)
+    steps = regularity(office, np.array([[1, 1], [2, 2], [3, 3]]))  # the old private-office layout
+    assert not steps.regular and steps.aligned == 0.0 and steps.rows == steps.columns == 3
+    big = prepare(make_room(24, 14))
+    full = regular_array(big, 8, 4, make_room(24, 14).arrays.free_for_light)
+    holed = regularity(big, full[1:])
+    assert not holed.complete and holed.symmetry_x < 1.0 and not holed.regular
+    corridor = prepare(make_room(50, 3, room_type="corridor"))
+    uneven = regularity(corridor, np.array([[3, 1], [21, 1], [28, 1], [40, 1], [46, 1]]))  # gaps 18, 7, 12, 6
+    assert uneven.max_gap_deviation_tiles == pytest.approx(18 - 43 / 4) and uneven.evenness == 0.0
+    assert regularity(corridor, np.zeros((0, 2))).score == 0.0

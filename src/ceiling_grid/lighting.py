@@ -302,6 +302,7 @@ def _gap_deviation(along: np.ndarray, line: np.ndarray) -> float:
 class Regularity:
     """L6: how much a layout looks like a designer's array (rows, columns, symmetry, even gaps, offsets)."""
 
+    fixtures: int
     rows: int
     columns: int
     complete: bool  # every row x column crossing inside the room holds a fixture (within one tile)
@@ -318,7 +319,9 @@ class Regularity:
 
     @property
     def score(self) -> float:
-        """R in [0, 1]: the mean of symmetry (x, y), alignment, evenness and wall offsets."""
+        """R in [0, 1]: the mean of symmetry (x, y), alignment, evenness and wall offsets (0 without fixtures)."""
+        if self.fixtures == 0:
+            return 0.0
         return (self.symmetry_x + self.symmetry_y + self.aligned + self.evenness + self.wall_offset_ok) / 5.0
 
     @property
@@ -328,7 +331,7 @@ class Regularity:
                 and self.max_gap_deviation_tiles <= DEFAULT_EVEN_TILES + 1e-9 and self.wall_offset_ok == 1.0)
 
     def as_dict(self) -> dict[str, object]:
-        return {"rows": self.rows, "columns": self.columns, "complete": self.complete,
+        return {"fixtures": self.fixtures, "rows": self.rows, "columns": self.columns, "complete": self.complete,
                 "symmetry_x": round(self.symmetry_x, 4), "symmetry_y": round(self.symmetry_y, 4),
                 "aligned_fraction": round(self.aligned, 4),
                 "max_gap_deviation_tiles": round(self.max_gap_deviation_tiles, 3),
@@ -341,7 +344,7 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
     n = len(tiles)
     if n == 0:
-        return Regularity(0, 0, False, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return Regularity(0, 0, 0, False, 0.0, 0.0, 0.0, 0.0, 0.0)
     if wall_ok is None:
         wall_ok = fixture_rules(room, tiles).wall_ok
     xs, ys = tiles[:, 0], tiles[:, 1]
@@ -366,5 +369,5 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
             ).any():
                 complete = False
     deviation = max(_gap_deviation(xs, row), _gap_deviation(ys, col))
-    return Regularity(n_rows, n_cols, complete, float(sym_x), float(sym_y), float(aligned.mean()), deviation,
+    return Regularity(n, n_rows, n_cols, complete, float(sym_x), float(sym_y), float(aligned.mean()), deviation,
                       float(np.mean(wall_ok)))

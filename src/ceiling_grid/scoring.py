@@ -6,10 +6,12 @@ regularity) with its own code; only how those numbers combine into a score is co
 Lighting, since 2026-12 (docs/rules.md §8): **compliance first (L4 included), then regularity, then
 energy**::
 
-    Score = 100·C + 40·[regular array ∧ LPD ≤ limit] + 20·R + 10·s_E + 10·s_U + 10·s_over + 10·s_P
+    Score = 100·C + 40·[regular array ∧ LPD ≤ limit] + 20·R·s_P + 10·s_E + 10·s_U + 10·s_over + 10·s_P
 
-A compliant layout has s_E = s_U = 1, so a compliant regular array within the LPD limit scores at
-least 100 + 40 + 20 + 10 + 10 + 5 + 10 = 195, and any compliant irregular layout (R < 1 or no full
+R is the L6 regularity in [0, 1]; it counts in proportion to s_P, so regularity never pays for
+fixtures beyond the LPD limit (a tiny room gets one luminaire, not a symmetric four). A compliant
+layout has s_E = s_U = 1, so a compliant regular array within the LPD limit scores at least
+100 + 40 + 20 + 10 + 10 + 5 + 10 = 195, and any compliant irregular layout (R < 1 or no full
 symmetric array) at most 100 + 20·R + 40 < 160: the regular one always wins.
 """
 
@@ -31,7 +33,7 @@ __all__ = [
 
 WEIGHT_COMPLIANCE = 100.0  # C: L1-L4 and G1-G3 hold
 WEIGHT_REGULAR_ARRAY = 40.0  # a full, symmetric, evenly spaced array within the LPD limit
-WEIGHT_REGULARITY = 20.0  # R: L6 regularity in [0, 1]
+WEIGHT_REGULARITY = 20.0  # R·s_P: L6 regularity in [0, 1], counted in proportion to s_P
 WEIGHT_ILLUMINANCE = 10.0  # s_E
 WEIGHT_UNIFORMITY = 10.0  # s_U
 WEIGHT_OVERLIGHTING = 10.0  # s_over
@@ -58,7 +60,7 @@ class ScoreTerms:
     def score(self) -> float:
         return (
             WEIGHT_COMPLIANCE * self.compliant + WEIGHT_REGULAR_ARRAY * self.regular_within_lpd
-            + WEIGHT_REGULARITY * self.r + WEIGHT_ILLUMINANCE * self.s_e + WEIGHT_UNIFORMITY * self.s_u
+            + WEIGHT_REGULARITY * self.r * self.s_p + WEIGHT_ILLUMINANCE * self.s_e + WEIGHT_UNIFORMITY * self.s_u
             + WEIGHT_OVERLIGHTING * self.s_over + WEIGHT_ENERGY * self.s_p
         )
 

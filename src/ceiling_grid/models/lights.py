@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import structlog
+from scipy.spatial import cKDTree
 
 from ..cache import RoomCache
 from ..config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX
@@ -186,7 +187,9 @@ def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[s
         unique.setdefault(c.tobytes(), c)
     cands = list(unique.values())
     if len(cands) > DEFAULT_MAX_LEVELS_SCORED:
-        keep = np.unique(np.linspace(0, len(cands) - 1, DEFAULT_MAX_LEVELS_SCORED).round().astype(int))
+        # the first three (a model's starting arrays) always stay; the rest are thinned evenly
+        keep = np.unique(np.concatenate([np.arange(3), np.linspace(0, len(cands) - 1, DEFAULT_MAX_LEVELS_SCORED)
+                                         .round().astype(int)]))
         cands = [cands[i] for i in keep]
     scored = sorted(((-_proxy_score(pb, c), len(c), i) for i, c in enumerate(cands)))
     best_grid, best_report, best_idx = grid, None, np.zeros(0, dtype=np.int64)
@@ -284,8 +287,9 @@ def _first_passing(pb: _Problem, shapes: list[tuple[int, int]], occupied: np.nda
 
 @dataclass(frozen=True)
 class LightModelA:
-    """Textbook lumen method (§2.3, §5.2a): N from the published UF, an aspect-matched array with
-    S <= 1.5 Hm and wall offset S/2, snapped to tiles; grows to the next array until L3 passes."""
+    """Regular array (§2.3, §2.4, §5.2a): the smallest aspect-matched nx x ny array with S <= 1.5 Hm and
+    wall offset S/2, snapped symmetrically to tiles (parity-symmetric shapes first), that passes L3;
+    the count search starts at an optimistic lumen-method bound."""
 
     name: ClassVar[str] = "LightModelA"
     stage: ClassVar[Stage] = Stage.LIGHTS
@@ -373,7 +377,8 @@ def _anneal(pb: _Problem, idx: np.ndarray, rng: np.random.Generator, iterations:
 @dataclass(frozen=True)
 class LightModelB:
     """Local search from model A (§5.2b): greedy removal while L3 holds, then seeded simulated
-    annealing on tile positions with one fixture fewer; keeps the best-scoring feasible level."""
+    annealing on tile positions with one fixture fewer; keeps the best-scoring level, model A's
+    arrays included (so it never scores below model A)."""
 
     name: ClassVar[str] = "LightModelB"
     stage: ClassVar[Stage] = Stage.LIGHTS
@@ -385,9 +390,10 @@ class LightModelB:
     def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         started = time.perf_counter()
         pb = _problem(grid)
-        start, diag_a = _lumen_array(pb)
+        edges: list[np.ndarray] = []
+        start, diag_a = _lumen_array(pb, edges=edges)
         rng = np.random.default_rng(self.seed)
-        levels: list[np.ndarray] = [start.copy()]
+        levels: list[np.ndarray] = [start.copy(), *edges]  # model A's arrays stay candidates
         diag: dict[str, Any] = {"seed": self.seed, "start_count": len(start) + len(pb.existing),
                                 "sa_runs": 0, "sa_successes": 0, "sa_iterations": 0}
         if float(pb.violation(pb.illuminance(start))) > 0:
@@ -423,10 +429,31 @@ class LightModelB:
 
 # ----- model C: greedy coverage ----------------------------------------------------------------
 
+def _gaps_ok(pb: _Problem, idx: np.ndarray) -> bool:
+    """Every fixture's neighbours along its row and column are within SHR_max Hm + t (hard L4)."""
+    tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
+    return bool(fixture_rules(pb.room, tiles).gap_ok.all())
+
+
+def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """Add the candidate farthest from every fixture until no row or column has an unlit stretch (L4)."""
+    n_cand = len(taken)
+    centres = pb.room.tile_centres(pb.free[:n_cand])
+    while not _gaps_ok(pb, idx) and not taken.all():
+        lit = pb.room.tile_centres(np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2))
+        far = np.full(n_cand, np.inf) if len(lit) == 0 else cKDTree(lit).query(centres)[0]
+        far[taken] = -np.inf
+        j = int(np.argmax(far))
+        taken[j] = True
+        idx = np.append(idx, j)
+    return idx
+
+
 @dataclass(frozen=True)
 class LightModelC:
     """Coverage model (§5.2c): lazy-greedy choice of tiles until every calculation point reaches the
-    target (largest covered deficit first), then reverse pruning while L3 still holds."""
+    target (largest covered deficit first), unlit stretches filled (L4), then reverse pruning while
+    L3 and L4 still hold."""
 
     name: ClassVar[str] = "LightModelC"
     stage: ClassVar[Stage] = Stage.LIGHTS
@@ -474,11 +501,12 @@ class LightModelC:
             j = int(np.argmax(col))
             taken[j] = True
             idx = np.append(idx, j)
+        idx = _fill_gaps(pb, idx, taken)
         levels = [idx.copy()]
-        # reverse pruning: drop fixtures, latest first, while L3 still holds
+        # reverse pruning: drop fixtures, latest first, while L3 and the L4 gaps still hold
         for pos in range(len(idx) - 1, -1, -1):
             trial = np.delete(idx, pos)
-            if len(trial) and float(pb.violation(pb.illuminance(trial))) <= 0:
+            if len(trial) and float(pb.violation(pb.illuminance(trial))) <= 0 and _gaps_ok(pb, trial):
                 idx = trial
                 levels.append(idx.copy())
         diag: dict[str, Any] = {"greedy_count": len(chosen) + len(pb.existing),
