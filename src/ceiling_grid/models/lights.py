@@ -1,4 +1,4 @@
-"""Three competing light-placement models (§5.2): lumen-method array, seeded local search, greedy coverage."""
+"""Three competing light-placement models (§5.2): symmetric regular array, seeded local search, greedy coverage."""
 
 from __future__ import annotations
 
