@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from ceiling_grid.evaluator.air import evaluate_air
@@ -12,6 +13,7 @@ from ceiling_grid.grid import Component
 from ceiling_grid.models.air import AirSupplyModel, supply_airflow
 from ceiling_grid.models.base import Stage
 from ceiling_grid.models.detectors import SmokeDetectorModel
+from ceiling_grid.models.lights import LightModelA
 from ceiling_grid.runner import place
 from ceiling_grid.testing import l_shaped_room, make_room
 
@@ -79,3 +81,28 @@ def test_no_free_tiles_is_infeasible():
     result = place(AirSupplyModel(), room)
     assert not result.compliant and result.placed == 0
     assert result.infeasible.rule == "A1"
+
+
+@pytest.mark.parametrize("detector", [(13, 5), (6, 5), (20, 5), (13, 2)])
+def test_diffusers_keep_the_d3_clearance_to_a_detector_placed_before_the_run(detector: tuple[int, int]) -> None:
+    """A pre-placed detector: no diffuser lands within its air-terminal clearance, so D3 holds (a bug once)."""
+    from ceiling_grid.coverage import edge_distance
+    from ceiling_grid.runner import PipelineRunner
+
+    grid = make_room(27, 10, detector_standard="bs5839_1", components={detector: "smoke_detector"})
+    with PipelineRunner(max_workers=1) as runner:
+        result = runner.run_full_pipeline(grid)
+    air = result.final_grid.positions(Component.AIR_SUPPLY)
+    gap = edge_distance(result.final_grid.tile_centres(np.array([detector])), air, grid.tile_size_m)
+    assert gap[0] >= grid.detector_spec.air_terminal_min_m
+    assert result.report.compliant, result.status()
+
+
+def test_no_diffuser_beside_a_luminaire_along_its_throw() -> None:
+    """Diffusers avoid the four tiles next to a luminaire when the room has room for that."""
+    for grid in (make_room(24, 14), make_room(20, 12, states={(5, 5): "column"})):
+        lit = place(LightModelA(), grid).grid
+        placed = place(AirSupplyModel(), lit).grid
+        lights = {tuple(t) for t in placed.positions(Component.LIGHT).tolist()}
+        for x, y in placed.positions(Component.AIR_SUPPLY).tolist():
+            assert not lights & {(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)}, (x, y)

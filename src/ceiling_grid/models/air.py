@@ -121,18 +121,43 @@ def _targets(grid: RoomGrid, geo: RoomGeometry, n_new: int, existing: np.ndarray
     return _lloyd(samples, grid.tile_centres(existing), n_new)
 
 
+def _near_detectors(grid: RoomGrid) -> np.ndarray:
+    """(h, w) tiles whose edge is closer than the D3 clearance to a detector already on the grid."""
+    h, w = grid.arrays.state.shape
+    detectors = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
+    if len(detectors) == 0:
+        return np.zeros((h, w), dtype=bool)
+    gy, gx = np.mgrid[0:h, 0:w]
+    tiles = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    d = edge_distance(detectors, tiles, grid.tile_size_m, per_tile=True)
+    return np.asarray((d < grid.detector_spec.air_terminal_min_m - 1e-9).reshape(h, w))
+
+
+def _beside_lights(grid: RoomGrid) -> np.ndarray:
+    """(h, w) tiles next to a luminaire along a row or column: a diffuser there throws into it."""
+    light = grid.arrays.is_component(Component.LIGHT)
+    out = np.zeros_like(light, dtype=bool)
+    out[:, 1:] |= light[:, :-1]
+    out[:, :-1] |= light[:, 1:]
+    out[1:, :] |= light[:-1, :]
+    out[:-1, :] |= light[1:, :]
+    return out
+
+
+def diffuser_tiles(grid: RoomGrid, needed: int = 0) -> np.ndarray:
+    """(h, w) tiles a new diffuser may take: free, clear of the detectors already there (D3), and not
+    beside a luminaire (its throw) while at least ``needed`` such tiles remain."""
+    free = np.array(grid.arrays.free_for_diffuser, dtype=bool) & ~_near_detectors(grid)
+    clear = free & ~_beside_lights(grid)
+    return np.asarray(clear if int(clear.sum()) >= max(needed, 1) else free)
+
+
 def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """Assign each target to the nearest free diffuser tile (one per tile), with the light-axis penalty."""
-    arrays = grid.arrays
-    free = np.array(arrays.free_for_diffuser, dtype=bool)
+    """Assign each target to the nearest allowed diffuser tile (one per tile, see :func:`diffuser_tiles`)."""
+    free = diffuser_tiles(grid, len(targets))
     if forbidden is not None:
         free &= ~forbidden
-    light = arrays.is_component(Component.LIGHT)
-    axis_lights = np.zeros_like(light, dtype=np.int64)
-    axis_lights[:, 1:] += light[:, :-1]
-    axis_lights[:, :-1] += light[:, 1:]
-    axis_lights[1:, :] += light[:-1, :]
-    axis_lights[:-1, :] += light[1:, :]
+    axis_lights = _beside_lights(grid).astype(np.int64)
     ys, xs = np.nonzero(free)
     tiles = np.stack([xs, ys], axis=1)
     if len(tiles) == 0:
@@ -177,7 +202,7 @@ def _repair(base: RoomGrid, tiles: list[tuple[int, int]], targets: np.ndarray) -
     checks = 0
     current = list(tiles)
     bad = _uncovered_count(base.with_components(Component.AIR_SUPPLY, current))
-    free = np.array(base.arrays.free_for_diffuser, dtype=bool)
+    free = diffuser_tiles(base, len(current))
     ys, xs = np.nonzero(free)
     all_tiles = np.stack([xs, ys], axis=1)
     centres = base.tile_centres(all_tiles)
