@@ -65,3 +65,18 @@ def test_geometry_rules_flag_misplaced_and_split_rooms() -> None:
     split = make_room(5, 3, outside=[(2, 0), (2, 1), (2, 2)])
     g3 = {r.rule: r for r in evaluate_geometry(split).rules}["G3"]
     assert not g3.passed and g3.values["parts"] == 2
+
+
+def test_a_perimeter_column_keeps_the_wall_line_behind_it() -> None:
+    """A point on the outer wall line at a column that touches the grid's edge is not inside the column,
+    so the D1 lattice keeps it (it was dropped once, hiding a 6.26 m coverage gap under CEN/TS)."""
+    from ceiling_grid.prepared import prepare
+
+    grid = make_room(10, 10, states={(0, 5): "column", (9, 0): "column"})
+    geo = geometry_of(grid)
+    t = grid.tile_size_m
+    wall_line = np.array([[0.0, 5.5 * t], [10 * t, 0.5 * t], [9.5 * t, 0.0]])
+    assert not geo.in_column(wall_line).any()
+    assert geo.in_column(np.array([[0.5 * t, 5.5 * t], [9.5 * t, 0.5 * t]])).all()  # their interiors are
+    lattice = {tuple(p) for p in np.round(prepare(grid).lattice.points, 6).tolist()}
+    assert (0.0, round(5.5 * t, 6)) in lattice

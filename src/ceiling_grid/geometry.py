@@ -107,7 +107,8 @@ class RoomGeometry:
     def distance_to_walls(self, points: np.ndarray) -> np.ndarray:
         return point_segment_distance(points, self.walls)
 
-    def _tile_lookup(self, mask: np.ndarray, points: np.ndarray, eps: float) -> np.ndarray:
+    def _tile_lookup(self, mask: np.ndarray, points: np.ndarray, eps: float, off_grid: bool = False) -> np.ndarray:
+        """Points within ``eps`` of a ``mask`` tile; beyond the grid's edge counts as ``off_grid``."""
         h, w = mask.shape
         pts = np.asarray(points, dtype=float).reshape(-1, 2)
         hit = np.zeros(len(pts), dtype=bool)
@@ -117,6 +118,8 @@ class RoomGeometry:
                 iy = np.floor((pts[:, 1] + dy) / self.tile).astype(np.int64)
                 ok = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
                 hit[ok] |= mask[iy[ok], ix[ok]]
+                if off_grid:
+                    hit |= ~ok
         return hit
 
     def inside(self, points: np.ndarray, eps: float = 1e-9) -> np.ndarray:
@@ -128,8 +131,9 @@ class RoomGeometry:
         col = self.in_room & ~self.ceiling
         if not col.any():
             return np.zeros(len(np.asarray(points).reshape(-1, 2)), dtype=bool)
-        # strictly inside: not within eps of any non-column tile
-        return ~self._tile_lookup(~col, points, eps)
+        # strictly inside: not within eps of any non-column tile, nor of the grid's edge (a perimeter
+        # column's outer side is the room's wall line, which stays ceiling for D1)
+        return ~self._tile_lookup(~col, points, eps, off_grid=True)
 
     def on_ceiling(self, points: np.ndarray) -> np.ndarray:
         """Points inside or on the room polygon and not strictly inside a column."""
