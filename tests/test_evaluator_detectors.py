@@ -155,3 +155,16 @@ def test_too_many_candidates_reports_no_optimum():
     d6 = _rule(report, "D6")
     assert report.metrics["n_optimal"] is None and d6.values["n_candidates"] > ev.DEFAULT_OPTIMUM_MAX_CANDIDATES
     assert "candidate sites" in d6.values["optimum_reason"]
+
+
+def test_infeasibility_names_what_took_the_last_legal_tile() -> None:
+    """A tiny BS 5839-1 room: walls (D2), a luminaire on the only legal tile (D5), or a diffuser (D3) is blamed."""
+    from ceiling_grid.evaluator.detectors import evaluate_detectors
+
+    too_small = evaluate_detectors(make_room(2, 2, detector_standard="bs5839_1")).infeasible
+    assert too_small is not None and too_small["rule"] == "D2" and "0.5 m from the walls" in too_small["reason"]
+    lit = evaluate_detectors(make_room(3, 3, detector_standard="bs5839_1", components={(1, 1): "light"})).infeasible
+    assert lit is not None and lit["rule"] == "D5" and "hold luminaires" in lit["reason"] and "(1, 1)" in lit["reason"]
+    aired = evaluate_detectors(make_room(3, 3, detector_standard="bs5839_1", components={(0, 0): "air_supply"}))
+    assert aired.infeasible is not None and aired.infeasible["rule"] == "D3"
+    assert "air terminal" in aired.infeasible["reason"]

@@ -230,7 +230,7 @@ def test_cli_infeasible_rooms_name_the_rule_and_exit_one(tmp_path: Path) -> None
     assert "INFEASIBLE (" in lines["all-blocked"] and "D5:" in lines["all-blocked"]
     assert "every ceiling tile is blocked" in lines["all-blocked"]
     assert "INFEASIBLE (" in lines["too-small"]
-    assert "no tile passes the wall (0.5 m) and air-terminal (1.0 m) clearances" in lines["too-small"]
+    assert "D2: " in lines["too-small"] and "no ceiling tile is 0.5 m from the walls" in lines["too-small"]
     for gid in paths:
         report = json.loads((out / f"{gid}.report.json").read_text())
         assert report["compliant"] is False and report["outcome"] == "infeasible"

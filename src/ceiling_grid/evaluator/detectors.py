@@ -336,16 +336,36 @@ def _rounded_min(v: np.ndarray) -> float | None:
     return round(m, 4) if math.isfinite(m) else None
 
 
+def _why_no_site(grid: RoomGrid) -> dict[str, str]:
+    """The rule that removes the last legal detector site: walls (D2), their occupants (D5), air terminals (D3)."""
+    spec = grid.detector_spec
+    arrays = grid.arrays
+    ceiling = arrays.is_state(TileState.CEILING, TileState.CUT_TILE)
+    if not ceiling.any():
+        return {"rule": "D5", "reason": f"{spec.title}: every ceiling tile is blocked for detectors"}
+    ys, xs = np.nonzero(ceiling)
+    c = site_clearances(prepare(grid), grid, np.stack([xs, ys], axis=1))
+    if not c.wall_ok.any():
+        return {"rule": "D2", "reason": f"{spec.title}: no ceiling tile is {spec.wall_min_m} m from the walls; the "
+                "room is too small for a detector under this rule set"}
+    wall_tiles = c.tiles[c.wall_ok]
+    free = arrays.free_for_detector[wall_tiles[:, 1], wall_tiles[:, 0]]
+    if not free.any():
+        taken = [tuple(t) for t in wall_tiles.tolist()]
+        by_light = all(arrays.component[y, x] == COMPONENT_CODES[Component.LIGHT] for x, y in taken)
+        what = "luminaires" if by_light else "other components"
+        return {"rule": "D5", "reason": f"{spec.title}: the only tiles {spec.wall_min_m} m from the walls "
+                f"({', '.join(map(str, taken[:4]))}) hold {what}; move one to free a tile for a detector"}
+    return {"rule": "D3", "reason": f"{spec.title}: every free tile {spec.wall_min_m} m from the walls is within "
+            f"{spec.air_terminal_min_m} m of an air terminal; move a diffuser or return grille"}
+
+
 def _infeasibility(grid: RoomGrid, geo: RoomGeometry, pts: np.ndarray, radius: float) -> dict[str, str] | None:
     """{"rule", "reason"} when no legal detector layout can pass D1 (every legal site together fails)."""
     spec = grid.detector_spec
     sites = legal_detector_sites(grid)
     if len(sites) == 0:
-        arrays = grid.arrays
-        if not arrays.free_for_detector.any() and len(grid.positions(Component.SMOKE_DETECTOR)) == 0:
-            return {"rule": "D5", "reason": f"{spec.title}: every ceiling tile is blocked for detectors"}
-        return {"rule": "D2/D3", "reason": f"{spec.title}: no tile passes the wall ({spec.wall_min_m} m) and "
-                f"air-terminal ({spec.air_terminal_min_m} m) clearances"}
+        return _why_no_site(grid)
     d, _ = nearest_geodesic(geo, grid.tile_centres(sites), pts)
     bad = int((d > radius + TOL).sum())
     if bad:
