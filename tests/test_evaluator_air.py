@@ -60,3 +60,12 @@ def test_no_free_tile_reports_infeasible():
     """A room with every tile blocked reports A1 infeasible."""
     report = evaluate_air(make_room(3, 3, states={(x, y): "sprinkler" for x in range(3) for y in range(3)}))
     assert report.infeasible is not None and report.infeasible["rule"] == "A1"
+
+
+def test_a4_reports_a_diffuser_throwing_into_a_luminaire() -> None:
+    """A4 (coordination, reported): a luminaire in a tile along a diffuser's throw is named; diagonal is fine."""
+    beside = evaluate_air(make_room(12, 10, components={(5, 5): "air_supply", (6, 5): "light"}))
+    a4 = next(r for r in beside.rules if r.rule == "A4")
+    assert not a4.passed and not a4.hard and a4.values["diffusers_beside_luminaires"] == [[5, 5]]
+    diagonal = evaluate_air(make_room(12, 10, components={(5, 5): "air_supply", (6, 6): "light"}))
+    assert next(r for r in diagonal.rules if r.rule == "A4").passed

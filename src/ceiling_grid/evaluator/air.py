@@ -115,6 +115,11 @@ def evaluate_air(grid: RoomGrid) -> StageReport:
                             {"t50_m": round(t50, 3), "jet_pass_fraction": round(frac, 4), "cv_area": round(cv, 4),
                              "t50_l_min": round(float(ratio.min()), 3) if n else None,
                              "t50_l_max": round(float(ratio.max()), 3) if n else None}))
+    beside = _beside_luminaires(grid)
+    rules.append(RuleResult("A4", not beside, False,
+                            "no luminaire beside a supply diffuser along its throw" if not beside else
+                            f"{len(beside)} diffusers throw into the luminaire next to them: {beside[:5]}",
+                            {"diffusers_beside_luminaires": [list(p) for p in beside[:20]]}))
     feasible, uncovered = _detector_feasible(grid)
     std = grid.detector_spec.title
     rules.append(RuleResult("C_detector_feasibility", feasible, True,
@@ -135,6 +140,13 @@ def evaluate_air(grid: RoomGrid) -> StageReport:
         "detector_feasible": feasible,
     }
     return StageReport("air_supply", rules, round(score, 4), metrics, infeasible)
+
+
+def _beside_luminaires(grid: RoomGrid) -> list[tuple[int, int]]:
+    """Diffuser tiles with a luminaire in one of the four tiles along their jets (coordination, A4)."""
+    lights = {tuple(t) for t in grid.positions(Component.LIGHT).tolist()}
+    return [(x, y) for x, y in grid.positions(Component.AIR_SUPPLY).tolist()
+            if lights & {(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)}]
 
 
 def _infeasibility(grid: RoomGrid, n_req: int) -> dict[str, str] | None:
