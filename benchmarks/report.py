@@ -115,6 +115,12 @@ def quality_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     margin_explained = [r for r in small if r["detectors"]["n"] != r["detectors"]["n_optimal"]
                         and r["detectors"].get("n_optimal_design_radius") == r["detectors"]["n"]]
     lights = [r for r in ok if r["lights"]["n"]]
+    plain = [r for r in lights if r["rectangle"] and not r["blocked"]]
+    obstructed = [r for r in lights if r["blocked"]]
+
+    def _reg(r: dict[str, Any]) -> dict[str, Any]:
+        return dict(r["lights"].get("regularity") or {})
+
     return {
         "rooms": n,
         "errors": n - len(ok),
@@ -132,6 +138,11 @@ def quality_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "lights_le_regular": sum(1 for r in lights if r["lights"]["regular_array"] is not None
                                  and r["lights"]["n"] <= r["lights"]["regular_array"]),
         "lights_rooms": len(lights),
+        "regular_plain_rectangles": sum(1 for r in plain if _reg(r).get("regular")),
+        "plain_rectangles": len(plain),
+        "obstructed_rooms": len(obstructed),
+        "obstructed_aligned_80": sum(1 for r in obstructed if (_reg(r).get("aligned_fraction") or 0) >= 0.8
+                                     and (_reg(r).get("max_gap_deviation_tiles") or 0) <= 2),
         "lights_ratio_lumen_median": _median([r["lights"]["n"] / r["lights"]["lumen_method"] for r in lights])
         if lights else None,
         "lights_ratio_regular_median": _median([r["lights"]["n"] / r["lights"]["regular_array"] for r in lights
