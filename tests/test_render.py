@@ -130,3 +130,15 @@ def test_supplied_illuminance_must_match_the_grid(room: RoomGrid) -> None:
     """An illuminance array of the wrong shape is rejected with the expected shape."""
     with pytest.raises(ValueError, match="height·k, width·k"):
         render_svg(room, illuminance=np.zeros((7, 7)))
+
+
+def test_dimension_lines_give_the_wall_offsets_and_spacings() -> None:
+    """Above the plan: wall offset, column spacing, wall offset (m); left of it: the same for the rows."""
+    grid = make_room(10, 8, components={(2, 1): "light", (7, 1): "light", (2, 6): "light", (7, 6): "light"})
+    root = ET.fromstring(render_svg(grid, illuminance=False))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    dims = root.find(".//s:g[@class='dimensions']", ns)
+    assert dims is not None
+    labels = [t.text for t in dims.findall("s:text", ns)]
+    assert labels == ["1.50", "3.00", "1.50", "0.90", "3.00", "0.90"]  # columns at x 2, 7; rows at y 1, 6
+    assert render_svg(make_room(10, 8), illuminance=False).count('class="dimensions"') == 0

@@ -35,6 +35,9 @@ DEFAULT_MAX_SAMPLE_WORK = 6e7  # samples x luminaire sub-sources per illuminance
 MAX_SAMPLES_PER_TILE = 4
 MARGIN = 24.0
 TITLE_H = 64.0
+DIM_H = 30.0  # band above the plan for the luminaire columns' dimension line
+DIM_W = 52.0  # band left of the plan for the rows' dimension line
+DIM_MIN_LABEL_PX = 30.0  # a gap narrower than this on the drawing gets ticks but no figure
 LEGEND_W = 250.0
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
@@ -460,6 +463,38 @@ def _components_layer(grid: RoomGrid, fr: _Frame) -> list[str]:
     return out
 
 
+def _dimension_lines(grid: RoomGrid, fr: _Frame) -> list[str]:
+    """Designer's dimension lines for the luminaires: wall offsets and spacings of the columns (above the
+    plan) and of the rows (left of it), in metres."""
+    lights = grid.positions(Component.LIGHT)
+    if len(lights) == 0:
+        return []
+    iy, ix = np.nonzero(grid.arrays.in_room)
+    t = grid.tile_size_m
+    cols = [float(ix.min()) * t, *((np.unique(lights[:, 0]) + 0.5) * t).tolist(), float(ix.max() + 1) * t]
+    rows = [float(iy.min()) * t, *((np.unique(lights[:, 1]) + 0.5) * t).tolist(), float(iy.max() + 1) * t]
+    k = fr.k
+    out = ['<g class="dimensions" stroke="#455a64" fill="#455a64" font-size="10.5">']
+    y = fr.oy - DIM_H / 2
+    px = [fr.ox + v * k for v in cols]
+    out.append(f'<path d="M{_f(px[0])} {_f(y)}H{_f(px[-1])}" stroke-width="0.8" fill="none"/>')
+    out += [f'<path d="M{_f(x)} {_f(y - 4)}v8" stroke-width="0.8"/>' for x in px]
+    for a, b, va, vb in zip(px, px[1:], cols, cols[1:], strict=False):
+        if b - a >= DIM_MIN_LABEL_PX:
+            out.append(f'<text x="{_f((a + b) / 2)}" y="{_f(y - 4)}" text-anchor="middle" stroke="none">'
+                       f"{vb - va:.2f}</text>")
+    x = fr.ox - DIM_W / 2
+    py = [fr.oy + v * k for v in rows]
+    out.append(f'<path d="M{_f(x)} {_f(py[0])}V{_f(py[-1])}" stroke-width="0.8" fill="none"/>')
+    out += [f'<path d="M{_f(x - 4)} {_f(yy)}h8" stroke-width="0.8"/>' for yy in py]
+    for a, b, va, vb in zip(py, py[1:], rows, rows[1:], strict=False):
+        if b - a >= DIM_MIN_LABEL_PX:
+            out.append(f'<text x="{_f(x - 6)}" y="{_f((a + b) / 2 + 3.5)}" text-anchor="end" stroke="none">'
+                       f"{vb - va:.2f}</text>")
+    out.append("</g>")
+    return out
+
+
 def _scale_bar(grid: RoomGrid, fr: _Frame) -> str:
     t, k, ox = grid.tile_size_m, fr.k, fr.ox
     bar_m: float = next((m for m in (20, 10, 5, 2, 1) if m * k <= fr.pw * 0.4), 1)
@@ -527,7 +562,7 @@ def render_svg(
     w, h = grid.width, grid.height
     s = max(MIN_TILE_PX, min(MAX_TILE_PX, plan_px / max(w, h)))
     s = math.floor(s * 10) / 10
-    fr = _Frame(s, MARGIN, MARGIN + TITLE_H, w * s, h * s, s / grid.tile_size_m)
+    fr = _Frame(s, MARGIN + DIM_W, MARGIN + TITLE_H + DIM_H, w * s, h * s, s / grid.tile_size_m)
     lux = _lux_values(grid, illuminance)
     finite = lux[np.isfinite(lux)] if lux is not None else np.zeros(0)
     vmax = _nice_max(max(float(finite.max()) if finite.size else 0.0, grid.room_spec.target_lux * 1.25))
@@ -542,6 +577,7 @@ def render_svg(
     out.append(_blocked_layer(grid, fr))
     out += _grid_layer(grid, fr)
     out += _components_layer(grid, fr)
+    out += _dimension_lines(grid, fr)
     out.append(_scale_bar(grid, fr))
     out += _legend(grid, legend, lux is not None, vmax)
     out.append("</svg>")
