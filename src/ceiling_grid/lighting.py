@@ -306,7 +306,8 @@ class Regularity:
     rows: int
     columns: int
     complete: bool  # every row x column crossing inside the room holds a fixture (within one tile)
-    symmetry_x: float  # fraction of fixtures whose mirror about the vertical centre line is a fixture
+    symmetry_x: float  # fraction of fixtures mirrored about the vertical centre line (by a fixture, or by
+    # a tile outside the room: an L's wings are not asked to mirror each other)
     symmetry_y: float  # the same about the horizontal centre line
     aligned: float  # fraction of fixtures that share a row and a column with others
     max_gap_deviation_tiles: float  # largest deviation of a gap from its row's or column's mean
@@ -356,8 +357,12 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     iy, ix = np.nonzero(room.in_room)
     x0, x1, y0, y1 = int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
     occupied = {(int(x), int(y)) for x, y in tiles.tolist()}
-    sym_x = np.mean([(x0 + x1 - x, y) in occupied for x, y in occupied])
-    sym_y = np.mean([(x, y0 + y1 - y) in occupied for x, y in occupied])
+
+    def mirrored(x: int, y: int) -> bool:  # the mirror tile holds a fixture, or the room has no ceiling there
+        return (x, y) in occupied or not room.in_room[y, x]
+
+    sym_x = np.mean([mirrored(x0 + x1 - x, y) for x, y in occupied])
+    sym_y = np.mean([mirrored(x, y0 + y1 - y) for x, y in occupied])
     row_at = [round(float(np.median(ys[row == k]))) for k in range(n_rows)]
     col_at = [round(float(np.median(xs[col == k]))) for k in range(n_cols)]
     complete = True
