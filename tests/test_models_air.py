@@ -106,3 +106,15 @@ def test_no_diffuser_beside_a_luminaire_along_its_throw() -> None:
         lights = {tuple(t) for t in placed.positions(Component.LIGHT).tolist()}
         for x, y in placed.positions(Component.AIR_SUPPLY).tolist():
             assert not lights & {(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)}, (x, y)
+
+
+def test_diffusers_above_the_airflow_minimum_say_why() -> None:
+    """A 24 x 36 m classroom gets more diffusers than its airflow needs for the throw; the result says so."""
+    result = place(AirSupplyModel(), make_room(40, 60, room_type="classroom"))
+    d = result.diagnostics
+    assert result.count > d["n_required"] and d["above_airflow_minimum"] == result.count - d["n_required"]
+    assert "throw" in d["why_more"]
+    a1 = next(r for r in evaluate_air(result.grid).rules if r.rule == "A1")
+    assert a1.values["above_minimum"] == d["above_airflow_minimum"] and "above the airflow minimum" in a1.message
+    plain = place(AirSupplyModel(), make_room(24, 14))
+    assert plain.diagnostics["above_airflow_minimum"] == 0 and plain.diagnostics["why_more"] is None

@@ -95,9 +95,11 @@ def evaluate_air(grid: RoomGrid) -> StageReport:
     n = grid.count(Component.AIR_SUPPLY)
     rules: list[RuleResult] = []
     a1 = n * spec.capacity_l_s >= q - TOL
+    more = f"; {n - n_req} above the airflow minimum of {n_req}" if a1 and n > n_req else ""
     rules.append(RuleResult("A1", a1, True,
-                            f"{n} diffusers x {spec.capacity_l_s} L/s {'>=' if a1 else '<'} Q_supply {q:.1f} L/s",
-                            {"q_supply_l_s": round(q, 3), "n_required": n_req, "n_diffusers": n}))
+                            f"{n} diffusers x {spec.capacity_l_s} L/s {'>=' if a1 else '<'} Q_supply {q:.1f} L/s{more}",
+                            {"q_supply_l_s": round(q, 3), "n_required": n_req, "n_diffusers": n,
+                             "above_minimum": max(0, n - n_req)}))
     bad = misplaced_tiles(grid, Component.AIR_SUPPLY)
     rules.append(RuleResult("A2", not bad, True,
                             "every diffuser on a free ceiling tile" if not bad

@@ -315,7 +315,11 @@ class AirSupplyModel:
         new = grid.with_components(Component.AIR_SUPPLY, tiles)
         report = judge(new)
         count = len(existing) + len(tiles)
-        details.update(strategy=strategy, placed=len(tiles), detector_feasible=bad == 0, metrics=report.metrics)
+        extra = count - n_req
+        details.update(strategy=strategy, placed=len(tiles), detector_feasible=bad == 0, metrics=report.metrics,
+                       above_airflow_minimum=max(0, extra),
+                       why_more=(f"{extra} more than the airflow needs, so that every jet's T50/L stays in "
+                                 f"{DEFAULT_JET_WINDOW[0]}-{DEFAULT_JET_WINDOW[1]} (throw)") if extra > 0 else None)
         log.info("diffusers_placed", grid_id=grid.grid_id, count=count, strategy=strategy,
                  detector_feasible=bad == 0, seconds=round(time.perf_counter() - start, 4))
         compliant = report.compliant and infeasible is None
