@@ -30,7 +30,7 @@ unit: setup
 	$(VENV)/bin/pytest -q -m "not integration and not browser"
 
 test: setup system-deps lint ## the full suite: lint, unit, dependency audit (tests/test_audit.py), Airflow, browser
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 lock: ## re-resolve requirements.lock from requirements-dev.txt
 	uv pip compile requirements-dev.txt --python-version 3.11 -o requirements.lock -q
