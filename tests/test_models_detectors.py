@@ -212,3 +212,13 @@ def test_candidate_cap_uses_the_pattern_path():
     result = place(SmokeDetectorModel(max_ilp_candidates=100), room)
     assert result.compliant and result.diagnostics["solver"] == "pattern+greedy"
     assert result.diagnostics["optimal"] is False and "candidate limit 100" in result.diagnostics["solver_reason"]
+
+
+def test_a_lone_detector_sits_at_the_centre_when_the_rules_allow() -> None:
+    """One detector covers a 10 x 10 office with a diffuser and a luminaire off centre; of the legal tiles it
+    takes one at the centre, not the one farthest from the other trades."""
+    trades = {(7, 4): "air_supply", (2, 2): "light"}
+    result = place(SmokeDetectorModel(), make_room(10, 10, detector_standard="nfpa72", components=trades))
+    assert result.count == 1
+    (x, y), = result.grid.positions(Component.SMOKE_DETECTOR).tolist()
+    assert {x, y} <= {4, 5}

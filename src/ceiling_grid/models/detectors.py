@@ -84,6 +84,7 @@ class CandidateSites:
 
 
 DEFAULT_CLEARANCE_CAP_M = 3.0
+DEFAULT_CENTRE_WEIGHT = 0.6  # tie-break weight of distance from the centre vs crowding by walls and trades
 
 
 def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> CandidateSites:
@@ -102,7 +103,13 @@ def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> Candida
         keep &= c.luminaire_ok
     counts["luminaire"] = int(keep.sum())
     clearance = c.nearest[keep]
-    weights = 1.0 - np.minimum(clearance, DEFAULT_CLEARANCE_CAP_M) / DEFAULT_CLEARANCE_CAP_M
+    crowded = 1.0 - np.minimum(clearance, DEFAULT_CLEARANCE_CAP_M) / DEFAULT_CLEARANCE_CAP_M
+    # among covers of equal count, prefer sites near the room's centre (a lone detector sits centred, pairs
+    # and rows symmetric about it), then those clear of the other trades
+    x0, y0, x1, y1 = prepare(grid).geometry.bbox
+    half = max(np.hypot(x1 - x0, y1 - y0) / 2, 1e-9)
+    off_centre = np.hypot(c.centres[keep, 0] - (x0 + x1) / 2, c.centres[keep, 1] - (y0 + y1) / 2) / half
+    weights = DEFAULT_CENTRE_WEIGHT * off_centre + (1.0 - DEFAULT_CENTRE_WEIGHT) * crowded
     return CandidateSites(c.tiles[keep], c.centres[keep], weights, counts, luminaire_filter, stages)
 
 
