@@ -114,11 +114,11 @@ def test_regular_array_positions() -> None:
 
 def test_symmetric_snapping_and_the_parity_rule() -> None:
     """Odd counts in even spans cannot be symmetric; every other count is mirrored exactly."""
-    from ceiling_grid.lighting import _axis_tiles, symmetric_shape
+    from ceiling_grid.lighting import axis_tiles, symmetric_shape
 
     for span in range(1, 30):
         for count in range(1, span + 1):
-            tiles = _axis_tiles(0, span, count)
+            tiles = axis_tiles(0, span, count)
             assert len(set(tiles)) == count and tiles == sorted(tiles)
             mirrored = [span - 1 - t for t in tiles][::-1] == tiles
             assert mirrored == (count % 2 == 0 or span % 2 == 1), (span, count)

@@ -118,3 +118,11 @@ def test_diffusers_above_the_airflow_minimum_say_why() -> None:
     assert a1.values["above_minimum"] == d["above_airflow_minimum"] and "above the airflow minimum" in a1.message
     plain = place(AirSupplyModel(), make_room(24, 14))
     assert plain.diagnostics["above_airflow_minimum"] == 0 and plain.diagnostics["why_more"] is None
+
+
+def test_diffusers_in_a_plain_rectangle_are_symmetric() -> None:
+    """An unobstructed rectangle gets a diffuser array mirrored about both centre lines."""
+    for w, h in ((24, 14), (20, 12), (17, 11)):
+        lit = place(LightModelA(), make_room(w, h)).grid
+        tiles = {tuple(t) for t in place(AirSupplyModel(), lit).grid.positions(Component.AIR_SUPPLY).tolist()}
+        assert tiles and {(w - 1 - x, y) for x, y in tiles} == tiles and {(x, h - 1 - y) for x, y in tiles} == tiles

@@ -20,6 +20,7 @@ __all__ = [
     "FixtureRules",
     "Regularity",
     "array_shapes",
+    "axis_tiles",
     "fixture_rules",
     "lpd_w_m2",
     "lumen_method_count",
@@ -191,7 +192,7 @@ def array_shapes(room: PreparedRoom, shr_max: float | None = None) -> list[tuple
     return list(zip(gx[order].tolist(), gy[order].tolist(), strict=True))
 
 
-def _axis_tiles(lo: int, span: int, count: int) -> list[int]:
+def axis_tiles(lo: int, span: int, count: int) -> list[int]:
     """Tiles of ``count`` equally spaced centres across ``span`` tiles from ``lo``, snapped symmetrically.
 
     The ideal centres sit at (i + 1/2)·span/count. One that falls on a tile boundary goes to the tile on
@@ -223,7 +224,7 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
                   occupied: np.ndarray | None = None) -> np.ndarray:
     """(n, 2) tiles of an nx x ny array on the room's bounding box: wall offset S/2, symmetric snapping.
 
-    Rows and columns come from :func:`_axis_tiles`. A target outside the room is dropped (L-shapes).
+    Rows and columns come from :func:`axis_tiles`. A target outside the room is dropped (L-shapes).
     A target on a tile that is not ``free`` moves to the nearest free, unused tile that keeps its row
     or its column (first towards the room's centre line, so symmetric obstacles keep the array
     symmetric), else to the nearest free tile. A target on an ``occupied`` tile (a pre-placed light)
@@ -233,8 +234,8 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     occ = np.zeros_like(free) if occupied is None else np.asarray(occupied, dtype=bool)
     iy, ix = np.nonzero(room.in_room)
     x0, x1, y0, y1 = int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
-    cols = _axis_tiles(x0, x1 - x0 + 1, nx)
-    rows = _axis_tiles(y0, y1 - y0 + 1, ny)
+    cols = axis_tiles(x0, x1 - x0 + 1, nx)
+    rows = axis_tiles(y0, y1 - y0 + 1, ny)
     targets = [(x, y) for y in rows for x in cols if room.in_room[y, x] and not occ[y, x]]
     used = np.zeros_like(free)
     placed: dict[int, tuple[int, int]] = {}

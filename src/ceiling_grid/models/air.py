@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 from ..coverage import edge_distance
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
+from ..lighting import axis_tiles
 from .base import Infeasible, Judge, ModelResult, Stage
 from .detectors import (
     DEFAULT_LATTICE_STEP_M,
@@ -112,9 +113,11 @@ def _targets(grid: RoomGrid, geo: RoomGeometry, n_new: int, existing: np.ndarray
     if geo.is_rectangle and len(existing) == 0:
         spec = grid.diffuser_spec()
         nx, ny = _array_choice(x1 - x0, y1 - y0, n_new, spec.t50_at_capacity_m / spec.capacity_l_s, q)
-        xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
-        ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
-        gx, gy = np.meshgrid(xs, ys)
+        # the cell centres, snapped to tiles symmetrically (as the luminaire arrays are)
+        t = grid.tile_size_m
+        cols = axis_tiles(round(x0 / t), round((x1 - x0) / t), nx)
+        rows = axis_tiles(round(y0 / t), round((y1 - y0) / t), ny)
+        gx, gy = np.meshgrid((np.array(cols) + 0.5) * t, (np.array(rows) + 0.5) * t)
         return np.stack([gx.ravel(), gy.ravel()], axis=1)
     ys_, xs_ = np.nonzero(geo.ceiling)
     samples = grid.tile_centres(np.stack([xs_, ys_], axis=1))
