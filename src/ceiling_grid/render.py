@@ -473,25 +473,32 @@ def _dimension_lines(grid: RoomGrid, fr: _Frame) -> list[str]:
     t = grid.tile_size_m
     cols = [float(ix.min()) * t, *((np.unique(lights[:, 0]) + 0.5) * t).tolist(), float(ix.max() + 1) * t]
     rows = [float(iy.min()) * t, *((np.unique(lights[:, 1]) + 0.5) * t).tolist(), float(iy.max() + 1) * t]
-    k = fr.k
-    out = ['<g class="dimensions" stroke="#455a64" fill="#455a64" font-size="10.5">']
-    y = fr.oy - DIM_H / 2
-    px = [fr.ox + v * k for v in cols]
-    out.append(f'<path d="M{_f(px[0])} {_f(y)}H{_f(px[-1])}" stroke-width="0.8" fill="none"/>')
-    out += [f'<path d="M{_f(x)} {_f(y - 4)}v8" stroke-width="0.8"/>' for x in px]
-    for a, b, va, vb in zip(px, px[1:], cols, cols[1:], strict=False):
-        if b - a >= DIM_MIN_LABEL_PX:
-            out.append(f'<text x="{_f((a + b) / 2)}" y="{_f(y - 4)}" text-anchor="middle" stroke="none">'
+    return ['<g class="dimensions" stroke="#455a64" fill="#455a64" font-size="10.5">',
+            *_dimension_line(cols, fr.ox, fr.k, fr.oy - DIM_H / 2, across=True),
+            *_dimension_line(rows, fr.oy, fr.k, fr.ox - DIM_W / 2, across=False), "</g>"]
+
+
+def _dimension_line(marks_m: list[float], origin: float, k: float, at: float, *, across: bool) -> list[str]:
+    """One dimension line through ``marks_m`` (metres from the plan origin): a ruled line, a tick at each
+    mark, and the gap in metres between ticks far enough apart. ``across``: horizontal, above the plan."""
+    pos = [origin + v * k for v in marks_m]
+
+    def point(p: float, q: float) -> str:
+        return f"{_f(p)} {_f(q)}" if across else f"{_f(q)} {_f(p)}"
+
+    run = "H" if across else "V"
+    tick = "v8" if across else "h8"
+    out = [f'<path d="M{point(pos[0], at)}{run}{_f(pos[-1])}" stroke-width="0.8" fill="none"/>']
+    out += [f'<path d="M{point(p, at - 4)}{tick}" stroke-width="0.8"/>' for p in pos]
+    for a, b, va, vb in zip(pos, pos[1:], marks_m, marks_m[1:], strict=False):
+        if b - a < DIM_MIN_LABEL_PX:
+            continue
+        if across:
+            out.append(f'<text x="{_f((a + b) / 2)}" y="{_f(at - 4)}" text-anchor="middle" stroke="none">'
                        f"{vb - va:.2f}</text>")
-    x = fr.ox - DIM_W / 2
-    py = [fr.oy + v * k for v in rows]
-    out.append(f'<path d="M{_f(x)} {_f(py[0])}V{_f(py[-1])}" stroke-width="0.8" fill="none"/>')
-    out += [f'<path d="M{_f(x - 4)} {_f(yy)}h8" stroke-width="0.8"/>' for yy in py]
-    for a, b, va, vb in zip(py, py[1:], rows, rows[1:], strict=False):
-        if b - a >= DIM_MIN_LABEL_PX:
-            out.append(f'<text x="{_f(x - 6)}" y="{_f((a + b) / 2 + 3.5)}" text-anchor="end" stroke="none">'
+        else:
+            out.append(f'<text x="{_f(at - 6)}" y="{_f((a + b) / 2 + 3.5)}" text-anchor="end" stroke="none">'
                        f"{vb - va:.2f}</text>")
-    out.append("</g>")
     return out
 
 
