@@ -23,6 +23,7 @@ __all__ = [
     "air_terminals",
     "design_radius",
     "edge_distance",
+    "luminaires_in_throw",
     "site_clearances",
     "wall_clearance",
 ]
@@ -46,17 +47,14 @@ def edge_distance(points: np.ndarray, tiles: np.ndarray, tile: float, chunk: int
     """
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     cells = np.asarray(tiles, dtype=float).reshape(-1, 2)
-    rows, cols = (cells, pts) if per_tile else (pts, cells)
+    centres = (cells + 0.5) * tile
+    rows, cols = (centres, pts) if per_tile else (pts, centres)  # the distance is symmetric: chunk the rows
     if len(cols) == 0:
         return np.full(len(rows), np.inf)
-    centres = (cells + 0.5) * tile
     out = np.empty(len(rows))
     step = max(1, chunk // len(cols))
     for s in range(0, len(rows), step):
-        if per_tile:
-            d = np.maximum(np.abs(centres[s : s + step, None, :] - pts[None, :, :]) - tile / 2, 0.0)
-        else:
-            d = np.maximum(np.abs(pts[s : s + step, None, :] - centres[None, :, :]) - tile / 2, 0.0)
+        d = np.maximum(np.abs(rows[s : s + step, None, :] - cols[None, :, :]) - tile / 2, 0.0)
         out[s : s + step] = np.sqrt((d * d).sum(axis=2)).min(axis=1)
     return out
 
@@ -73,6 +71,18 @@ def wall_clearance(room: PreparedRoom, xy: np.ndarray) -> np.ndarray:
         d = np.minimum(xy[:, along] - lo, hi - xy[:, along])
         return np.where(np.abs(xy[:, across] - mid) <= 1e-6, d, 0.0)
     return geo.distance_to_walls(xy)
+
+
+def luminaires_in_throw(grid: RoomGrid) -> np.ndarray:
+    """(h, w) luminaires in the four tiles next to each tile along a row or column: what a supply diffuser
+    there would throw into (coordination between the trades)."""
+    light = grid.arrays.is_component(Component.LIGHT).astype(np.int64)
+    out = np.zeros_like(light)
+    out[:, 1:] += light[:, :-1]
+    out[:, :-1] += light[:, 1:]
+    out[1:, :] += light[:-1, :]
+    out[:-1, :] += light[1:, :]
+    return out
 
 
 def air_terminals(grid: RoomGrid) -> np.ndarray:

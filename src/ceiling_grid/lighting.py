@@ -215,8 +215,8 @@ def axis_tiles(lo: int, span: int, count: int) -> list[int]:
 
 def symmetric_shape(room: PreparedRoom, nx: int, ny: int) -> bool:
     """Whether an nx x ny array can be symmetric here: an odd count needs an odd number of tiles across."""
-    iy, ix = np.nonzero(room.in_room)
-    w, h = int(ix.max() - ix.min()) + 1, int(iy.max() - iy.min()) + 1
+    x0, x1, y0, y1 = room.tile_bbox
+    w, h = x1 - x0 + 1, y1 - y0 + 1
     return (nx % 2 == 0 or w % 2 == 1) and (ny % 2 == 0 or h % 2 == 1)
 
 
@@ -232,8 +232,7 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     """
     free = np.array(free, dtype=bool)
     occ = np.zeros_like(free) if occupied is None else np.asarray(occupied, dtype=bool)
-    iy, ix = np.nonzero(room.in_room)
-    x0, x1, y0, y1 = int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
+    x0, x1, y0, y1 = room.tile_bbox
     cols = axis_tiles(x0, x1 - x0 + 1, nx)
     rows = axis_tiles(y0, y1 - y0 + 1, ny)
     targets = [(x, y) for y in rows for x in cols if room.in_room[y, x] and not occ[y, x]]
@@ -355,8 +354,7 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     row_size = np.bincount(row)[row]
     col_size = np.bincount(col)[col]
     aligned = ((row_size >= 2) | (n_cols == 1)) & ((col_size >= 2) | (n_rows == 1))
-    iy, ix = np.nonzero(room.in_room)
-    x0, x1, y0, y1 = int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
+    x0, x1, y0, y1 = room.tile_bbox
     occupied = {(int(x), int(y)) for x, y in tiles.tolist()}
 
     def mirrored(x: int, y: int) -> bool:  # the mirror tile holds a fixture, or the room has no ceiling there

@@ -93,6 +93,12 @@ class PreparedRoom:
         return (np.asarray(xy, dtype=float) + 0.5) * self.tile
 
     @cached_property
+    def tile_bbox(self) -> tuple[int, int, int, int]:
+        """(x0, x1, y0, y1): the first and last tile column and row inside the room."""
+        iy, ix = np.nonzero(self.in_room)
+        return int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
+
+    @cached_property
     def calc(self) -> CalculationGrid:
         """The §2.2 grid on the evaluation bounding box (L1 + L2)."""
         return _calculation_grid(self)

@@ -20,6 +20,7 @@ from .config import DEFAULT_MAINTENANCE_FACTOR
 from .evaluator.report import ComplianceReport
 from .geometry import geometry_of
 from .grid import COMPONENT_CODES, STATE_CODES, Component, RoomGrid, TileState
+from .prepared import prepare
 
 __all__ = [
     "DEFAULT_MAX_SAMPLE_WORK",
@@ -469,10 +470,10 @@ def _dimension_lines(grid: RoomGrid, fr: _Frame) -> list[str]:
     lights = grid.positions(Component.LIGHT)
     if len(lights) == 0:
         return []
-    iy, ix = np.nonzero(grid.arrays.in_room)
+    x0, x1, y0, y1 = prepare(grid).tile_bbox
     t = grid.tile_size_m
-    cols = [float(ix.min()) * t, *((np.unique(lights[:, 0]) + 0.5) * t).tolist(), float(ix.max() + 1) * t]
-    rows = [float(iy.min()) * t, *((np.unique(lights[:, 1]) + 0.5) * t).tolist(), float(iy.max() + 1) * t]
+    cols = [x0 * t, *((np.unique(lights[:, 0]) + 0.5) * t).tolist(), (x1 + 1) * t]
+    rows = [y0 * t, *((np.unique(lights[:, 1]) + 0.5) * t).tolist(), (y1 + 1) * t]
     return ['<g class="dimensions" stroke="#455a64" fill="#455a64" font-size="10.5">',
             *_dimension_line(cols, fr.ox, fr.k, fr.oy - DIM_H / 2, across=True),
             *_dimension_line(rows, fr.oy, fr.k, fr.ox - DIM_W / 2, across=False), "</g>"]

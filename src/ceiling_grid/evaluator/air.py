@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..coverage import luminaires_in_throw
 from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
@@ -146,9 +147,8 @@ def evaluate_air(grid: RoomGrid) -> StageReport:
 
 def _beside_luminaires(grid: RoomGrid) -> list[tuple[int, int]]:
     """Diffuser tiles with a luminaire in one of the four tiles along their jets (coordination, A4)."""
-    lights = {tuple(t) for t in grid.positions(Component.LIGHT).tolist()}
-    return [(x, y) for x, y in grid.positions(Component.AIR_SUPPLY).tolist()
-            if lights & {(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)}]
+    in_throw = luminaires_in_throw(grid)
+    return [(x, y) for x, y in grid.positions(Component.AIR_SUPPLY).tolist() if in_throw[y, x]]
 
 
 def _infeasibility(grid: RoomGrid, n_req: int) -> dict[str, str] | None:

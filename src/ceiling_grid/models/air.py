@@ -19,10 +19,12 @@ import numpy as np
 import structlog
 from scipy.spatial import cKDTree
 
-from ..coverage import edge_distance
+from ..coverage import edge_distance, luminaires_in_throw
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
 from ..lighting import axis_tiles
+from ..prepared import prepare
+from ..setcover import uncovered
 from .base import Infeasible, Judge, ModelResult, Stage
 from .detectors import (
     DEFAULT_LATTICE_STEP_M,
@@ -115,8 +117,9 @@ def _targets(grid: RoomGrid, geo: RoomGeometry, n_new: int, existing: np.ndarray
         nx, ny = _array_choice(x1 - x0, y1 - y0, n_new, spec.t50_at_capacity_m / spec.capacity_l_s, q)
         # the cell centres, snapped to tiles symmetrically (as the luminaire arrays are)
         t = grid.tile_size_m
-        cols = axis_tiles(round(x0 / t), round((x1 - x0) / t), nx)
-        rows = axis_tiles(round(y0 / t), round((y1 - y0) / t), ny)
+        tx0, tx1, ty0, ty1 = prepare(grid).tile_bbox
+        cols = axis_tiles(tx0, tx1 - tx0 + 1, nx)
+        rows = axis_tiles(ty0, ty1 - ty0 + 1, ny)
         gx, gy = np.meshgrid((np.array(cols) + 0.5) * t, (np.array(rows) + 0.5) * t)
         return np.stack([gx.ravel(), gy.ravel()], axis=1)
     ys_, xs_ = np.nonzero(geo.ceiling)
@@ -124,34 +127,21 @@ def _targets(grid: RoomGrid, geo: RoomGeometry, n_new: int, existing: np.ndarray
     return _lloyd(samples, grid.tile_centres(existing), n_new)
 
 
-def _near_detectors(grid: RoomGrid) -> np.ndarray:
-    """(h, w) tiles whose edge is closer than the D3 clearance to a detector already on the grid."""
+def _within_d3(grid: RoomGrid, detectors_xy: np.ndarray) -> np.ndarray:
+    """(h, w) tiles whose edge is closer than the D3 air-terminal clearance to one of the detector centres."""
     h, w = grid.arrays.state.shape
-    detectors = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
-    if len(detectors) == 0:
-        return np.zeros((h, w), dtype=bool)
     gy, gx = np.mgrid[0:h, 0:w]
     tiles = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    d = edge_distance(detectors, tiles, grid.tile_size_m, per_tile=True)
+    d = edge_distance(detectors_xy, tiles, grid.tile_size_m, per_tile=True)  # inf without detectors
     return np.asarray((d < grid.detector_spec.air_terminal_min_m - 1e-9).reshape(h, w))
-
-
-def _beside_lights(grid: RoomGrid) -> np.ndarray:
-    """(h, w) tiles next to a luminaire along a row or column: a diffuser there throws into it."""
-    light = grid.arrays.is_component(Component.LIGHT)
-    out = np.zeros_like(light, dtype=bool)
-    out[:, 1:] |= light[:, :-1]
-    out[:, :-1] |= light[:, 1:]
-    out[1:, :] |= light[:-1, :]
-    out[:-1, :] |= light[1:, :]
-    return out
 
 
 def diffuser_tiles(grid: RoomGrid, needed: int = 0) -> np.ndarray:
     """(h, w) tiles a new diffuser may take: free, clear of the detectors already there (D3), and not
     beside a luminaire (its throw) while at least ``needed`` such tiles remain."""
-    free = np.array(grid.arrays.free_for_diffuser, dtype=bool) & ~_near_detectors(grid)
-    clear = free & ~_beside_lights(grid)
+    placed = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
+    free = np.array(grid.arrays.free_for_diffuser, dtype=bool) & ~_within_d3(grid, placed)
+    clear = free & (luminaires_in_throw(grid) == 0)
     return np.asarray(clear if int(clear.sum()) >= max(needed, 1) else free)
 
 
@@ -160,7 +150,7 @@ def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = No
     free = diffuser_tiles(grid, len(targets))
     if forbidden is not None:
         free &= ~forbidden
-    axis_lights = _beside_lights(grid).astype(np.int64)
+    axis_lights = luminaires_in_throw(grid)
     ys, xs = np.nonzero(free)
     tiles = np.stack([xs, ys], axis=1)
     if len(tiles) == 0:
@@ -182,22 +172,16 @@ def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = No
 
 def _uncovered_count(grid: RoomGrid) -> int:
     """Demand points no remaining detector candidate can cover (0 = detector-feasible)."""
-    from ..geodesic import nearest_geodesic
 
     geo = geometry_of(grid)
     problem = cover_problem(grid)
     pts = problem.points
     existing = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
-    if len(existing):
-        d, _ = nearest_geodesic(geo, existing, pts)
-        pts = pts[d > problem.radius + 1e-9]
+    pts = pts[uncovered(geo, existing, pts, problem.radius)]
     if len(pts) == 0:
         return 0
     sites = candidate_sites(grid, luminaire_filter=False)
-    if len(sites.centres) == 0:
-        return len(pts)
-    d, _ = nearest_geodesic(geo, sites.centres, pts)
-    return int((d > problem.radius + 1e-9).sum())
+    return int(uncovered(geo, sites.centres, pts, problem.radius).sum())
 
 
 def _repair(base: RoomGrid, tiles: list[tuple[int, int]], targets: np.ndarray) -> tuple[list[tuple[int, int]], int]:
@@ -247,25 +231,14 @@ def _reserve_sites(base: RoomGrid) -> np.ndarray | None:
     sites = candidate_sites(base, luminaire_filter=False)
     if len(sites.centres) == 0 or detector_infeasibility(base, problem) is not None:
         return None
-    from ..geodesic import nearest_geodesic
-
     pts = problem.points
     existing = base.tile_centres(base.positions(Component.SMOKE_DETECTOR))
-    if len(existing):
-        d, _ = nearest_geodesic(geo, existing, pts)
-        pts = pts[d > problem.radius + 1e-9]
+    pts = pts[uncovered(geo, existing, pts, problem.radius)]
     reserved = existing
     if len(pts):
         cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius, time_limit=5.0)
         reserved = np.vstack([existing, sites.centres[cover.chosen]]) if len(existing) else sites.centres[cover.chosen]
-    arrays = base.arrays
-    h, w = arrays.state.shape
-    gy, gx = np.mgrid[0:h, 0:w]
-    tiles = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    clearance = base.detector_spec.air_terminal_min_m
-    # edge distance from every tile square to the nearest reserved detector centre
-    too_close = edge_distance(reserved, tiles, base.tile_size_m, per_tile=True) < clearance - 1e-9
-    return np.asarray(too_close.reshape(h, w))
+    return _within_d3(base, reserved)
 
 
 @dataclass(frozen=True)

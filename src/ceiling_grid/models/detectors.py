@@ -89,8 +89,9 @@ DEFAULT_CENTRE_WEIGHT = 0.6  # tie-break weight of distance from the centre vs c
 
 def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> CandidateSites:
     """Free detector tiles passing wall_min, air_terminal_min and (optionally) luminaire_min (§5.1)."""
+    room = prepare(grid)
     ys, xs = np.nonzero(grid.arrays.free_for_detector)
-    c = site_clearances(prepare(grid), grid, np.stack([xs, ys], axis=1))
+    c = site_clearances(room, grid, np.stack([xs, ys], axis=1))
     counts = {"free": len(c.tiles)}
     stages = {"free": c.centres}
     keep = c.wall_ok.copy()
@@ -106,7 +107,7 @@ def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> Candida
     crowded = 1.0 - np.minimum(clearance, DEFAULT_CLEARANCE_CAP_M) / DEFAULT_CLEARANCE_CAP_M
     # among covers of equal count, prefer sites near the room's centre (a lone detector sits centred, pairs
     # and rows symmetric about it), then those clear of the other trades
-    x0, y0, x1, y1 = prepare(grid).geometry.bbox
+    x0, y0, x1, y1 = room.geometry.bbox
     half = max(np.hypot(x1 - x0, y1 - y0) / 2, 1e-9)
     off_centre = np.hypot(c.centres[keep, 0] - (x0 + x1) / 2, c.centres[keep, 1] - (y0 + y1) / 2) / half
     weights = DEFAULT_CENTRE_WEIGHT * off_centre + (1.0 - DEFAULT_CENTRE_WEIGHT) * crowded
