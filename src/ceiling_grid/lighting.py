@@ -23,6 +23,7 @@ __all__ = [
     "axis_tiles",
     "fixture_rules",
     "lpd_w_m2",
+    "lumen_count",
     "lumen_method_count",
     "nearest_neighbour_shr",
     "regular_array",
@@ -56,11 +57,15 @@ def utilisation_factor(k: float) -> float:
     return float(np.interp(k, ks, ufs))
 
 
-def lumen_method_count(room: PreparedRoom) -> int:
-    """N = ceil(E A / (Φ UF MF)) with the published (conservative) UF row and MF = 0.8."""
-    uf = utilisation_factor(room_index(room))
+def lumen_count(room: PreparedRoom, uf: float) -> int:
+    """N = ceil(E A / (Φ UF MF)) at utilisation factor ``uf`` and MF = 0.8 (at least 1)."""
     n = room.room_spec.target_lux * room.geometry.area_m2 / (room.flux_lm * uf * DEFAULT_MAINTENANCE_FACTOR)
     return max(1, math.ceil(n - 1e-9))
+
+
+def lumen_method_count(room: PreparedRoom) -> int:
+    """The §2.3 lumen-method N with the published (conservative) UF row."""
+    return lumen_count(room, utilisation_factor(room_index(room)))
 
 
 # ----- §2.4: spacing -------------------------------------------------------------------------

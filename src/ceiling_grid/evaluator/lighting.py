@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from ..cache import RoomCache
-from ..config import DEFAULT_MAINTENANCE_FACTOR
 from ..grid import STATE_CODES, Component, RoomGrid, TileState, room_key
 from ..lighting import (
     array_shapes,
     fixture_rules,
     lpd_w_m2,
+    lumen_count,
     lumen_method_count,
     regular_array,
     regularity,
@@ -75,9 +75,7 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:  # 
 
     result: dict[str, Any] = {}
     if counts and len(points):
-        area = room.geometry.area_m2
-        lower = spec.target_lux * area / (room.flux_lm * DEFAULT_MAINTENANCE_FACTOR * _L5_UF_BOUND)
-        lo = int(np.searchsorted(counts, lower))
+        lo = int(np.searchsorted(counts, lumen_count(room, _L5_UF_BOUND)))
         lo = min(lo, len(counts) - 1)
         start = hi = lo
         while not check(hi) and hi < len(counts) - 1:

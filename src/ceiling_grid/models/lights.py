@@ -14,12 +14,13 @@ import structlog
 from scipy.spatial import cKDTree
 
 from ..cache import RoomCache
-from ..config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX
+from ..config import DEFAULT_SHR_MAX
 from ..grid import Component, RoomGrid, room_key
 from ..lighting import (
     array_shapes,
     fixture_rules,
     lpd_w_m2,
+    lumen_count,
     lumen_method_count,
     regular_array,
     regularity,
@@ -235,9 +236,7 @@ def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX, max_tries: int 
     """
     room = pb.room
     n_lumen = lumen_method_count(room)
-    bound = room.room_spec.target_lux * room.geometry.area_m2 / (
-        room.flux_lm * DEFAULT_MAINTENANCE_FACTOR * DEFAULT_OPTIMISTIC_UF)
-    n0 = max(math.ceil(bound - 1e-9) - len(pb.existing), 1)
+    n0 = max(lumen_count(room, DEFAULT_OPTIMISTIC_UF) - len(pb.existing), 1)
     occupied = np.zeros(pb.index.shape, dtype=bool)
     if len(pb.existing):
         occupied[pb.existing[:, 1], pb.existing[:, 0]] = True
