@@ -137,7 +137,7 @@ def test_incumbent_must_be_feasible_for_the_design_problem():
     room = make_room(10, 10, detector_standard="nfpa72")
     pts, radius = prepare(room).lattice.points, prepare(room).lattice.radius
     sites = room.tile_centres(ev.legal_detector_sites(room))
-    geo = ev.geometry_of(room)
+    geo = prepare(room).detection
     centre = room.tile_centres(np.array([[5, 5]]))
     found = ev._incumbent_index(geo, sites, pts, radius - 0.05, centre)
     assert found is not None and np.allclose(sites[found], centre)
@@ -168,3 +168,32 @@ def test_infeasibility_names_what_took_the_last_legal_tile() -> None:
     aired = evaluate_detectors(make_room(3, 3, detector_standard="bs5839_1", components={(0, 0): "air_supply"}))
     assert aired.infeasible is not None and aired.infeasible["rule"] == "D3"
     assert "air terminal" in aired.infeasible["reason"]
+
+
+def _beamed(standard: str, depth: float, components: dict) -> object:
+    from ceiling_grid.testing import beam_line
+
+    return make_room(16, 10, ceiling_height_m=3.0, detector_standard=standard, components=components,
+                     beams=beam_line(depth, x=12, span=range(10)))
+
+
+@pytest.mark.parametrize("standard", ["bs5839_1", "nfpa72"])
+def test_deep_beam_is_a_wall_for_detector_coverage(standard: str) -> None:
+    """A 9.6 x 6 m room split by a 0.4 m beam (H = 3 m): one central detector covers the smooth ceiling but not
+    the two pockets; one detector in each pocket does (§4.4 beam_as_wall, BS 5839-1 and NFPA 72)."""
+    one = {(7, 5): "smoke_detector"}
+    assert _rule(evaluate_detectors(_beamed(standard, 0.2, one)), "D1").passed  # shallow: a smooth ceiling
+    split = _rule(evaluate_detectors(_beamed(standard, 0.4, one)), "D1")
+    assert not split.passed and split.values["zones"] == 2 and split.values["beam_wall_tiles"] == 10
+    assert "beam pocket" in split.message
+    both = _rule(evaluate_detectors(_beamed(standard, 0.4, {(5, 5): "smoke_detector", (14, 5): "smoke_detector"})),
+                 "D1")
+    assert both.passed
+
+
+def test_bs_detector_keeps_half_a_metre_from_a_deep_beam() -> None:
+    """BS 5839-1: a beam that is a wall is an obstruction for D2 too (0.3 m from its edge fails 0.5 m)."""
+    comps = {(11, 5): "smoke_detector", (14, 5): "smoke_detector"}
+    beside = _rule(evaluate_detectors(_beamed("bs5839_1", 0.4, comps)), "D2")
+    assert not beside.passed and beside.values["failing"] == [[11, 5]] and beside.values["min_m"] == pytest.approx(0.3)
+    assert _rule(evaluate_detectors(_beamed("bs5839_1", 0.2, comps)), "D2").passed

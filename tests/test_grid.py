@@ -89,3 +89,36 @@ def test_pickle_is_compact_and_exact() -> None:
     assert again == grid and dump_room(again) == dump_room(grid)
     assert again.cell(5, 5).component is Component.AIR_RETURN and again.cell(3, 3).state is TileState.COLUMN
     assert again.with_components(Component.LIGHT, [(0, 0)]).count(Component.LIGHT) == 1
+
+
+def test_beam_depth_is_kept_through_every_copy() -> None:
+    """A beam tile's depth survives placement, pickling, the payload and equality; it changes the room key."""
+    import pickle
+
+    from ceiling_grid.grid import room_key
+    from ceiling_grid.testing import beam_line
+
+    grid = make_room(6, 4, beams=beam_line(0.45, x=3, span=range(4)))
+    assert grid.arrays.beam_depth[:, 3].tolist() == [0.45] * 4
+    placed = grid.with_components(Component.LIGHT, [(1, 1)]).without_components(Component.LIGHT)
+    assert placed == grid and placed.cell(3, 2).beam_depth_m == 0.45
+    copy = pickle.loads(pickle.dumps(grid))
+    assert copy == grid and copy.cell(3, 0).beam_depth_m == 0.45
+    assert parse_room(json.loads(dump_room(grid))) == grid
+    shallow = make_room(6, 4, beams=beam_line(0.2, x=3, span=range(4)))
+    assert shallow != grid and room_key(shallow) != room_key(grid)
+
+
+@pytest.mark.parametrize(("cell", "field", "fix"), [
+    ({"x": 1, "y": 0, "beam_depth_m": 0.4}, "cells[1]", 'set "state": "beam"'),
+    ({"x": 1, "y": 0, "state": "beam", "beam_depth_m": 2.8}, "cells[1].beam_depth_m", "mark the tile as a column"),
+    ({"x": 1, "y": 0, "state": "beam", "beam_depth_m": -0.1}, "cells[1].beam_depth_m", "greater than 0"),
+])
+def test_bad_beam_depth_names_the_cell_and_the_fix(cell: dict, field: str, fix: str) -> None:
+    """A depth on a tile that is not a beam, one that reaches the floor, or a negative one: one line each."""
+    payload = room_payload(3, 1)
+    payload["cells"][1] = cell
+    with pytest.raises(RoomValidationError) as err:
+        parse_room(payload, "beams.json")
+    line = str(err.value)
+    assert line.startswith("beams.json: ") and field in line and fix in line and "\n" not in line

@@ -222,3 +222,19 @@ def test_a_lone_detector_sits_at_the_centre_when_the_rules_allow() -> None:
     assert result.count == 1
     (x, y), = result.grid.positions(Component.SMOKE_DETECTOR).tolist()
     assert {x, y} <= {4, 5}
+
+
+@pytest.mark.parametrize("standard", ["bs5839_1", "nfpa72", "cen_ts_54_14"])
+def test_model_puts_a_detector_in_every_beam_pocket(standard: str) -> None:
+    """Two 0.45 m beams (H = 3 m) cut a 12 x 6 m room into three pockets: the model covers each from inside
+    itself, keeps clear of the beams as walls, and the evaluator passes it (§4.4 beam_as_wall)."""
+    from ceiling_grid.testing import beam_line
+
+    beams = {**beam_line(0.45, x=6, span=range(10)), **beam_line(0.45, x=13, span=range(10))}
+    room = make_room(20, 10, ceiling_height_m=3.0, detector_standard=standard, beams=beams)
+    result = place(SmokeDetectorModel(), room)
+    assert result.compliant, result.infeasible
+    xs = result.grid.positions(Component.SMOKE_DETECTOR)[:, 0]
+    assert {int((x > 6) + (x > 13)) for x in xs.tolist()} == {0, 1, 2}
+    smooth = place(SmokeDetectorModel(), make_room(20, 10, ceiling_height_m=3.0, detector_standard=standard))
+    assert smooth.count < result.count

@@ -114,3 +114,40 @@ def test_bs_corridor_lattice_is_the_centreline() -> None:
     room = prepare(make_room(50, 3, room_type="corridor", detector_standard="bs5839_1"))
     assert room.is_bs_corridor and room.lattice.corridor and room.lattice.radius == 7.5
     assert np.unique(room.lattice.points[:, 1]) == pytest.approx([0.9])
+
+
+@pytest.mark.parametrize(("standard", "depth", "is_wall"), [
+    ("bs5839_1", 0.31, True),  # BS 5839-1: deeper than 10 % of H = 3.0 m
+    ("bs5839_1", 0.30, False),  # exactly 10 %: not deeper
+    ("cen_ts_54_14", 0.30, False),
+    ("cen_ts_54_14", 0.35, True),
+    ("nfpa72", 0.30, True),  # NFPA 72: at least 10 % (and a lone beam is spaced far enough)
+    ("nfpa72", 0.29, False),
+])
+def test_beam_is_a_wall_by_the_rule_sets_depth(standard: str, depth: float, is_wall: bool) -> None:
+    """§4.4 beam_as_wall: the depth limit against the ceiling height, strict for BS/CEN, inclusive for NFPA."""
+    from ceiling_grid.testing import beam_line
+
+    room = prepare(make_room(20, 10, ceiling_height_m=3.0, detector_standard=standard,
+                             beams=beam_line(depth, x=10, span=range(10))))
+    assert bool(room.beam_walls[:, 10].all()) is is_wall and not room.beam_walls[:, :10].any()
+    geo = room.detection
+    assert (geo is room.geometry) is not is_wall
+    if is_wall:  # the beam leaves the polygon detectors are measured in; lighting keeps the whole room
+        assert not geo.in_room[:, 10].any() and room.geometry.in_room[:, 10].all()
+        lattice = room.lattice.points
+        assert not ((lattice[:, 0] > 6.0 + 1e-9) & (lattice[:, 0] < 6.6 - 1e-9)).any()
+
+
+def test_nfpa_closely_spaced_deep_beams_are_not_pockets() -> None:
+    """NFPA 72 17.7.3.2.4.2: deep beams closer than 0.4 H centre to centre do not make separate pockets."""
+    from ceiling_grid.testing import beam_line
+
+    h = 6.0  # 0.4 H = 2.4 m: beams 3 tiles (1.8 m) apart are too close, 5 tiles (3.0 m) apart are not
+    close = {**beam_line(0.7, x=5, span=range(8)), **beam_line(0.7, x=8, span=range(8))}
+    far = {**beam_line(0.7, x=4, span=range(8)), **beam_line(0.7, x=9, span=range(8))}
+    assert not prepare(make_room(14, 8, ceiling_height_m=h, beams=close)).beam_walls.any()
+    assert prepare(make_room(14, 8, ceiling_height_m=h, beams=far)).beam_walls.sum() == 16
+    # BS 5839-1 has no spacing condition: the same close beams are walls
+    bs = make_room(14, 8, ceiling_height_m=h, detector_standard="bs5839_1", beams=close)
+    assert prepare(bs).beam_walls.sum() == 16

@@ -52,6 +52,8 @@ def small_rooms(draw: st.DrawFn) -> dict[str, Any]:
             state = draw(st.sampled_from(STATES))
             if state != "ceiling":
                 cell["state"] = state
+            if state == "beam" and draw(st.booleans()):  # a deep beam zones the detectors (§4.4)
+                cell["beam_depth_m"] = draw(st.sampled_from([0.1, 0.3, 0.6]))
             cells.append(cell)
     return {
         "grid_id": "fuzz",

@@ -142,3 +142,17 @@ def test_dimension_lines_give_the_wall_offsets_and_spacings() -> None:
     labels = [t.text for t in dims.findall("s:text", ns)]
     assert labels == ["1.50", "3.00", "1.50", "0.90", "3.00", "0.90"]  # columns at x 2, 7; rows at y 1, 6
     assert render_svg(make_room(10, 8), illuminance=False).count('class="dimensions"') == 0
+
+
+def test_beams_that_are_walls_are_outlined_and_named_in_the_legend() -> None:
+    """A beam deep enough to zone the detectors gets a dashed outline and a legend entry; a shallow one does not."""
+    from ceiling_grid.render import render_svg
+    from ceiling_grid.testing import beam_line, make_room
+
+    deep = make_room(12, 6, ceiling_height_m=3.0, detector_standard="bs5839_1", beams=beam_line(0.4, x=6, span=range(6)))
+    svg = render_svg(deep)
+    assert 'class="beam-walls"' in svg and "Beam &gt; 0.30 m: detector wall" in svg
+    shallow = make_room(12, 6, ceiling_height_m=3.0, detector_standard="bs5839_1",
+                        beams=beam_line(0.2, x=6, span=range(6)))
+    svg = render_svg(shallow)
+    assert 'class="beam-walls"' not in svg and "detector wall" not in svg and "Under downstand beam" in svg

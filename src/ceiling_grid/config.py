@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "DEFAULT_BEAM_WALL_RATIO",
     "DEFAULT_CEILING_HEIGHT_M",
     "DEFAULT_DIFFUSER",
     "DEFAULT_LIMITS",
@@ -86,6 +87,9 @@ class DetectorStandard(StrEnum):
     CEN_TS_54_14 = "cen_ts_54_14"
 
 
+DEFAULT_BEAM_WALL_RATIO = 0.1  # §4.4 beam_as_wall: depth against the ceiling height H
+
+
 @dataclass(frozen=True)
 class DetectorStandardSpec:
     """Parameter table of one detector rule set (§4.4)."""
@@ -99,12 +103,18 @@ class DetectorStandardSpec:
     luminaire_min_m: float = 0.3  # soft (D4)
     s_nominal_m: float | None = None  # square-spacing method (NFPA: 9.144 between, <= 4.572 to walls)
     corridor_max_width_m: float | None = None  # BS: corridors <= 2 m use the centreline rule
+    # A downstand beam deeper than beam_wall_ratio x H is a wall for detector zoning (BS 5839-1, CEN/TS [A]);
+    # NFPA 72 17.7.3.2.4.2: at least that deep (inclusive) and spaced at least beam_pocket_spacing_ratio x H
+    # from its parallel neighbours, so each beam pocket needs its own detector.
+    beam_wall_ratio: float = DEFAULT_BEAM_WALL_RATIO
+    beam_wall_inclusive: bool = False
+    beam_pocket_spacing_ratio: float | None = None
 
 
 DETECTOR_STANDARDS: dict[DetectorStandard, DetectorStandardSpec] = {
     DetectorStandard.NFPA72: DetectorStandardSpec(
         DetectorStandard.NFPA72, "NFPA 72 (2016-2022) spot smoke", 0.7 * 30 * FT, 4 * 0.0254, 36 * 0.0254, True,
-        s_nominal_m=30 * FT,
+        s_nominal_m=30 * FT, beam_wall_inclusive=True, beam_pocket_spacing_ratio=0.4,
     ),
     DetectorStandard.BS5839_1: DetectorStandardSpec(
         DetectorStandard.BS5839_1, "BS 5839-1 point smoke", 7.5, 0.5, 1.0, False, corridor_max_width_m=2.0,

@@ -60,7 +60,8 @@ def edge_distance(points: np.ndarray, tiles: np.ndarray, tile: float, chunk: int
 
 
 def wall_clearance(room: PreparedRoom, xy: np.ndarray) -> np.ndarray:
-    """The distance D2 checks: to every wall; in a BS corridor under 1 m, to the end walls on the centreline only."""
+    """The distance D2 checks: to every wall (beams that are walls included); in a BS corridor under 1 m, to
+    the end walls on the centreline only."""
     geo = room.geometry
     if room.is_bs_corridor and geo.narrow_dimension_m < NARROW_CORRIDOR_M:
         x0, y0, x1, y1 = geo.bbox
@@ -69,8 +70,10 @@ def wall_clearance(room: PreparedRoom, xy: np.ndarray) -> np.ndarray:
         else:
             along, across, lo, hi, mid = 1, 0, y0, y1, (x0 + x1) / 2
         d = np.minimum(xy[:, along] - lo, hi - xy[:, along])
+        if room.beam_walls.any():  # a beam that is a wall across the corridor is an end wall too
+            d = np.minimum(d, edge_distance(xy, np.argwhere(room.beam_walls)[:, ::-1], room.tile))
         return np.where(np.abs(xy[:, across] - mid) <= 1e-6, d, 0.0)
-    return geo.distance_to_walls(xy)
+    return room.detection.distance_to_walls(xy)
 
 
 def luminaires_in_throw(grid: RoomGrid) -> np.ndarray:

@@ -15,6 +15,7 @@ from .grid import RoomGrid, room_key
 
 __all__ = [
     "RoomGeometry",
+    "geometry_from_masks",
     "geometry_of",
     "point_segment_distance",
 ]
@@ -180,11 +181,16 @@ def geometry_of(grid: RoomGrid) -> RoomGeometry:
     if cached is not None:
         return cached
     arrays = grid.arrays
-    in_room = np.array(arrays.in_room)
-    parts = {"in_room": in_room, "ceiling": np.array(arrays.ceiling_area),
-             "walls": _walls(in_room, grid.tile_size_m), "reflex_corners": _reflex_corners(in_room, grid.tile_size_m)}
-    for arr in parts.values():
-        arr.setflags(write=False)
-    geo = RoomGeometry(tile=grid.tile_size_m, **parts)
+    geo = geometry_from_masks(arrays.in_room, arrays.ceiling_area, grid.tile_size_m)
     _GEOMETRY.put(key, geo)
     return geo
+
+
+def geometry_from_masks(in_room: np.ndarray, ceiling: np.ndarray, tile: float) -> RoomGeometry:
+    """The frozen geometry of the polygon made of the ``in_room`` tiles (``ceiling``: those that are not columns)."""
+    inside = np.array(in_room, dtype=bool)
+    parts = {"in_room": inside, "ceiling": np.array(ceiling, dtype=bool) & inside,
+             "walls": _walls(inside, tile), "reflex_corners": _reflex_corners(inside, tile)}
+    for arr in parts.values():
+        arr.setflags(write=False)
+    return RoomGeometry(tile=tile, **parts)

@@ -75,6 +75,7 @@ class TileState(StrEnum):
     CUT_TILE = "cut_tile"  # perimeter tile cut below 50 %: detectors only
 
 
+MAX_BEAM_DEPTH_M = 5.0  # a downstand beam's depth below the ceiling, metres (deeper is a wall, not a beam)
 STATE_ALIASES = {"outside_room": "outside", "beam_under": "beam", "existing_equipment": "equipment"}
 _STATE_NAMES = {s.value for s in TileState} | set(STATE_ALIASES)
 
@@ -93,6 +94,14 @@ class Cell(BaseModel):
     y: int = Field(strict=True)
     component: Component = Component.EMPTY
     state: TileState = TileState.CEILING
+    beam_depth_m: float | None = Field(None, gt=0.0, le=MAX_BEAM_DEPTH_M, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _depth_on_beams_only(self) -> Cell:
+        if self.beam_depth_m is not None and self.state is not TileState.BEAM:
+            raise ValueError(f"beam_depth_m is given on a {self.state.value!r} tile; only a tile under a "
+                             "downstand beam has a depth: set \"state\": \"beam\" or remove beam_depth_m")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -112,6 +121,8 @@ class Cell(BaseModel):
         out: dict[str, Any] = handler(self)
         if self.state is TileState.CEILING:
             out.pop("state", None)
+        if self.beam_depth_m is None:
+            out.pop("beam_depth_m", None)
         return out
 
 
@@ -145,12 +156,14 @@ class TileArrays:
     """The grid as (height, width) numpy arrays for O(1) tile lookups.
 
     ``state`` and ``component`` hold int8 codes (``STATE_CODES`` / ``COMPONENT_CODES``);
-    ``index[y, x]`` is the position of that tile's cell in ``RoomGrid.cells``.
+    ``index[y, x]`` is the position of that tile's cell in ``RoomGrid.cells``; ``beam_depth[y, x]`` is the
+    depth in metres of the downstand beam over that tile (0 where none is given).
     """
 
     state: np.ndarray
     component: np.ndarray
     index: np.ndarray
+    beam_depth: np.ndarray
 
     def is_state(self, *states: TileState) -> np.ndarray:
         return np.isin(self.state, [STATE_CODES[s] for s in states])
@@ -275,9 +288,19 @@ class RoomGrid(BaseModel):
             if wp >= self.ceiling_height_m - 0.5:
                 issues.append(Issue("work_plane_m", f"work_plane_m = {wp} is not at least 0.5 m below "
                                     f"ceiling_height_m = {self.ceiling_height_m}", "lower the work plane"))
+            issues.extend(self._beam_issues())
         if issues:
             raise _CellIssuesError(issues)
         return self
+
+    def _beam_issues(self) -> list[Issue]:
+        for i, cell in enumerate(self.cells):
+            if cell.beam_depth_m is not None and cell.beam_depth_m >= self.ceiling_height_m:
+                return [Issue(f"cells[{i}].beam_depth_m",
+                              f"cells[{i}].beam_depth_m = {cell.beam_depth_m} reaches the floor "
+                              f"(ceiling_height_m = {self.ceiling_height_m})",
+                              "give the beam's depth below the ceiling, or mark the tile as a column")]
+        return []
 
     # ----- derived parameters -------------------------------------------------------------
     @property
@@ -310,15 +333,19 @@ class RoomGrid(BaseModel):
             state = np.full((self.height, self.width), STATE_CODES[TileState.OUTSIDE], dtype=np.int8)
             comp = np.zeros((self.height, self.width), dtype=np.int8)
             index = np.zeros((self.height, self.width), dtype=np.int64)
+            depth = np.zeros((self.height, self.width), dtype=float)
             if self.cells:
                 xs = np.fromiter((c.x for c in self.cells), dtype=np.int64, count=len(self.cells))
                 ys = np.fromiter((c.y for c in self.cells), dtype=np.int64, count=len(self.cells))
                 state[ys, xs] = np.fromiter((STATE_CODES[c.state] for c in self.cells), dtype=np.int8)
                 comp[ys, xs] = np.fromiter((COMPONENT_CODES[c.component] for c in self.cells), dtype=np.int8)
                 index[ys, xs] = np.arange(len(self.cells))
-            for arr in (state, comp, index):
+                for c in self.cells:
+                    if c.beam_depth_m is not None:
+                        depth[c.y, c.x] = c.beam_depth_m
+            for arr in (state, comp, index, depth):
                 arr.setflags(write=False)
-            self._arrays = TileArrays(state, comp, index)
+            self._arrays = TileArrays(state, comp, index, depth)
         return self._arrays
 
     def cell(self, x: int, y: int) -> Cell:
@@ -345,7 +372,8 @@ class RoomGrid(BaseModel):
             old = cells[i]
             if old.component is not Component.EMPTY or old.state is TileState.OUTSIDE:
                 raise ValueError(f"{self.grid_id}: tile ({x}, {y}) is not free for {component.value}")
-            cells[i] = Cell.model_construct(x=x, y=y, component=component, state=old.state)
+            cells[i] = Cell.model_construct(x=x, y=y, component=component, state=old.state,
+                                            beam_depth_m=old.beam_depth_m)
         return self._same_states(cells)
 
     def _same_states(self, cells: list[Cell]) -> RoomGrid:
@@ -354,7 +382,7 @@ class RoomGrid(BaseModel):
     def without_components(self, component: Component) -> RoomGrid:
         """A new grid with every ``component`` removed (tiles become empty)."""
         cells = [
-            Cell.model_construct(x=c.x, y=c.y, component=Component.EMPTY, state=c.state)
+            Cell.model_construct(x=c.x, y=c.y, component=Component.EMPTY, state=c.state, beam_depth_m=c.beam_depth_m)
             if c.component is component
             else c
             for c in self.cells
@@ -375,6 +403,7 @@ class RoomGrid(BaseModel):
         ) and (
             np.array_equal(self.arrays.state, other.arrays.state)
             and np.array_equal(self.arrays.component, other.arrays.component)
+            and np.array_equal(self.arrays.beam_depth, other.arrays.beam_depth)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -383,7 +412,8 @@ class RoomGrid(BaseModel):
         """Pickle compactly (tile codes as bytes): grids cross process boundaries in the light stage."""
         fields = {name: getattr(self, name) for name in type(self).model_fields if name != "cells"}
         arrays = self.arrays
-        return (_rebuild_grid, (fields, arrays.state.tobytes(), arrays.component.tobytes()))
+        depth = arrays.beam_depth.tobytes() if arrays.beam_depth.any() else None
+        return (_rebuild_grid, (fields, arrays.state.tobytes(), arrays.component.tobytes(), depth))
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready dict in the input schema (cells in row-major order, compact)."""
@@ -398,26 +428,32 @@ class RoomGrid(BaseModel):
                 state = STATES[arrays.state[y, x]]
                 if state is not TileState.CEILING:
                     cell["state"] = state.value
+                if arrays.beam_depth[y, x] > 0:
+                    cell["beam_depth_m"] = float(arrays.beam_depth[y, x])
                 cells.append(cell)
         data["cells"] = cells
         return data
 
 
-def _rebuild_grid(fields: dict[str, Any], state_bytes: bytes, component_bytes: bytes) -> RoomGrid:
+def _rebuild_grid(fields: dict[str, Any], state_bytes: bytes, component_bytes: bytes,
+                  depth_bytes: bytes | None = None) -> RoomGrid:
     """Inverse of ``RoomGrid.__reduce__``: cells in row-major order, tile arrays restored without a rescan."""
     width, height = fields["width"], fields["height"]
     state = np.frombuffer(state_bytes, dtype=np.int8).reshape(height, width).copy()
     comp = np.frombuffer(component_bytes, dtype=np.int8).reshape(height, width).copy()
+    depth = (np.frombuffer(depth_bytes, dtype=float).reshape(height, width).copy() if depth_bytes is not None
+             else np.zeros((height, width), dtype=float))
     cells = [
-        Cell.model_construct(x=x, y=y, component=COMPONENTS[comp[y, x]], state=STATES[state[y, x]])
+        Cell.model_construct(x=x, y=y, component=COMPONENTS[comp[y, x]], state=STATES[state[y, x]],
+                             beam_depth_m=float(depth[y, x]) if depth[y, x] > 0 else None)
         for y in range(height)
         for x in range(width)
     ]
     grid = RoomGrid.model_construct(**fields, cells=cells)
     index = np.arange(width * height, dtype=np.int64).reshape(height, width)
-    for arr in (state, comp, index):
+    for arr in (state, comp, index, depth):
         arr.setflags(write=False)
-    grid._arrays = TileArrays(state, comp, index)
+    grid._arrays = TileArrays(state, comp, index, depth)
     return grid
 
 
@@ -524,6 +560,8 @@ def room_key(grid: RoomGrid) -> str:
     """A digest of everything that fixes a room's photometric geometry (tile states and parameters, not components)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(np.ascontiguousarray(grid.arrays.state).tobytes())
+    if grid.arrays.beam_depth.any():
+        h.update(np.ascontiguousarray(grid.arrays.beam_depth).tobytes())
     h.update(
         repr(
             (

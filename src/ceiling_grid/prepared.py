@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from scipy import ndimage
 
 from .cache import RoomCache
 from .config import DEFAULT_WALL_BAND_M, DetectorStandardSpec, RoomTypeSpec
-from .geometry import RoomGeometry, geometry_of
+from .geometry import RoomGeometry, geometry_from_masks, geometry_of
 from .grid import STATE_CODES, RoomGrid, TileState, room_key
 
 __all__ = [
@@ -82,6 +83,7 @@ class PreparedRoom:
     cos_exponent: float
     geometry: RoomGeometry
     in_room: np.ndarray  # (h, w) tiles inside the polygon (columns included), read-only
+    beam_depth: np.ndarray  # (h, w) depth of the downstand beam over each tile in metres (0: none), read-only
 
     @property
     def mounting_height_m(self) -> float:
@@ -102,6 +104,21 @@ class PreparedRoom:
     def calc(self) -> CalculationGrid:
         """The §2.2 grid on the evaluation bounding box (L1 + L2)."""
         return _calculation_grid(self)
+
+    @cached_property
+    def beam_walls(self) -> np.ndarray:
+        """(h, w) beam tiles that are walls for detector zoning under this rule set (§4.4 ``beam_as_wall``)."""
+        return _beam_walls(self)
+
+    @cached_property
+    def detection(self) -> RoomGeometry:
+        """The polygon detector coverage (D1) and wall clearance (D2) are measured in: the room less the beams
+        that are walls, so each beam pocket is covered from inside itself (the room's geometry when none are)."""
+        walls = self.beam_walls
+        if not walls.any():
+            return self.geometry
+        geo = self.geometry
+        return geometry_from_masks(geo.in_room & ~walls, geo.ceiling & ~walls, self.tile)
 
     @cached_property
     def lattice(self) -> CoverageLattice:
@@ -130,13 +147,15 @@ def prepare(grid: RoomGrid) -> PreparedRoom:
         return cached
     in_room = np.array(grid.arrays.state != STATE_CODES[TileState.OUTSIDE])
     in_room.setflags(write=False)
+    beam_depth = np.where(grid.arrays.is_state(TileState.BEAM), grid.arrays.beam_depth, 0.0)
+    beam_depth.setflags(write=False)
     lum = grid.luminaire
     room = PreparedRoom(
         key=key[0], width=grid.width, height=grid.height, tile=grid.tile_size_m,
         ceiling_height_m=grid.ceiling_height_m, work_plane_m=grid.effective_work_plane_m,
         room_type=grid.room_type, room_spec=grid.room_spec, detector_spec=grid.detector_spec,
         flux_lm=lum.flux_lm, power_w=lum.power_w, cos_exponent=lum.cos_exponent,
-        geometry=geometry_of(grid), in_room=in_room,
+        geometry=geometry_of(grid), in_room=in_room, beam_depth=beam_depth,
     )
     _PREPARED.put(key, room)
     return room
@@ -200,9 +219,9 @@ def _axis(lo: float, hi: float, h: float) -> np.ndarray:
 
 
 def _coverage_lattice(room: PreparedRoom) -> CoverageLattice:
-    geo = room.geometry
+    geo = room.detection
     h = D1_LATTICE_STEP_M
-    x0, y0, x1, y1 = geo.bbox
+    x0, y0, x1, y1 = room.geometry.bbox
     if room.is_bs_corridor:
         if x1 - x0 >= y1 - y0:
             xs = _axis(x0, x1, h)
@@ -210,6 +229,7 @@ def _coverage_lattice(room: PreparedRoom) -> CoverageLattice:
         else:
             ys = _axis(y0, y1, h)
             pts = np.stack([np.full(len(ys), (x0 + x1) / 2), ys], axis=1)
+        pts = np.ascontiguousarray(pts[geo.inside(pts)])  # a beam that is a wall cuts the centreline
         pts.setflags(write=False)
         return CoverageLattice(pts, BS_CORRIDOR_RADIUS_M, True)
     gx, gy = np.meshgrid(_axis(x0, x1, h), _axis(y0, y1, h))
@@ -220,6 +240,40 @@ def _coverage_lattice(room: PreparedRoom) -> CoverageLattice:
     pts = np.ascontiguousarray(pts[~geo.in_column(pts)])
     pts.setflags(write=False)
     return CoverageLattice(pts, room.detector_spec.r_cover_m, False)
+
+
+# ----- §4.4 beam_as_wall: which downstand beams zone the detectors -----------------------------
+
+def _beam_walls(room: PreparedRoom) -> np.ndarray:
+    """Beam tiles deep enough to be walls (BS/CEN: > 0.1 H; NFPA: >= 0.1 H and >= 0.4 H from parallel beams)."""
+    spec = room.detector_spec
+    limit = spec.beam_wall_ratio * room.ceiling_height_m
+    depth = room.beam_depth
+    deep = (depth >= limit - TOL) if spec.beam_wall_inclusive else (depth > limit + TOL)
+    deep &= depth > 0
+    if deep.any() and spec.beam_pocket_spacing_ratio is not None:
+        deep &= _pocket_beams(deep, room.tile, spec.beam_pocket_spacing_ratio * room.ceiling_height_m)
+    out = np.ascontiguousarray(deep)
+    out.setflags(write=False)
+    return out
+
+
+def _pocket_beams(deep: np.ndarray, tile: float, min_spacing_m: float) -> np.ndarray:
+    """The deep beams that form pockets: each at least ``min_spacing_m`` centre to centre from every parallel
+    beam beside it. A beam is one 4-connected run of deep tiles; it runs along its longer side."""
+    labels, n = ndimage.label(deep)
+    beams = []
+    for k in range(1, n + 1):
+        ys, xs = np.nonzero(labels == k)
+        along_x = np.ptp(xs) >= np.ptp(ys)
+        pos = (float(ys.mean()) if along_x else float(xs.mean())) * tile
+        span = (xs.min(), xs.max()) if along_x else (ys.min(), ys.max())
+        beams.append((k, along_x, pos, span))
+    keep = np.zeros(n + 1, dtype=bool)
+    for k, along_x, pos, (lo, hi) in beams:
+        keep[k] = all(abs(pos - p2) >= min_spacing_m - TOL for k2, ax2, p2, (lo2, hi2) in beams
+                      if k2 != k and ax2 == along_x and lo2 <= hi and lo <= hi2)
+    return np.asarray(keep[labels] & deep)
 
 
 def _runs_to_wall(inside: np.ndarray) -> np.ndarray:

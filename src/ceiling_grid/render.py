@@ -51,6 +51,8 @@ _VIRIDIS = np.array(
     dtype=float,
 )  # fmt: skip
 
+BEAM_WALL_STROKE = "#37474f"  # the edges of a beam deep enough to be a wall for detector zoning
+
 # How each blocked tile state is drawn: (fill or pattern id, legend label)
 _STATE_STYLE: dict[TileState, tuple[str, str]] = {
     TileState.COLUMN: ("url(#p-column)", "Column (no ceiling)"),
@@ -219,6 +221,9 @@ def _legend_symbol(kind: str, x: float, y: float, size: float) -> str:
         return _symbol(Component(kind), cx, cy, size)
     if kind == "coverage":
         return f'<path d="M{_f(x)} {_f(cy)}h{_f(size)}" stroke="#c62828" stroke-width="1.4" stroke-dasharray="4 3"/>'
+    if kind == "beam_wall":
+        return (f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(size)}" height="{_f(size)}" fill="url(#p-beam)" '
+                f'stroke="{BEAM_WALL_STROKE}" stroke-width="1.6" stroke-dasharray="5 2"/>')
     if kind == "invalid":
         fill = "url(#p-invalid)"
     elif kind == "outside":
@@ -326,6 +331,11 @@ def _legend_items(grid: RoomGrid) -> list[tuple[str, str]]:
             items.append((state.value, label))
     if arrays.is_component(Component.INVALID).any():
         items.append(("invalid", "Blocked tile (invalid)"))
+    room = prepare(grid)
+    if room.beam_walls.any():
+        depth = room.detector_spec.beam_wall_ratio * room.ceiling_height_m
+        sign = "\u2265" if room.detector_spec.beam_wall_inclusive else ">"
+        items.append(("beam_wall", f"Beam {sign} {depth:.2f} m: detector wall"))
     if TileState.OUTSIDE in present_states:
         items.append(("outside", "Outside the room"))
     return items
@@ -437,11 +447,21 @@ def _grid_layer(grid: RoomGrid, fr: _Frame) -> list[str]:
         f"M{_f(ox + x0 * k)} {_f(oy + y0 * k)}L{_f(ox + x1 * k)} {_f(oy + y1 * k)}"
         for x0, y0, x1, y1 in geometry_of(grid).walls.tolist()
     )
-    return [
+    out = [
         (f'<path class="grid-lines" d="{lines}" stroke="#9e9e9e" stroke-width="{_f(max(0.35, s / 60))}" '
         f'fill="none" clip-path="url(#c-room)"/>'),
         f'<path class="walls" d="{walls}" stroke="#1a1a1a" stroke-width="2.5" stroke-linecap="square" fill="none"/>',
     ]
+    room = prepare(grid)
+    if room.beam_walls.any():  # the outline of the beams that zone the detectors, where it is not a room wall
+        detection, geo = room.detection, room.geometry
+        mids = (detection.walls[:, 0:2] + detection.walls[:, 2:4]) / 2
+        inner = detection.walls[geo.distance_to_walls(mids) > 1e-6]
+        d = "".join(f"M{_f(ox + x0 * k)} {_f(oy + y0 * k)}L{_f(ox + x1 * k)} {_f(oy + y1 * k)}"
+                    for x0, y0, x1, y1 in inner.tolist())
+        out.append(f'<path class="beam-walls" d="{d}" stroke="{BEAM_WALL_STROKE}" stroke-width="1.8" '
+                   'stroke-dasharray="6 3" fill="none"/>')
+    return out
 
 
 def _components_layer(grid: RoomGrid, fr: _Frame) -> list[str]:

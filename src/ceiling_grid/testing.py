@@ -7,7 +7,7 @@ from typing import Any
 
 from .grid import RoomGrid, parse_room
 
-__all__ = ["l_shaped_room", "make_room", "room_payload"]
+__all__ = ["beam_line", "l_shaped_room", "make_room", "room_payload"]
 
 Tile = tuple[int, int]
 
@@ -20,12 +20,16 @@ def room_payload(
     states: Mapping[Tile, str] | None = None,
     components: Mapping[Tile, str] | None = None,
     outside: Iterable[Tile] = (),
+    beams: Mapping[Tile, float] | None = None,
     **params: Any,
 ) -> dict[str, Any]:
-    """A room as the JSON dict of the input schema (row-major cells)."""
+    """A room as the JSON dict of the input schema (row-major cells); ``beams`` maps tiles to beam depths (m)."""
     states = dict(states or {})
     for tile in outside:
         states[tile] = "outside"
+    beams = beams or {}
+    for tile in beams:
+        states[tile] = "beam"
     components = components or {}
     cells = []
     for y in range(height):
@@ -33,6 +37,8 @@ def room_payload(
             cell: dict[str, Any] = {"x": x, "y": y, "component": components.get((x, y), "empty")}
             if (x, y) in states:
                 cell["state"] = states[(x, y)]
+            if (x, y) in beams:
+                cell["beam_depth_m"] = beams[(x, y)]
             cells.append(cell)
     return {"grid_id": grid_id, "width": width, "height": height, **params, "cells": cells}
 
@@ -46,3 +52,12 @@ def l_shaped_room(width: int, height: int, cut_width: int, cut_height: int, **kw
     """A ``width`` x ``height`` room whose top-right ``cut_width`` x ``cut_height`` corner is outside."""
     outside = [(x, y) for y in range(cut_height) for x in range(width - cut_width, width)]
     return make_room(width, height, outside=outside, **kwargs)
+
+
+def beam_line(depth_m: float, *, x: int | None = None, y: int | None = None, span: range) -> dict[Tile, float]:
+    """A straight downstand beam ``depth_m`` deep along tile column ``x`` (or row ``y``) over ``span``."""
+    if x is not None and y is None:
+        return {(x, i): depth_m for i in span}
+    if y is not None and x is None:
+        return {(i, y): depth_m for i in span}
+    raise ValueError("give exactly one of x (a beam along a column) or y (along a row)")

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from ..config import DetectorStandard
@@ -18,9 +19,9 @@ from ..coverage import (
     site_clearances,
 )
 from ..geodesic import nearest_geodesic
-from ..geometry import RoomGeometry, geometry_of
+from ..geometry import RoomGeometry
 from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
-from ..prepared import BS_CORRIDOR_RADIUS_M, prepare
+from ..prepared import BS_CORRIDOR_RADIUS_M, PreparedRoom, prepare
 from ..setcover import PROOF, solve_cover, uncovered
 from .geometry_rules import misplaced_tiles
 from .report import RuleResult, StageReport
@@ -95,7 +96,7 @@ def reference_sites(grid: RoomGrid, points: np.ndarray, radius: float) -> tuple[
     Legal sites (D2, D3, D5) that also clear the luminaires by the rule set's ``luminaire_min_m`` (D4); the
     D4 filter is dropped only when those sites cannot cover every point within ``radius`` (as in the model)."""
     sites = legal_detector_sites(grid, luminaire_rule=True)
-    if len(sites) and not (nearest_geodesic(geometry_of(grid), grid.tile_centres(sites), points)[0]
+    if len(sites) and not (nearest_geodesic(prepare(grid).detection, grid.tile_centres(sites), points)[0]
                            > radius + TOL).any():
         return sites, True
     return legal_detector_sites(grid, luminaire_rule=False), False
@@ -137,7 +138,7 @@ def optimum_with_reason(
     answer; ``time_limit_s`` is a wall-clock safety net only (an answer cut short by it is not memoised).
     ``reason`` says why the count is None. Answers are memoised on the problem and the incumbent size.
     """
-    geo = geometry_of(grid)
+    geo = prepare(grid).detection
     sites_xy = np.asarray(sites_xy, dtype=float).reshape(-1, 2)
     points = np.asarray(points, dtype=float).reshape(-1, 2)
     incumbent = _incumbent_index(geo, sites_xy, points, radius, incumbent_xy)
@@ -221,12 +222,12 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
     (D2, D3, D5, plus D4 unless that leaves a point uncovered). Above ``DEFAULT_OPTIMUM_MAX_CANDIDATES``
     sites the optimum is not computed (``n_optimal`` None, the reason in the D6 values).
     """
-    geo = geometry_of(grid)
+    room = prepare(grid)
+    geo = room.detection
     spec = grid.detector_spec
     tiles = grid.positions(Component.SMOKE_DETECTOR)
     xy = grid.tile_centres(tiles)
     n = len(xy)
-    room = prepare(grid)
     pts, radius, corridor = room.lattice.points, room.lattice.radius, room.lattice.corridor
     rules: list[RuleResult] = []
 
@@ -239,7 +240,8 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
         worst, n_bad = math.inf, len(pts)
     d1 = n_bad == 0
     d1_values: dict[str, Any] = {"radius_m": radius, "worst_m": round(worst, 4) if math.isfinite(worst) else None,
-                                 "uncovered_points": n_bad, "points": len(pts), "corridor_rule": corridor}
+                                 "uncovered_points": n_bad, "points": len(pts), "corridor_rule": corridor,
+                                 **_beam_zoning(room)}
     alt_ok = False
     if spec.key is DetectorStandard.NFPA72 and geo.is_rectangle and not corridor:
         alt_ok, alt_values = _half_spacing(grid, geo, xy)
@@ -249,7 +251,8 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
         "D1", passed, True,
         f"every ceiling point within {radius} m of a detector (worst {d1_values['worst_m']} m)" if d1 else
         ("half-spacing method passes (NFPA 72 17.7.3.2.3.1(1))" if alt_ok else
-         f"{n_bad} of {len(pts)} ceiling points are farther than {radius} m from every detector"),
+         f"{n_bad} of {len(pts)} ceiling points are farther than {radius} m from every detector"
+         + _pocket_hint(room, math.isinf(worst))),
         d1_values))
 
     # D2 walls, D3 air terminals, D4 luminaires, D5 blocked tiles
@@ -327,6 +330,25 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
         "standard": str(spec.key),
     }
     return StageReport("smoke_detectors", rules, round(score, 4), metrics, infeasible)
+
+
+def _pocket_hint(room: PreparedRoom, unreachable: bool) -> str:
+    """What to do when a beam pocket has no detector of its own."""
+    if not (unreachable and room.beam_walls.any()):
+        return ""
+    depth = room.detector_spec.beam_wall_ratio * room.ceiling_height_m
+    return (f"; a beam pocket has no detector (beams at least {depth:.2f} m deep are walls for detector zoning, "
+            "§4.4): put one in every pocket")
+
+
+def _beam_zoning(room: PreparedRoom) -> dict[str, Any]:
+    """The §4.4 beam_as_wall figures D1 reports: beam tiles with a depth, those that are walls, the pockets."""
+    if not (room.beam_depth > 0).any():
+        return {}
+    _labels, pockets = ndimage.label(room.detection.ceiling)
+    return {"beam_tiles_with_depth": int((room.beam_depth > 0).sum()), "beam_wall_tiles": int(room.beam_walls.sum()),
+            "beam_wall_depth_m": round(room.detector_spec.beam_wall_ratio * room.ceiling_height_m, 4),
+            "zones": int(pockets)}
 
 
 def _rounded_min(v: np.ndarray) -> float | None:

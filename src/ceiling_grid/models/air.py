@@ -172,8 +172,7 @@ def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = No
 
 def _uncovered_count(grid: RoomGrid) -> int:
     """Demand points no remaining detector candidate can cover (0 = detector-feasible)."""
-
-    geo = geometry_of(grid)
+    geo = prepare(grid).detection
     problem = cover_problem(grid)
     pts = problem.points
     existing = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
@@ -226,7 +225,7 @@ def _repair(base: RoomGrid, tiles: list[tuple[int, int]], targets: np.ndarray) -
 
 def _reserve_sites(base: RoomGrid) -> np.ndarray | None:
     """Tiles forbidden to diffusers so that a detector cover of ``base`` stays legal (None if none exists)."""
-    geo = geometry_of(base)
+    geo = prepare(base).detection
     problem = cover_problem(base)
     sites = candidate_sites(base, luminaire_filter=False)
     if len(sites.centres) == 0 or detector_infeasibility(base, problem) is not None:

@@ -20,14 +20,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import structlog
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .. import setcover
 from ..config import DEFAULT_LIMITS, Limits
 from ..coverage import DESIGN_MARGIN_M, OPTIMUM_PROBLEM, site_clearances
-from ..geometry import RoomGeometry, geometry_of
+from ..geometry import RoomGeometry
 from ..grid import Component, RoomGrid
-from ..prepared import D1_LATTICE_STEP_M, prepare
+from ..prepared import D1_LATTICE_STEP_M, PreparedRoom, prepare
 from ..setcover import DESIGN, cover_rows, greedy_cover, uncovered
 from .base import Infeasible, Judge, ModelResult, Stage
 
@@ -107,17 +108,31 @@ def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> Candida
     crowded = 1.0 - np.minimum(clearance, DEFAULT_CLEARANCE_CAP_M) / DEFAULT_CLEARANCE_CAP_M
     # among covers of equal count, prefer sites near the room's centre (a lone detector sits centred, pairs
     # and rows symmetric about it), then those clear of the other trades
-    x0, y0, x1, y1 = room.geometry.bbox
-    half = max(np.hypot(x1 - x0, y1 - y0) / 2, 1e-9)
-    off_centre = np.hypot(c.centres[keep, 0] - (x0 + x1) / 2, c.centres[keep, 1] - (y0 + y1) / 2) / half
+    off_centre = _off_centre(room, c.tiles[keep], c.centres[keep])
     weights = DEFAULT_CENTRE_WEIGHT * off_centre + (1.0 - DEFAULT_CENTRE_WEIGHT) * crowded
     return CandidateSites(c.tiles[keep], c.centres[keep], weights, counts, luminaire_filter, stages)
+
+
+def _off_centre(room: PreparedRoom, tiles: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(n,) distance of each site from the centre of its zone over the zone's half-diagonal: the room, or the
+    beam pocket it is in when beams are walls (§4.4), so a pocket's detector sits in the pocket's middle."""
+    zones, n = ndimage.label(room.detection.in_room)
+    out = np.zeros(len(tiles))
+    zone_of = zones[tiles[:, 1], tiles[:, 0]] if len(tiles) else np.zeros(0, dtype=np.int64)
+    for k in range(1, n + 1):
+        ys, xs = np.nonzero(zones == k)
+        x0, x1 = xs.min() * room.tile, (xs.max() + 1) * room.tile
+        y0, y1 = ys.min() * room.tile, (ys.max() + 1) * room.tile
+        half = max(np.hypot(x1 - x0, y1 - y0) / 2, 1e-9)
+        mine = zone_of == k
+        out[mine] = np.hypot(centres[mine, 0] - (x0 + x1) / 2, centres[mine, 1] - (y0 + y1) / 2) / half
+    return out
 
 
 def detector_infeasibility(grid: RoomGrid, problem: CoverProblem | None = None) -> Infeasible | None:
     """None when every demand point can be covered by some candidate (ignoring the soft luminaire rule);
     otherwise the blocking rule (D5 blocked tiles, D2 walls, D3 air terminals, D1 coverage)."""
-    geo = geometry_of(grid)
+    geo = prepare(grid).detection
     problem = problem or cover_problem(grid)
     sites = candidate_sites(grid, luminaire_filter=False)
     existing = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
@@ -285,7 +300,7 @@ class SmokeDetectorModel:
     def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         """Add the fewest detectors that cover every ceiling point; pre-placed ones are kept; ``judge`` scores it."""
         start = time.perf_counter()
-        geo = geometry_of(grid)
+        geo = prepare(grid).detection
         problem = cover_problem(grid)
         existing = grid.positions(Component.SMOKE_DETECTOR)
         details: dict[str, Any] = {
