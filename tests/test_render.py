@@ -149,7 +149,8 @@ def test_beams_that_are_walls_are_outlined_and_named_in_the_legend() -> None:
     from ceiling_grid.render import render_svg
     from ceiling_grid.testing import beam_line, make_room
 
-    deep = make_room(12, 6, ceiling_height_m=3.0, detector_standard="bs5839_1", beams=beam_line(0.4, x=6, span=range(6)))
+    deep = make_room(12, 6, ceiling_height_m=3.0, detector_standard="bs5839_1",
+                     beams=beam_line(0.4, x=6, span=range(6)))
     svg = render_svg(deep)
     assert 'class="beam-walls"' in svg and "Beam &gt; 0.30 m: detector wall" in svg
     shallow = make_room(12, 6, ceiling_height_m=3.0, detector_standard="bs5839_1",
