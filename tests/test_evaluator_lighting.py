@@ -50,7 +50,8 @@ def test_regular_array_compliant_and_score_formula() -> None:
     assert m["em_lx"] >= 500 and m["u0"] >= 0.6
     s_over = 1 - 0.5 * min(1.0, max(0.0, (m["em_lx"] / 500 - 1) / 0.5))
     assert m["regular"] is True and m["regularity"] == 1.0  # a full, symmetric, evenly spaced array
-    bonus = 40 if m["s_p"] >= 1.0 else 0
+    bonus = 40 if m["s_p"] >= 1.0 or m["em_lx"] <= 1.5 * 500 else 0  # regular, within the LPD or the s_over band
+    assert m["regular_bonus"] is (bonus == 40)
     expected = 100 + bonus + 20 * m["regularity"] * m["s_p"] + 10 + 10 + 10 * s_over + 10 * m["s_p"]
     assert report.score == pytest.approx(expected)
     assert m["lumen_method_count"] == 32

@@ -206,7 +206,8 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
         "count": n, "lumen_method_count": n_lumen, "lpd_w_m2": lpd, "max_shr": rules_l4.max_shr,
         "target_lux": spec.target_lux, "target_u0": spec.target_u0, "equivalent_uf": stats.equivalent_uf,
         "points": len(cg.points), "s_e": terms.s_e, "s_u": terms.s_u, "s_over": terms.s_over,
-        "s_p": terms.s_p, "regularity": reg.score, "regular": reg.regular, "max_gap_m": rules_l4.max_gap_m,
+        "s_p": terms.s_p, "regularity": reg.score, "regular": reg.regular, "regular_bonus": terms.regular_bonus,
+        "max_gap_m": rules_l4.max_gap_m,
     }
     infeasible = None
     if not l3 and n > 0 and not bool(grid.arrays.free_for_light.any()):

@@ -250,8 +250,8 @@ def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX, max_tries: int 
     if other is not None and other[0] <= 0 and edges is not None and (
             best is None or best[0] > 0 or len(other[1]) < len(best[1])):
         edges.append(other[1])
-    if other is not None and (best is None or other[0] < best[0]):
-        best = other
+    if other is not None and (best is None or (best[0] > 0 and other[0] < best[0])):
+        best = other  # a symmetric shape that passes is kept over one that passes with more slack
     if best is None:
         return np.zeros(0, dtype=np.int64), {"arrays_tried": 0, "shape": None, "lumen_n": n_lumen}
     viol, idx, shape = best
