@@ -171,3 +171,34 @@ def test_regularity_tells_a_designer_array_from_steps_and_holes() -> None:
     uneven = regularity(corridor, np.array([[3, 1], [21, 1], [28, 1], [40, 1], [46, 1]]))  # gaps 18, 7, 12, 6
     assert uneven.max_gap_deviation_tiles == pytest.approx(18 - 43 / 4) and uneven.evenness == 0.0
     assert regularity(corridor, np.zeros((0, 2))).score == 0.0
+
+
+def test_wing_bands_of_l_u_and_t_rooms() -> None:
+    """A rectangle is one band per axis; an L, U or T room is cut at its re-entrant corners into wing bands."""
+    from ceiling_grid.lighting import axis_segments
+
+    assert axis_segments(prepare(make_room(24, 14)), 0) == [(0, 24)]
+    lroom = prepare(l_shaped_room(20, 16, 8, 7))  # the top-right 8 x 7 corner is outside
+    assert axis_segments(lroom, 0) == [(0, 12), (12, 8)] and axis_segments(lroom, 1) == [(0, 7), (7, 9)]
+    u = prepare(make_room(20, 12, outside=[(x, y) for x in range(7, 13) for y in range(6)]))  # a U open upwards
+    assert axis_segments(u, 0) == [(0, 7), (7, 6), (13, 7)] and axis_segments(u, 1) == [(0, 6), (6, 6)]
+
+
+def test_l_room_wings_share_lines_and_sit_off_the_inner_walls() -> None:
+    """Each wing of an L gets its own lines at the common spacing, symmetric within the wing, so the array
+    continues across the L and the fixtures next to the re-entrant walls keep the L4b offset."""
+    from ceiling_grid.lighting import axis_lines, regularity
+
+    grid = l_shaped_room(20, 16, 8, 7)
+    room = prepare(grid)
+    assert axis_lines(room, 0, 5) == [1, 6, 10, 13, 18]  # 3 in the 12-tile wing, 2 in the 8-tile one
+    assert axis_lines(room, 1, 4) == [1, 5, 9, 13]  # 2 in the 7-tile wing, 2 in the 9-tile one
+    tiles = regular_array(room, 5, 4, grid.arrays.free_for_light)
+    assert len(tiles) == 3 * 2 + 5 * 2  # the clipped lattice: every crossing inside the room is lit
+    rules = fixture_rules(room, tiles)
+    assert rules.wall_ok.all() and rules.gap_ok.all()
+    reg = regularity(room, tiles, rules.wall_ok)
+    assert reg.complete and reg.aligned == 1.0 and reg.symmetry_y == 1.0 and reg.wall_offset_ok == 1.0
+    # an even count in each wing band mirrors about the band's own centre line: a regular array
+    even = regular_array(room, 6, 4, grid.arrays.free_for_light)
+    assert axis_lines(room, 0, 6) == [1, 4, 7, 10, 13, 18] and regularity(room, even).symmetry_x == 1.0

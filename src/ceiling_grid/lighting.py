@@ -5,6 +5,7 @@ The calculation grid (§2.2, L1/L2) is part of the prepared room (:mod:`ceiling_
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -218,18 +219,53 @@ def axis_tiles(lo: int, span: int, count: int) -> list[int]:
     return out
 
 
-def symmetric_shape(room: PreparedRoom, nx: int, ny: int) -> bool:
-    """Whether an nx x ny array can be symmetric here: an odd count needs an odd number of tiles across."""
+def axis_segments(room: PreparedRoom, axis: int) -> list[tuple[int, int]]:
+    """(first tile, tiles) of each wing band along ``axis`` (0: x, 1: y): the room's tile extent cut at every
+    re-entrant corner, so an L, U or T room's wings each get their own band (a rectangle has one)."""
     x0, x1, y0, y1 = room.tile_bbox
-    w, h = x1 - x0 + 1, y1 - y0 + 1
-    return (nx % 2 == 0 or w % 2 == 1) and (ny % 2 == 0 or h % 2 == 1)
+    lo, hi = (x0, x1 + 1) if axis == 0 else (y0, y1 + 1)
+    corners = room.geometry.reflex_corners
+    cuts = sorted({int(round(c / room.tile)) for c in corners[:, axis].tolist()} if len(corners) else set())
+    edges = [lo, *(c for c in cuts if lo < c < hi), hi]
+    return [(a, b - a) for a, b in itertools.pairwise(edges)]
+
+
+def _segment_counts(segments: list[tuple[int, int]], count: int) -> list[int]:
+    """Lines per band for ``count`` lines across the whole extent: the same spacing in every band."""
+    if len(segments) == 1:
+        return [count]
+    spacing = sum(span for _, span in segments) / count
+    return [max(0, round(span / spacing)) for _, span in segments]
+
+
+def axis_lines(room: PreparedRoom, axis: int, count: int) -> list[int]:
+    """Tiles of the array lines along ``axis`` for ``count`` lines across the room's extent: each wing band
+    gets its share at the common spacing, snapped symmetrically within the band (:func:`axis_tiles`), so
+    the wings' arrays share their lines and sit S/2 from the walls between the wings."""
+    segments = axis_segments(room, axis)
+    out: list[int] = []
+    for (lo, span), n in zip(segments, _segment_counts(segments, count), strict=True):
+        out.extend(axis_tiles(lo, span, n) if n else [])
+    return out
+
+
+def symmetric_shape(room: PreparedRoom, nx: int, ny: int) -> bool:
+    """Whether an nx x ny array can be symmetric here: an odd count in a band needs an odd number of tiles
+    across it (in every wing band of an L, U or T room)."""
+    for axis, count in ((0, nx), (1, ny)):
+        segments = axis_segments(room, axis)
+        for (_, span), n in zip(segments, _segment_counts(segments, count), strict=True):
+            if n % 2 == 1 and span % 2 == 0:
+                return False
+    return True
 
 
 def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
                   occupied: np.ndarray | None = None) -> np.ndarray:
     """(n, 2) tiles of an nx x ny array on the room's bounding box: wall offset S/2, symmetric snapping.
 
-    Rows and columns come from :func:`axis_tiles`. A target outside the room is dropped (L-shapes).
+    Rows and columns come from :func:`axis_lines` (one band per wing of an L, U or T room; the whole
+    extent in a rectangle). A target outside the room is dropped.
     A target on a tile that is not ``free`` moves to the nearest free, unused tile that keeps its row
     or its column (first towards the room's centre line, so symmetric obstacles keep the array
     symmetric), else to the nearest free tile. A target on an ``occupied`` tile (a pre-placed light)
@@ -238,8 +274,8 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     free = np.array(free, dtype=bool)
     occ = np.zeros_like(free) if occupied is None else np.asarray(occupied, dtype=bool)
     x0, x1, y0, y1 = room.tile_bbox
-    cols = axis_tiles(x0, x1 - x0 + 1, nx)
-    rows = axis_tiles(y0, y1 - y0 + 1, ny)
+    cols = axis_lines(room, 0, nx)
+    rows = axis_lines(room, 1, ny)
     targets = [(x, y) for y in rows for x in cols if room.in_room[y, x] and not occ[y, x]]
     used = np.zeros_like(free)
     placed: dict[int, tuple[int, int]] = {}
@@ -311,8 +347,9 @@ class Regularity:
     rows: int
     columns: int
     complete: bool  # every row x column crossing inside the room holds a fixture (within one tile)
-    symmetry_x: float  # fraction of fixtures mirrored about the vertical centre line (by a fixture, or by
-    # a tile outside the room: an L's wings are not asked to mirror each other)
+    symmetry_x: float  # fraction of fixtures mirrored about the vertical centre line of their wing band (by a
+    # fixture, or by a tile outside the room; a rectangle has one band, an L's wings are not asked to mirror
+    # each other)
     symmetry_y: float  # the same about the horizontal centre line
     aligned: float  # fraction of fixtures that share a row and a column with others
     max_gap_deviation_tiles: float  # largest deviation of a gap from its row's or column's mean
@@ -345,6 +382,16 @@ class Regularity:
                 "regular": self.regular}
 
 
+def _band_mirror(room: PreparedRoom, axis: int) -> list[int]:
+    """Tile index -> its mirror about the centre of its wing band along ``axis`` (:func:`axis_segments`)."""
+    size = room.width if axis == 0 else room.height
+    out = list(range(size))
+    for lo, span in axis_segments(room, axis):
+        for i in range(lo, lo + span):
+            out[i] = 2 * lo + span - 1 - i
+    return out
+
+
 def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | None = None) -> Regularity:
     """L6 of the fixtures on tiles ``lights_xy``; ``wall_ok`` is L4b per fixture (default: computed)."""
     tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
@@ -359,14 +406,14 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     row_size = np.bincount(row)[row]
     col_size = np.bincount(col)[col]
     aligned = ((row_size >= 2) | (n_cols == 1)) & ((col_size >= 2) | (n_rows == 1))
-    x0, x1, y0, y1 = room.tile_bbox
     occupied = {(int(x), int(y)) for x, y in tiles.tolist()}
+    mirror_x, mirror_y = _band_mirror(room, 0), _band_mirror(room, 1)
 
     def mirrored(x: int, y: int) -> bool:  # the mirror tile holds a fixture, or the room has no ceiling there
         return (x, y) in occupied or not room.in_room[y, x]
 
-    sym_x = np.mean([mirrored(x0 + x1 - x, y) for x, y in occupied])
-    sym_y = np.mean([mirrored(x, y0 + y1 - y) for x, y in occupied])
+    sym_x = np.mean([mirrored(mirror_x[x], y) for x, y in occupied])
+    sym_y = np.mean([mirrored(x, mirror_y[y]) for x, y in occupied])
     row_at = [round(float(np.median(ys[row == k]))) for k in range(n_rows)]
     col_at = [round(float(np.median(xs[col == k]))) for k in range(n_cols)]
     complete = True

@@ -40,6 +40,8 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_LLOYD_ITERATIONS = 25
 DEFAULT_JET_WINDOW = (0.7, 1.3)  # T50/L acceptance (§3.3)
+DEFAULT_TIE_BREAK_M = 1e-6  # per metre from the room's centre: breaks ties between equally near tiles
+DEFAULT_CENTRE_LINE_PENALTY_M = 1e-3  # a tie-break too: leaving the centre line a target sits on
 DEFAULT_LIGHT_AXIS_PENALTY_M = 0.15  # soft: per luminaire beside the diffuser on a jet axis (§3.3)
 DEFAULT_MAX_REPAIR_CHECKS = 400  # feasibility checks spent on moving diffusers before reserving sites
 DEFAULT_REPAIR_ALTERNATIVES = 24  # nearest free tiles tried per diffuser
@@ -156,11 +158,18 @@ def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = No
     if len(tiles) == 0:
         return []
     centres = grid.tile_centres(tiles)
-    penalty = DEFAULT_LIGHT_AXIS_PENALTY_M * axis_lights[ys, xs]
+    x0, y0, x1, y1 = geometry_of(grid).bbox
+    # equal distances go to the tile nearer the room's centre, so mirrored targets snap to mirrored tiles
+    inward = DEFAULT_TIE_BREAK_M * np.hypot(centres[:, 0] - (x0 + x1) / 2, centres[:, 1] - (y0 + y1) / 2)
+    penalty = DEFAULT_LIGHT_AXIS_PENALTY_M * axis_lights[ys, xs] + inward
     taken = np.zeros(len(tiles), dtype=bool)
     out: list[tuple[int, int]] = []
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
     for p in targets:
-        cost = np.hypot(*(centres - p).T) + penalty
+        # a target on a centre line stays on it when it can (a move off it breaks the mirror symmetry)
+        on_line = np.abs(p - centre) < 1e-6
+        leaves = ((np.abs(centres - centre) > 1e-6) & on_line[None, :]).any(axis=1)
+        cost = np.hypot(*(centres - p).T) + penalty + DEFAULT_CENTRE_LINE_PENALTY_M * leaves
         cost[taken] = np.inf
         j = int(np.argmin(cost))
         if not np.isfinite(cost[j]):
