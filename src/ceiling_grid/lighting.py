@@ -225,7 +225,7 @@ def axis_segments(room: PreparedRoom, axis: int) -> list[tuple[int, int]]:
     x0, x1, y0, y1 = room.tile_bbox
     lo, hi = (x0, x1 + 1) if axis == 0 else (y0, y1 + 1)
     corners = room.geometry.reflex_corners
-    cuts = sorted({int(round(c / room.tile)) for c in corners[:, axis].tolist()} if len(corners) else set())
+    cuts = sorted({round(c / room.tile) for c in corners[:, axis].tolist()} if len(corners) else set())
     edges = [lo, *(c for c in cuts if lo < c < hi), hi]
     return [(a, b - a) for a, b in itertools.pairwise(edges)]
 
