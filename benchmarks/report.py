@@ -372,6 +372,15 @@ def _targets_md(summary: Sequence[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
+def _regularity_cell(reg: dict[str, Any]) -> str:
+    """The L6 figures of one room in a table cell; a bold tick for a regular array."""
+    if not reg or not reg.get("fixtures"):
+        return "–"
+    mark = " **regular**" if reg.get("regular") else ""
+    return (f"{reg['rows']}×{reg['columns']}, {reg['symmetry_x']:.2f}/{reg['symmetry_y']:.2f}, "
+            f"{reg['aligned_fraction']:.2f}, {reg['max_gap_deviation_tiles']:g}{mark}")
+
+
 def _quality_md(records: Sequence[dict[str, Any]], q: dict[str, Any], imgs: dict[str, Path], doc_dir: Path) -> str:
     parts: list[str] = []
     ok = [r for r in records if "error" not in r]
@@ -382,6 +391,7 @@ def _quality_md(records: Sequence[dict[str, Any]], q: dict[str, Any], imgs: dict
             r["grid_id"], f"{r['width']}×{r['height']}", r["room_type"], r["standard"],
             r["status"].split(" (")[0],
             f"{li['n']} / {li['lumen_method']} / {li['regular_array'] if li['regular_array'] is not None else '–'}",
+            _regularity_cell(li.get("regularity") or {}),
             f"{li['em_lx']:.0f} / {li['target_lux']:g}" if li["em_lx"] is not None else "–",
             f"{li['u0']:.2f} / {li['target_u0']:g}" if li["u0"] is not None else "–",
             f"{_fmt(li['lpd_w_m2'], 1)} / {_fmt(li['lpd_limit_w_m2'], 1)}",
@@ -394,7 +404,8 @@ def _quality_md(records: Sequence[dict[str, Any]], q: dict[str, Any], imgs: dict
             f"{r['seconds']:.1f}",
         ])
     parts.append(markdown_table(
-        ["room", "tiles", "type", "standard", "status", "lights N / lumen / regular", "Em / target lx",
+        ["room", "tiles", "type", "standard", "status", "lights N / lumen / regular",
+         "array (rows×cols, sym x/y, aligned, gap dev)", "Em / target lx",
          "U0 / target", "W/m² / limit", "det N / ILP opt (opt at design R)", "square / ⌈A/πR²⌉",
          "worst cover / R m", "min to diffuser / limit m", "s"], rows))
     errors = [r for r in records if "error" in r]
@@ -450,6 +461,14 @@ def render_markdown(
             quality_rows.append([f"detectors = ILP optimum (rooms ≤ {OPTIMUM_SIDE_LIMIT}×{OPTIMUM_SIDE_LIMIT})",
                                  "every room", f"{q['detector_equal_optimum']}/{q['detector_small_rooms']}",
                                  _pf(q["detector_equal_optimum"] == q["detector_small_rooms"])])
+        if q["plain_rectangles"]:
+            quality_rows.append(["obstacle-free rectangles and corridors: full, symmetric, evenly spaced arrays",
+                                 "100 %", f"{q['regular_plain_rectangles']}/{q['plain_rectangles']}",
+                                 _pf(q["regular_plain_rectangles"] == q["plain_rectangles"])])
+        if q["obstructed_rooms"]:
+            quality_rows.append(["rooms with obstacles: ≥ 80 % of fixtures aligned, no gap > 2 tiles off its mean",
+                                 "every room", f"{q['obstructed_aligned_80']}/{q['obstructed_rooms']}",
+                                 _pf(q["obstructed_aligned_80"] == q["obstructed_rooms"])])
         if q["detector_rooms_with_optimum"]:
             quality_rows.append(["detectors ≤ 1.1 × ILP optimum", "every room",
                                  f"{q['detector_within_1_1']}/{q['detector_rooms_with_optimum']}",
@@ -490,8 +509,10 @@ def render_markdown(
                     ["detectors > NFPA square-spacing count", q["detector_above_square"]],
                 ]), "",
                 "Columns: lights N / lumen-method N (published UF row) / smallest passing near-square regular array "
-                "(L5); Em and U0 against the room type's targets; lighting power density against the soft LPD "
-                "limit; detectors N / exact ILP optimum on the evaluator's candidate set (D6; `?` = not proven "
+                "(L5); the L6 array: rows × columns, symmetry about the wing bands' centre lines in x / y, the "
+                "aligned fraction and the largest gap deviation in tiles (**regular** = full, symmetric, even, "
+                "every wall offset in its window); Em and U0 against the room type's targets; lighting power "
+                "density against the soft LPD limit; detectors N / exact ILP optimum on the evaluator's candidate set (D6; `?` = not proven "
                 "optimal in the time limit; in brackets the optimum with the model's design radius R − 0.15 m "
                 "(− 0.05 m more under NFPA), only where N differs); square-spacing layout count / lower bound "
                 "⌈A/πR²⌉; worst geodesic coverage distance / R; smallest detector-to-diffuser edge distance / "
