@@ -149,7 +149,10 @@ def quality_record(result: Any, kind: str, seconds: float,
             "model_solver": det_details.get("solver"),
             "model_optimal": det_details.get("optimal"),
         },
-        "air": {"n": grid.count(Component.AIR_SUPPLY), "compliant": air.compliant},
+        "air": {"n": grid.count(Component.AIR_SUPPLY), "compliant": air.compliant,
+                "beside_luminaires": len(next(r for r in air.rules if r.rule == "A4").values[
+                    "diffusers_beside_luminaires"]),
+                "above_minimum": next(r for r in air.rules if r.rule == "A1").values.get("above_minimum", 0)},
     }
 
 

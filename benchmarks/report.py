@@ -143,6 +143,9 @@ def quality_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "obstructed_rooms": len(obstructed),
         "obstructed_aligned_80": sum(1 for r in obstructed if (_reg(r).get("aligned_fraction") or 0) >= 0.8
                                      and (_reg(r).get("max_gap_deviation_tiles") or 0) <= 2),
+        "air_beside_luminaires": sum(r["air"].get("beside_luminaires", 0) for r in ok),
+        "air_rooms_beside": sum(1 for r in ok if r["air"].get("beside_luminaires", 0)),
+        "air_rooms_above_minimum": sum(1 for r in ok if r["air"].get("above_minimum", 0)),
         "lights_ratio_lumen_median": _median([r["lights"]["n"] / r["lights"]["lumen_method"] for r in lights])
         if lights else None,
         "lights_ratio_regular_median": _median([r["lights"]["n"] / r["lights"]["regular_array"] for r in lights
@@ -507,6 +510,10 @@ def render_markdown(
                     ["… of the rest, = optimum at the model's design radius", q["detector_margin_explained"]],
                     ["detectors ≤ 1.1 × optimum", f"{q['detector_within_1_1']}/{q['detector_rooms_with_optimum']}"],
                     ["detectors > NFPA square-spacing count", q["detector_above_square"]],
+                    ["diffusers with a luminaire along a jet (A4)", f"{q['air_beside_luminaires']} in "
+                     f"{q['air_rooms_beside']} rooms"],
+                    ["rooms with more diffusers than the airflow needs (reason in A1)",
+                     q["air_rooms_above_minimum"]],
                 ]), "",
                 "Columns: lights N / lumen-method N (published UF row) / smallest passing near-square regular array "
                 "(L5); the L6 array: rows × columns, symmetry about the wing bands' centre lines in x / y, the "

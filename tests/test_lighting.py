@@ -202,3 +202,21 @@ def test_l_room_wings_share_lines_and_sit_off_the_inner_walls() -> None:
     # an even count in each wing band mirrors about the band's own centre line: a regular array
     even = regular_array(room, 6, 4, grid.arrays.free_for_light)
     assert axis_lines(room, 0, 6) == [1, 4, 7, 10, 13, 18] and regularity(room, even).symmetry_x == 1.0
+
+
+def test_gaps_hold_without_agrees_with_the_whole_check() -> None:
+    """Removing one fixture: the neighbourhood re-check gives the same L4 verdict as fixture_rules on all of them."""
+    from ceiling_grid.lighting import gaps_hold_without
+
+    rng = np.random.default_rng(7)
+    verdicts = set()
+    for w, h, nx, ny in ((24, 14, 8, 4), (24, 14, 6, 3), (40, 30, 10, 7), (50, 3, 12, 1)):
+        grid = make_room(w, h, room_type="corridor" if h == 3 else "office")
+        room = prepare(grid)
+        tiles = regular_array(room, nx, ny, grid.arrays.free_for_light)
+        assert fixture_rules(room, tiles).gap_ok.all()
+        for drop in rng.choice(len(tiles), size=min(25, len(tiles)), replace=False).tolist():
+            whole = bool(fixture_rules(room, np.delete(tiles, drop, axis=0)).gap_ok.all())
+            assert gaps_hold_without(room, tiles, drop) is whole, (w, h, drop)
+            verdicts.add(whole)
+    assert verdicts == {True, False}  # both outcomes occur (the 6 x 3 and 10 x 7 arrays are near the limit)

@@ -126,3 +126,22 @@ def test_diffusers_in_a_plain_rectangle_are_symmetric() -> None:
         lit = place(LightModelA(), make_room(w, h)).grid
         tiles = {tuple(t) for t in place(AirSupplyModel(), lit).grid.positions(Component.AIR_SUPPLY).tolist()}
         assert tiles and {(w - 1 - x, y) for x, y in tiles} == tiles and {(x, h - 1 - y) for x, y in tiles} == tiles
+
+
+def test_diffusers_sit_in_the_gaps_between_luminaire_rows() -> None:
+    """On a lit rectangle each diffuser is centred (within half a tile) between two luminaire rows and two
+    luminaire columns, as on a coordinated plan, and the array keeps its mirror symmetry (30 x 21: three
+    across an even 30 tiles cannot mirror, so only the outer columns are checked there)."""
+    for w, h in ((24, 14), (20, 12), (30, 21)):
+        lit = place(LightModelA(), make_room(w, h)).grid
+        lights = lit.positions(Component.LIGHT)
+        tiles = place(AirSupplyModel(), lit).grid.positions(Component.AIR_SUPPLY)
+        assert len(tiles)
+        for axis in (0, 1):
+            lines = np.unique(lights[:, axis])
+            mids = (lines[:-1] + lines[1:]) / 2
+            off = np.abs(tiles[:, axis][:, None] - mids[None, :]).min(axis=1)
+            assert (off <= 0.5).all(), (w, h, axis, tiles.tolist(), lines.tolist())
+        placed = {tuple(t) for t in tiles.tolist()}
+        outer = {(x, y) for x, y in placed if w != 30 or abs(x - (w - 1) / 2) > 1}
+        assert {(w - 1 - x, h - 1 - y) for x, y in outer} == outer, (w, h, tiles.tolist())

@@ -65,3 +65,23 @@ def test_sample_room_is_compliant_or_explained(name: str, runner: PipelineRunner
         assert result.report.infeasible, result.status()
         assert all(i.get("rule") and i.get("reason") for i in result.report.infeasible)
     assert result.final_grid.count("smoke_detector") >= 1 or result.report.infeasible
+
+
+# What a designer sees on each sample's plan (issue 10): a regular array where the room allows one; the
+# 10 x 10 room's 3 x 3 cannot mirror (3 across 10 tiles), the L's left wing has 3 columns across 12 tiles.
+ARRAYS = {"private_office": (2, 2, True), "corridor": (1, 8, True), "open_plan": (4, 6, True),
+          "classroom": (4, 4, True), "sample_grid": (3, 3, False), "l_office_us": (4, 5, False)}
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_sample_room_lights_form_a_designer_array(name: str, runner: PipelineRunner) -> None:
+    """Rows x columns of each sample's luminaires; every crossing lit, all aligned, gaps even within 1.5 tiles."""
+    from ceiling_grid.lighting import regularity
+    from ceiling_grid.prepared import prepare
+
+    grid = load_room(SAMPLES / f"{name}.json")
+    result = runner.run_full_pipeline(grid)
+    reg = regularity(prepare(grid), result.final_grid.positions("light"))
+    rows, columns, regular = ARRAYS[name]
+    assert (reg.rows, reg.columns, reg.regular) == (rows, columns, regular), reg.as_dict()
+    assert reg.complete and reg.aligned == 1.0 and reg.max_gap_deviation_tiles <= 1.5

@@ -8,9 +8,11 @@ mean the same points, radius and distances; each side still solves and checks wi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from .grid import Component, RoomGrid
 from .prepared import PreparedRoom
@@ -51,12 +53,36 @@ def edge_distance(points: np.ndarray, tiles: np.ndarray, tile: float, chunk: int
     rows, cols = (centres, pts) if per_tile else (pts, centres)  # the distance is symmetric: chunk the rows
     if len(cols) == 0:
         return np.full(len(rows), np.inf)
+    if len(cols) > _EDGE_KNN and len(rows) > _EDGE_KNN:
+        return _edge_distance_knn(rows, cols, tile)
+    return _edge_distance_dense(rows, cols, tile, chunk)
+
+
+_EDGE_KNN = 16  # nearest centres tried per point before the exact dense fallback
+
+
+def _edge_distance_dense(rows: np.ndarray, cols: np.ndarray, tile: float, chunk: int = 1_000_000) -> np.ndarray:
     out = np.empty(len(rows))
     step = max(1, chunk // len(cols))
     for s in range(0, len(rows), step):
         d = np.maximum(np.abs(rows[s : s + step, None, :] - cols[None, :, :]) - tile / 2, 0.0)
         out[s : s + step] = np.sqrt((d * d).sum(axis=2)).min(axis=1)
     return out
+
+
+def _edge_distance_knn(rows: np.ndarray, cols: np.ndarray, tile: float) -> np.ndarray:
+    """The same distance from the nearest centres only: a square whose centre is c away is at least
+    c - t/sqrt(2) from the point, and the nearest centre's square at most c* - t/2 (or 0), so every square
+    that can be nearest lies within c* + t (sqrt(2) - 1) / 2; rows whose k-th centre is not beyond that
+    are recomputed densely, so the result is exact."""
+    k = min(_EDGE_KNN, len(cols))
+    dist, idx = cKDTree(cols).query(rows, k=k)
+    d = np.maximum(np.abs(rows[:, None, :] - cols[idx]) - tile / 2, 0.0)
+    out = np.sqrt((d * d).sum(axis=2)).min(axis=1)
+    unsure = dist[:, -1] <= dist[:, 0] + tile * (math.sqrt(2.0) - 1.0) / 2 + 1e-9
+    if unsure.any():
+        out[unsure] = _edge_distance_dense(rows[unsure], cols, tile)
+    return np.asarray(out)
 
 
 def wall_clearance(room: PreparedRoom, xy: np.ndarray) -> np.ndarray:

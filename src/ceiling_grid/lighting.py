@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .config import DEFAULT_MAINTENANCE_FACTOR, DEFAULT_SHR_MAX
@@ -117,6 +118,9 @@ class FixtureRules:
         return float(self.shr.max()) if len(self.shr) else 0.0
 
 
+_NEIGHBOURS = 16  # fixture_rules looks at each fixture's 16 nearest neighbours
+
+
 def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DEFAULT_SHR_MAX) -> FixtureRules:
     """L4 per fixture: S/Hm to the nearest neighbour, and the wall offset along each axis.
 
@@ -140,7 +144,7 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
         return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
     runs = room.wall_runs
     centres = room.tile_centres(tiles)
-    k = min(n, 17)
+    k = min(n, _NEIGHBOURS + 1)
     if n > 1:
         dist, idx = cKDTree(centres).query(centres, k=k)
         dist, idx = dist[:, 1:], idx[:, 1:]
@@ -171,6 +175,30 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
         ok = (w >= lo - 1e-9) & (w <= hi + 1e-9)
         wall_ok &= ~faces | ok
     return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
+
+
+def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
+                      shr_max: float = DEFAULT_SHR_MAX) -> bool:
+    """Whether the hard L4 gaps still hold once fixture ``drop`` is removed, given that they hold now.
+
+    Only a fixture within the gap limit of the removed one can lose the neighbour that kept its gap short,
+    so only those are re-checked by :func:`fixture_rules`, on themselves and their nearest neighbours (the
+    neighbourhood :func:`fixture_rules` looks at): pruning a large layout costs O(1) per trial, not O(n).
+    """
+    tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
+    rest = np.delete(tiles, drop, axis=0)
+    if len(rest) < 2:
+        return True
+    centres = room.tile_centres(rest)
+    tree = cKDTree(centres)
+    limit = shr_max * room.mounting_height_m + room.tile
+    affected = np.array(sorted(tree.query_ball_point(room.tile_centres(tiles[drop]), limit + 1e-9)), dtype=np.int64)
+    if len(affected) == 0:
+        return True
+    _, near = tree.query(centres[affected], k=min(len(rest), _NEIGHBOURS + 1))
+    subset = np.unique(np.concatenate([affected, np.asarray(near).ravel()]))
+    rules = fixture_rules(room, rest[subset], shr_max)
+    return bool(rules.gap_ok[np.searchsorted(subset, affected)].all())
 
 
 # ----- regular arrays (used by model A and by the L5 reference) -------------------------------
@@ -382,6 +410,13 @@ class Regularity:
                 "regular": self.regular}
 
 
+def _occupancy(room: PreparedRoom, tiles: np.ndarray) -> np.ndarray:
+    """(h, w) True on the tiles that hold a fixture."""
+    grid = np.zeros((room.height, room.width), dtype=bool)
+    grid[tiles[:, 1], tiles[:, 0]] = True
+    return grid
+
+
 def _band_mirror(room: PreparedRoom, axis: int) -> list[int]:
     """Tile index -> its mirror about the centre of its wing band along ``axis`` (:func:`axis_segments`)."""
     size = room.width if axis == 0 else room.height
@@ -406,24 +441,19 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     row_size = np.bincount(row)[row]
     col_size = np.bincount(col)[col]
     aligned = ((row_size >= 2) | (n_cols == 1)) & ((col_size >= 2) | (n_rows == 1))
-    occupied = {(int(x), int(y)) for x, y in tiles.tolist()}
-    mirror_x, mirror_y = _band_mirror(room, 0), _band_mirror(room, 1)
-
-    def mirrored(x: int, y: int) -> bool:  # the mirror tile holds a fixture, or the room has no ceiling there
-        return (x, y) in occupied or not room.in_room[y, x]
-
-    sym_x = np.mean([mirrored(mirror_x[x], y) for x, y in occupied])
-    sym_y = np.mean([mirrored(x, mirror_y[y]) for x, y in occupied])
+    occupancy = _occupancy(room, tiles)
+    mirror_x, mirror_y = np.array(_band_mirror(room, 0)), np.array(_band_mirror(room, 1))
+    matched = occupancy | ~room.in_room  # the mirror tile holds a fixture, or the room has no ceiling there
+    ux, uy = np.nonzero(occupancy.T)  # each occupied tile once
+    sym_x = matched[uy, mirror_x[ux]].mean()
+    sym_y = matched[mirror_y[uy], ux].mean()
     row_at = [round(float(np.median(ys[row == k]))) for k in range(n_rows)]
     col_at = [round(float(np.median(xs[col == k]))) for k in range(n_cols)]
-    complete = True
-    for ry in row_at:
-        for cx in col_at:
-            if room.in_room[ry, cx] and not (
-                (np.abs(xs - cx) <= DEFAULT_CROSSING_TOLERANCE_TILES)
-                & (np.abs(ys - ry) <= DEFAULT_CROSSING_TOLERANCE_TILES)
-            ).any():
-                complete = False
+    # every row x column crossing inside the room has a fixture within the tolerance (a dilated occupancy grid)
+    near = ndimage.maximum_filter(occupancy, size=2 * DEFAULT_CROSSING_TOLERANCE_TILES + 1, mode="constant")
+    ry, cx = np.meshgrid(np.array(row_at), np.array(col_at), indexing="ij")
+    inside = room.in_room[ry, cx]
+    complete = bool(near[ry, cx][inside].all())
     deviation = max(_gap_deviation(xs, row), _gap_deviation(ys, col))
     return Regularity(n, n_rows, n_cols, complete, float(sym_x), float(sym_y), float(aligned.mean()), deviation,
                       float(np.mean(wall_ok)))

@@ -135,6 +135,9 @@ def uncovered(geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radius: 
     """(len(points),) True where no site lies within geodesic ``radius`` (no sites: every point)."""
     if len(sites) == 0:
         return np.ones(len(points), dtype=bool)
+    if geodesic_index(geo).convex:  # straight lines; the search stops at the radius (inf beyond it)
+        d = cKDTree(np.asarray(sites, dtype=float).reshape(-1, 2)).query(points, distance_upper_bound=radius + TOL)[0]
+        return np.asarray(d > radius + TOL)
     d, _ = nearest_geodesic(geo, sites, points)
     return np.asarray(d > radius + TOL)
 

@@ -41,7 +41,10 @@ log = structlog.get_logger(__name__)
 DEFAULT_LLOYD_ITERATIONS = 25
 DEFAULT_JET_WINDOW = (0.7, 1.3)  # T50/L acceptance (§3.3)
 DEFAULT_TIE_BREAK_M = 1e-6  # per metre from the room's centre: breaks ties between equally near tiles
-DEFAULT_CENTRE_LINE_PENALTY_M = 1e-3  # a tie-break too: leaving the centre line a target sits on
+DEFAULT_CENTRE_LINE_PENALTY_M = 1.0  # leaving the centre line a target sits on (the array would lose its mirror;
+# outweighs DEFAULT_OFF_GAP_PENALTY_M: symmetry first, then the gaps between luminaire rows)
+DEFAULT_OFF_GAP_PENALTY_M = 0.7  # per tile off the midline between luminaire rows (and columns): diffusers
+# sit in the gaps between the fittings, as on a coordinated ceiling plan
 DEFAULT_LIGHT_AXIS_PENALTY_M = 0.15  # soft: per luminaire beside the diffuser on a jet axis (§3.3)
 DEFAULT_MAX_REPAIR_CHECKS = 400  # feasibility checks spent on moving diffusers before reserving sites
 DEFAULT_REPAIR_ALTERNATIVES = 24  # nearest free tiles tried per diffuser
@@ -147,8 +150,31 @@ def diffuser_tiles(grid: RoomGrid, needed: int = 0) -> np.ndarray:
     return np.asarray(clear if int(clear.sum()) >= max(needed, 1) else free)
 
 
+def _gap_midlines(lines: np.ndarray) -> np.ndarray:
+    """Tile coordinates halfway between neighbouring luminaire lines (rows or columns), as floats."""
+    lines = np.unique(lines)
+    gaps = np.diff(lines)
+    return np.asarray((lines[:-1] + lines[1:])[gaps >= 2] / 2.0, dtype=float)
+
+
+def _off_gap_tiles(grid: RoomGrid, tiles: np.ndarray) -> np.ndarray:
+    """(n,) tiles from each tile to the nearest midline between luminaire rows, plus the same for columns:
+    0 for a diffuser centred in the gap between four fittings (an axis with fewer than two lines adds 0)."""
+    lights = grid.positions(Component.LIGHT)
+    out = np.zeros(len(tiles))
+    for axis in (0, 1):
+        mids = _gap_midlines(lights[:, axis]) if len(lights) else np.zeros(0)
+        if len(mids):
+            # a midline on a tile edge (an even gap) has both tiles beside it as centred as the grid allows
+            slack = np.where(mids % 1.0 > 0.25, 0.5, 0.0)
+            off = np.maximum(np.abs(tiles[:, axis][:, None].astype(float) - mids[None, :]) - slack[None, :], 0.0)
+            out += off.min(axis=1)
+    return out
+
+
 def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """Assign each target to the nearest allowed diffuser tile (one per tile, see :func:`diffuser_tiles`)."""
+    """Assign each target to the nearest allowed diffuser tile (one per tile, see :func:`diffuser_tiles`),
+    preferring tiles off the luminaires' throw axes and in the gaps between luminaire rows and columns."""
     free = diffuser_tiles(grid, len(targets))
     if forbidden is not None:
         free &= ~forbidden
@@ -161,7 +187,8 @@ def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = No
     x0, y0, x1, y1 = geometry_of(grid).bbox
     # equal distances go to the tile nearer the room's centre, so mirrored targets snap to mirrored tiles
     inward = DEFAULT_TIE_BREAK_M * np.hypot(centres[:, 0] - (x0 + x1) / 2, centres[:, 1] - (y0 + y1) / 2)
-    penalty = DEFAULT_LIGHT_AXIS_PENALTY_M * axis_lights[ys, xs] + inward
+    penalty = (DEFAULT_LIGHT_AXIS_PENALTY_M * axis_lights[ys, xs] + inward
+               + DEFAULT_OFF_GAP_PENALTY_M * _off_gap_tiles(grid, tiles))
     taken = np.zeros(len(tiles), dtype=bool)
     out: list[tuple[int, int]] = []
     centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])

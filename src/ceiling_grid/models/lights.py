@@ -19,6 +19,7 @@ from ..grid import Component, RoomGrid, room_key
 from ..lighting import (
     array_shapes,
     fixture_rules,
+    gaps_hold_without,
     lpd_w_m2,
     lumen_count,
     lumen_method_count,
@@ -434,17 +435,31 @@ def _gaps_ok(pb: _Problem, idx: np.ndarray) -> bool:
     return bool(fixture_rules(pb.room, tiles).gap_ok.all())
 
 
+_FILL_BATCH_DIV = 8  # _fill_gaps adds one fixture per this many open gaps before it checks again
+
+
 def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
     """Add the candidate farthest from every fixture until no row or column has an unlit stretch (L4)."""
     n_cand = len(taken)
     centres = pb.room.tile_centres(pb.free[:n_cand])
-    while not _gaps_ok(pb, idx) and not taken.all():
-        lit = pb.room.tile_centres(np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2))
-        far = np.full(n_cand, np.inf) if len(lit) == 0 else cKDTree(lit).query(centres)[0]
-        far[taken] = -np.inf
-        j = int(np.argmax(far))
-        taken[j] = True
-        idx = np.append(idx, j)
+    far: np.ndarray | None = None  # distance from each candidate to the nearest fixture, kept up to date
+    while not taken.all():
+        tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
+        failing = int((~fixture_rules(pb.room, tiles).gap_ok).sum())
+        if failing == 0:
+            break
+        if far is None:
+            lit = pb.room.tile_centres(tiles)
+            far = np.full(n_cand, np.inf) if len(lit) == 0 else cKDTree(lit).query(centres)[0]
+        # farthest-point additions, a batch per check when many gaps are open (reverse pruning, latest first,
+        # takes back any the last batch did not need)
+        for _ in range(max(1, failing // _FILL_BATCH_DIV)):
+            if taken.all():
+                break
+            j = int(np.argmax(np.where(taken, -np.inf, far)))
+            taken[j] = True
+            idx = np.append(idx, j)
+            far = np.minimum(far, np.hypot(*(centres - centres[j]).T))
     return idx
 
 
@@ -503,10 +518,20 @@ class LightModelC:
         idx = _fill_gaps(pb, idx, taken)
         levels = [idx.copy()]
         # reverse pruning: drop fixtures, latest first, while L3 and the L4 gaps still hold
+        gaps_hold = _gaps_ok(pb, idx)  # then each removal only needs its neighbourhood re-checked
+        e = pb.illuminance(idx)  # kept up to date: a removal subtracts one fixture's contribution
+        lit = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
         for pos in range(len(idx) - 1, -1, -1):
+            if len(idx) < 2:
+                break
+            e_trial = e - pb.v[idx[pos]]
+            if float(pb.violation(e_trial)) > 0:
+                continue
             trial = np.delete(idx, pos)
-            if len(trial) and float(pb.violation(pb.illuminance(trial))) <= 0 and _gaps_ok(pb, trial):
-                idx = trial
+            ok = (gaps_hold_without(pb.room, lit, len(pb.existing) + pos) if gaps_hold else _gaps_ok(pb, trial))
+            if ok:
+                idx, gaps_hold, e = trial, True, e_trial
+                lit = np.delete(lit, len(pb.existing) + pos, axis=0)
                 levels.append(idx.copy())
         diag: dict[str, Any] = {"greedy_count": len(chosen) + len(pb.existing),
                                 "gain_evaluations": recomputed, "pruned": len(levels) - 1}
