@@ -63,9 +63,19 @@ def test_no_free_tile_reports_infeasible():
 
 
 def test_a4_reports_a_diffuser_throwing_into_a_luminaire() -> None:
-    """A4 (coordination, reported): a luminaire in a tile along a diffuser's throw is named; diagonal is fine."""
+    """A4 (coordination, hard): a luminaire in a tile along a diffuser's throw fails and is named; diagonal is fine."""
     beside = evaluate_air(make_room(12, 10, components={(5, 5): "air_supply", (6, 5): "light"}))
     a4 = next(r for r in beside.rules if r.rule == "A4")
-    assert not a4.passed and not a4.hard and a4.values["diffusers_beside_luminaires"] == [[5, 5]]
+    assert not a4.passed and a4.hard and a4.values["diffusers_beside_luminaires"] == [[5, 5]]
+    assert not beside.compliant and "diagonal is fine" in a4.message
     diagonal = evaluate_air(make_room(12, 10, components={(5, 5): "air_supply", (6, 6): "light"}))
     assert next(r for r in diagonal.rules if r.rule == "A4").passed
+
+
+def test_a4_infeasible_when_every_free_tile_is_in_line_with_a_luminaire() -> None:
+    """A 3 x 1 room with a luminaire in the middle: both other tiles have it beside them, so no diffuser can go
+    in without throwing into it; the reason says what to do."""
+    report = evaluate_air(make_room(3, 1, components={(1, 0): "light", (0, 0): "air_supply"}))
+    assert not report.compliant
+    assert report.infeasible is not None and report.infeasible["rule"] == "A4"
+    assert "space the luminaires out" in report.infeasible["reason"]

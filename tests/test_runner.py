@@ -358,3 +358,24 @@ def _run_in_daemon(queue: Any) -> None:
             })
     except Exception as exc:  # report, don't hang the parent
         queue.put({"error": repr(exc), "executor": None, "models": [], "compliant": None})
+
+
+def test_beamed_room_keeps_its_beams_through_the_worker_processes() -> None:
+    """A BS 5839-1 room split by a 0.45 m beam: the depths cross the process pool, every pocket gets a
+    detector, and the written grid still carries them."""
+    import json
+
+    from ceiling_grid.outputs import dumps_grid
+    from ceiling_grid.testing import beam_line
+
+    room = make_room(20, 10, ceiling_height_m=3.0, detector_standard="bs5839_1",
+                     beams=beam_line(0.45, x=10, span=range(10)))
+    with PipelineRunner(max_workers=3) as runner:
+        result = runner.run_full_pipeline(room)
+    assert result.report.compliant, result.status()
+    final = result.final_grid
+    assert final.arrays.beam_depth[:, 10].tolist() == [0.45] * 10
+    xs = final.positions(Component.SMOKE_DETECTOR)[:, 0].tolist()
+    assert any(x < 10 for x in xs) and any(x > 10 for x in xs)
+    cells = json.loads(dumps_grid(final))["cells"]
+    assert sum(1 for c in cells if c.get("beam_depth_m") == 0.45) == 10

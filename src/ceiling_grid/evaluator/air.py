@@ -119,9 +119,10 @@ def evaluate_air(grid: RoomGrid) -> StageReport:
                              "t50_l_min": round(float(ratio.min()), 3) if n else None,
                              "t50_l_max": round(float(ratio.max()), 3) if n else None}))
     beside = _beside_luminaires(grid)
-    rules.append(RuleResult("A4", not beside, False,
+    rules.append(RuleResult("A4", not beside, True,
                             "no luminaire beside a supply diffuser along its throw" if not beside else
-                            f"{len(beside)} diffusers throw into the luminaire next to them: {beside[:5]}",
+                            f"{len(beside)} diffusers throw into the luminaire next to them: {beside[:5]}; move each "
+                            "to a tile with no luminaire beside it along a row or column (diagonal is fine)",
                             {"diffusers_beside_luminaires": [list(p) for p in beside[:20]]}))
     feasible, uncovered = _detector_feasible(grid)
     std = grid.detector_spec.title
@@ -158,6 +159,10 @@ def _infeasibility(grid: RoomGrid, n_req: int) -> dict[str, str] | None:
         return {"rule": "A1", "reason": f"{n_req} supply diffusers are needed but only {free} tiles can take one; "
                 "free ceiling tiles or raise the diffuser capacity"}
     bare = grid.without_components(Component.AIR_SUPPLY)
+    clear = int(np.count_nonzero(bare.arrays.free_for_diffuser & (luminaires_in_throw(bare) == 0)))
+    if clear < n_req:
+        return {"rule": "A4", "reason": f"{n_req} supply diffusers are needed but only {clear} free tiles have no "
+                "luminaire beside them along a row or column; space the luminaires out or free ceiling tiles"}
     ok, bad = _detector_feasible(bare)
     if not ok:
         return {"rule": "detector_feasibility", "reason": f"{grid.detector_spec.title}: even without supply diffusers "
