@@ -220,3 +220,14 @@ def test_gaps_hold_without_agrees_with_the_whole_check() -> None:
             assert gaps_hold_without(room, tiles, drop) is whole, (w, h, drop)
             verdicts.add(whole)
     assert verdicts == {True, False}  # both outcomes occur (the 6 x 3 and 10 x 7 arrays are near the limit)
+
+
+def test_gap_evenness_stops_at_a_u_rooms_notch() -> None:
+    """Fixtures either side of a U's notch are two runs along the row, not one line with a 9-tile gap."""
+    from ceiling_grid.lighting import regularity
+
+    u = prepare(make_room(20, 12, outside=[(x, y) for x in range(7, 13) for y in range(6)]))
+    arms = np.array([[1, 2], [3, 2], [5, 2], [14, 2], [16, 2], [18, 2]])
+    assert regularity(u, arms).max_gap_deviation_tiles == 0.0
+    across = np.array([[1, 8], [3, 8], [5, 8], [14, 8], [16, 8], [18, 8]])  # below the notch: one run, uneven
+    assert regularity(u, across).max_gap_deviation_tiles == pytest.approx(9 - 17 / 5)

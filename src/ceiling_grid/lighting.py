@@ -356,14 +356,25 @@ def _lines(values: np.ndarray) -> np.ndarray:
     return np.asarray(np.unique(values, return_inverse=True)[1]).reshape(-1)
 
 
-def _gap_deviation(along: np.ndarray, line: np.ndarray) -> float:
-    """Largest |gap - mean gap| (tiles) over the lines with at least three fixtures."""
+def _gap_deviation(in_room: np.ndarray, tiles: np.ndarray, axis: int) -> float:
+    """Largest |gap - mean gap| (tiles) over the runs of at least three fixtures along each row (``axis`` 0) or
+    column (1). A run ends where the stretch to the next fixture leaves the room (a U's notch, an L's cut):
+    the wings either side are separate arrays, not one line with a wide gap."""
     worst = 0.0
-    for k in np.unique(line):
-        pos = np.sort(along[line == k])
-        if len(pos) >= 3:
-            gaps = np.diff(pos).astype(float)
-            worst = max(worst, float(np.abs(gaps - gaps.mean()).max()))
+    along, across = tiles[:, axis], tiles[:, 1 - axis]
+    for k in np.unique(across):
+        pos = np.sort(along[across == k])
+        strip = in_room[k, :] if axis == 0 else in_room[:, k]
+        runs = [[int(pos[0])]]
+        for a, b in itertools.pairwise(pos.tolist()):
+            if strip[a : b + 1].all():
+                runs[-1].append(b)
+            else:
+                runs.append([b])
+        for run in runs:
+            if len(run) >= 3:
+                gaps = np.diff(np.array(run)).astype(float)
+                worst = max(worst, float(np.abs(gaps - gaps.mean()).max()))
     return worst
 
 
@@ -445,6 +456,9 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     mirror_x, mirror_y = np.array(_band_mirror(room, 0)), np.array(_band_mirror(room, 1))
     matched = occupancy | ~room.in_room  # the mirror tile holds a fixture, or the room has no ceiling there
     ux, uy = np.nonzero(occupancy.T)  # each occupied tile once
+    # exact mirrors only: an odd count across an even span (its middle line half a tile off) is not symmetric,
+    # which is what makes the parity rule prefer 2 or 4 across (a one-tile tolerance let a 5 x 3 with rows
+    # 1.8/1.8/1.2/1.8 m beat the classroom's even 4 x 4)
     sym_x = matched[uy, mirror_x[ux]].mean()
     sym_y = matched[mirror_y[uy], ux].mean()
     row_at = [round(float(np.median(ys[row == k]))) for k in range(n_rows)]
@@ -454,6 +468,6 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     ry, cx = np.meshgrid(np.array(row_at), np.array(col_at), indexing="ij")
     inside = room.in_room[ry, cx]
     complete = bool(near[ry, cx][inside].all())
-    deviation = max(_gap_deviation(xs, row), _gap_deviation(ys, col))
+    deviation = max(_gap_deviation(room.in_room, tiles, 0), _gap_deviation(room.in_room, tiles, 1))
     return Regularity(n, n_rows, n_cols, complete, float(sym_x), float(sym_y), float(aligned.mean()), deviation,
                       float(np.mean(wall_ok)))
