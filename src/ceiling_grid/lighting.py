@@ -293,8 +293,9 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     """(n, 2) tiles of an nx x ny array on the room's bounding box: wall offset S/2, symmetric snapping.
 
     Rows and columns come from :func:`axis_lines` (one band per wing of an L, U or T room; the whole
-    extent in a rectangle). A target outside the room is dropped.
-    A target on a tile that is not ``free`` moves to the nearest free, unused tile that keeps its row
+    extent in a rectangle). A target outside the room is dropped. A line with a blocked target first
+    moves one tile, whole, where that clears it (:func:`_shift_blocked_lines`), so the array stays aligned.
+    A target still on a tile that is not ``free`` moves to the nearest free, unused tile that keeps its row
     or its column (first towards the room's centre line, so symmetric obstacles keep the array
     symmetric), else to the nearest free tile. A target on an ``occupied`` tile (a pre-placed light)
     is already served and adds nothing.
@@ -302,8 +303,7 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     free = np.array(free, dtype=bool)
     occ = np.zeros_like(free) if occupied is None else np.asarray(occupied, dtype=bool)
     x0, x1, y0, y1 = room.tile_bbox
-    cols = axis_lines(room, 0, nx)
-    rows = axis_lines(room, 1, ny)
+    cols, rows = _shift_blocked_lines(room, axis_lines(room, 0, nx), axis_lines(room, 1, ny), free, occ)
     targets = [(x, y) for y in rows for x in cols if room.in_room[y, x] and not occ[y, x]]
     used = np.zeros_like(free)
     placed: dict[int, tuple[int, int]] = {}
@@ -327,6 +327,53 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
         used[spot[1], spot[0]] = True
         placed[k] = spot
     return np.array([placed[k] for k in sorted(placed)], dtype=np.int64).reshape(-1, 2)
+
+
+def _shift_blocked_lines(room: PreparedRoom, cols: list[int], rows: list[int], free: np.ndarray,
+                         occ: np.ndarray) -> tuple[list[int], list[int]]:
+    """Move each row or column holding a blocked target by one tile, whole, when every target on the moved
+    line is free and none is lost (towards the room's centre first, so symmetric obstacles keep the array
+    symmetric; the shorter of the two lines through a blocked target first). A one-tile move that leaves no
+    gap to the next line shorter than two tiles, or more than a tile shorter than it was, keeps the spacing
+    even within the L6 tolerance."""
+    lines = {0: list(cols), 1: list(rows)}
+    h, w = free.shape
+
+    def targets(line: int, axis: int) -> list[tuple[int, int]]:  # (x, y) of the targets on one line
+        pts = [(line, y) for y in lines[1]] if axis == 0 else [(x, line) for x in lines[0]]
+        return [(x, y) for x, y in pts if 0 <= x < w and 0 <= y < h and room.in_room[y, x] and not occ[y, x]]
+
+    def shift(line: int, axis: int) -> bool:
+        x0, x1, y0, y1 = room.tile_bbox
+        centre, size = ((x0 + x1) / 2, w) if axis == 0 else ((y0 + y1) / 2, h)
+        step = 1 if line < centre else -1
+        n = len(targets(line, axis))
+        others = [v for v in lines[axis] if v != line]
+        lo = max((v for v in others if v < line), default=None)
+        hi = min((v for v in others if v > line), default=None)
+
+        def spaced(new: int) -> bool:  # no pair of adjacent lines, and no gap more than a tile shorter
+            return all(abs(new - v) >= max(2, abs(line - v) - 1) for v in (lo, hi) if v is not None)
+
+        for new in (line + step, line - step):
+            if 0 <= new < size and new not in lines[axis] and spaced(new) and len(targets(new, axis)) == n and all(
+                    free[y, x] for x, y in targets(new, axis)):
+                lines[axis][lines[axis].index(line)] = new
+                return True
+        return False
+
+    tried: set[tuple[int, int]] = set()
+    while True:
+        hit = next(((x, y) for y in lines[1] for x in lines[0]
+                    if room.in_room[y, x] and not occ[y, x] and not free[y, x] and (x, y) not in tried), None)
+        if hit is None:
+            break
+        tried.add(hit)
+        x, y = hit
+        for _n, axis, line in sorted(((len(targets(x, 0)), 0, x), (len(targets(y, 1)), 1, y))):
+            if shift(line, axis):
+                break
+    return sorted(lines[0]), sorted(lines[1])
 
 
 def _move_in_line(x: int, y: int, open_: np.ndarray, cx: float, cy: float) -> tuple[int, int] | None:
