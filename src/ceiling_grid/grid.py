@@ -340,9 +340,8 @@ class RoomGrid(BaseModel):
                 state[ys, xs] = np.fromiter((STATE_CODES[c.state] for c in self.cells), dtype=np.int8)
                 comp[ys, xs] = np.fromiter((COMPONENT_CODES[c.component] for c in self.cells), dtype=np.int8)
                 index[ys, xs] = np.arange(len(self.cells))
-                for c in self.cells:
-                    if c.beam_depth_m is not None:
-                        depth[c.y, c.x] = c.beam_depth_m
+                depth[ys, xs] = np.fromiter((c.beam_depth_m or 0.0 for c in self.cells), dtype=float,
+                                            count=len(self.cells))
             for arr in (state, comp, index, depth):
                 arr.setflags(write=False)
             self._arrays = TileArrays(state, comp, index, depth)

@@ -121,6 +121,14 @@ class PreparedRoom:
         return geometry_from_masks(geo.in_room & ~walls, geo.ceiling & ~walls, self.tile)
 
     @cached_property
+    def zones(self) -> tuple[np.ndarray, int]:
+        """(labels, count): the detector zones, the connected parts of :attr:`detection` (one per beam pocket;
+        one for a room without beams that are walls); labels are 1..count on in-zone tiles, 0 elsewhere."""
+        labels, count = ndimage.label(self.detection.in_room)
+        labels.setflags(write=False)
+        return labels, int(count)
+
+    @cached_property
     def lattice(self) -> CoverageLattice:
         """The §7.4 D1 lattice (or the BS corridor centreline)."""
         return _coverage_lattice(self)

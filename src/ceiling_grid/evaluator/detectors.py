@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from ..config import DetectorStandard
@@ -345,7 +344,7 @@ def _beam_zoning(room: PreparedRoom) -> dict[str, Any]:
     """The §4.4 beam_as_wall figures D1 reports: beam tiles with a depth, those that are walls, the pockets."""
     if not (room.beam_depth > 0).any():
         return {}
-    _labels, pockets = ndimage.label(room.detection.ceiling)
+    _labels, pockets = room.zones
     return {"beam_tiles_with_depth": int((room.beam_depth > 0).sum()), "beam_wall_tiles": int(room.beam_walls.sum()),
             "beam_wall_depth_m": round(room.detector_spec.beam_wall_ratio * room.ceiling_height_m, 4),
             "zones": int(pockets)}

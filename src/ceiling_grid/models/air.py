@@ -185,13 +185,13 @@ def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = No
         return []
     centres = grid.tile_centres(tiles)
     x0, y0, x1, y1 = geometry_of(grid).bbox
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
     # equal distances go to the tile nearer the room's centre, so mirrored targets snap to mirrored tiles
-    inward = DEFAULT_TIE_BREAK_M * np.hypot(centres[:, 0] - (x0 + x1) / 2, centres[:, 1] - (y0 + y1) / 2)
+    inward = DEFAULT_TIE_BREAK_M * np.hypot(*(centres - centre).T)
     penalty = (DEFAULT_LIGHT_AXIS_PENALTY_M * axis_lights[ys, xs] + inward
                + DEFAULT_OFF_GAP_PENALTY_M * _off_gap_tiles(grid, tiles))
     taken = np.zeros(len(tiles), dtype=bool)
     out: list[tuple[int, int]] = []
-    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
     for p in targets:
         # a target on a centre line stays on it when it can (a move off it breaks the mirror symmetry)
         on_line = np.abs(p - centre) < 1e-6

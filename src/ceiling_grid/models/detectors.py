@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import structlog
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .. import setcover
@@ -116,7 +115,7 @@ def candidate_sites(grid: RoomGrid, *, luminaire_filter: bool = True) -> Candida
 def _off_centre(room: PreparedRoom, tiles: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """(n,) distance of each site from the centre of its zone over the zone's half-diagonal: the room, or the
     beam pocket it is in when beams are walls (§4.4), so a pocket's detector sits in the pocket's middle."""
-    zones, n = ndimage.label(room.detection.in_room)
+    zones, n = room.zones
     out = np.zeros(len(tiles))
     zone_of = zones[tiles[:, 1], tiles[:, 0]] if len(tiles) else np.zeros(0, dtype=np.int64)
     for k in range(1, n + 1):
