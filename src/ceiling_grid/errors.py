@@ -7,6 +7,7 @@ Hierarchy::
     │   ├── RoomValidationError      - a room file breaks the schema; lists every problem with its JSON path
     │   ├── LimitExceededError       - a file or a room is bigger than a configured limit
     │   ├── NotRegularFileError      - a FIFO, device, socket or folder where a regular file is needed
+    │   ├── PhotometryFileError      - an IES or LDT file cannot be used; names the file, the line and the fix
     │   ├── OutputLocationError      - the output folder cannot be used (outside the root, holds inputs,
     │   │                              belongs to another run, not a folder, not writable)
     │   └── InfeasibleRoomError      - no compliant layout exists; names the blocking rule
@@ -32,6 +33,7 @@ __all__ = [
     "NotRegularFileError",
     "OutputLocationError",
     "PayloadTooLargeError",
+    "PhotometryFileError",
     "RoomValidationError",
     "StageFailedError",
     "TransientError",
@@ -86,6 +88,18 @@ class NotRegularFileError(InputError):
         self.what = f"is a {kind}, not a regular room file"
         self.fix = "pass a .json file" if kind == "folder" else "pass a regular .json file; copy the data into one"
         super().__init__(f"{source}: {self.what} (fix: {self.fix})")
+
+
+class PhotometryFileError(InputError):
+    """An IES LM-63 or EULUMDAT file is broken or unsupported; ``line`` is 1-based (None: the whole file)."""
+
+    def __init__(self, source: str, line: int | None, what: str, fix: str) -> None:
+        self.source = source
+        self.line = line
+        self.what = what
+        self.fix = fix
+        where = f"{source}: line {line}: " if line else f"{source}: "
+        super().__init__(f"{where}{what} (fix: {fix})")
 
 
 class OutputLocationError(InputError):
