@@ -36,6 +36,8 @@ examples:
   ceiling-grid run data/input --out out --json-logs --log-level info 2> events.jsonl
   ceiling-grid validate data/input/*.json
   ceiling-grid render out/room-001.json --out room-001.svg
+  ceiling-grid photometry fixtures/panel.ies fixtures/troffer.ldt --svg plots/
+      one JSON object per file (lumens, peak cd, beam/field angles, efficacy), polar curves as SVG
 
 exit codes: 0 every room valid and compliant; 1 a room is not compliant or infeasible
 (or a model failed); 2 an input file is invalid or the command line is wrong.
@@ -238,6 +240,37 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_photometry(args: argparse.Namespace) -> int:
+    import json
+
+    from .photometric_files import read_photometry, summary
+
+    code = EXIT_OK
+    svg_dir = Path(args.svg) if args.svg else None
+    if svg_dir is not None and svg_dir.exists() and not svg_dir.is_dir():
+        print(f"--svg {svg_dir}: is a file, not a folder (fix: pass a folder; it is created if missing)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    for raw in args.files:
+        try:
+            dist = read_photometry(raw)
+        except InputError as exc:
+            print(one_line(exc), file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        out = {"path": raw, **summary(dist)}
+        if svg_dir is not None:
+            from .outputs import atomic_write_text
+            from .polar import polar_svg
+
+            svg_dir.mkdir(parents=True, exist_ok=True)
+            target = svg_dir / f"{Path(raw).stem}.polar.svg"
+            atomic_write_text(target, polar_svg(dist))
+            out["svg"] = str(target)
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return code
+
+
 # ----- parser ---------------------------------------------------------------------------------
 
 
@@ -307,6 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("grid", metavar="GRID_JSON", help="a room file (e.g. an <id>.json output)")
     ren.add_argument("--out", metavar="SVG", help="SVG path (default: GRID_JSON with .svg)")
     ren.set_defaults(func=cmd_render)
+
+    pho = sub.add_parser(
+        "photometry",
+        help="read IES LM-63 / EULUMDAT files and print one JSON summary per file",
+        description="Print, per file, one JSON object: manufacturer, catalogue number, symmetry, photometric "
+        "type, total lumens integrated from the candela table (zonal lumens), maximum candela, beam (50 %%) and "
+        "field (10 %%) angles in the C0-C180 and C90-C270 planes, input watts and efficacy.",
+    )
+    pho.add_argument("files", nargs="+", metavar="FILE", help=".ies or .ldt files")
+    pho.add_argument("--svg", metavar="DIR", help="also write DIR/<name>.polar.svg, the polar candela curves")
+    pho.set_defaults(func=cmd_photometry)
     return parser
 
 
