@@ -20,7 +20,7 @@ def _nice_ceiling(value: float) -> float:
     """The smallest 1, 2, 2.5 or 5 x 10^k at or above ``value``."""
     if value <= 0:
         return 1.0
-    exp = 10 ** math.floor(math.log10(value))
+    exp = 10.0 ** math.floor(math.log10(value))
     for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if step * exp >= value - 1e-9:
             return step * exp
@@ -53,13 +53,13 @@ def polar_svg(dist: Distribution, size_px: int = DEFAULT_POLAR_SIZE_PX) -> str:
     top = _nice_ceiling(dist.max_candela())
     scale = r / top
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size_px} {height:.0f}" width="100%" '
-        f'style="max-width:{size_px}px" font-family="sans-serif" font-size="11">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size_px} {height:.0f}" width="100%" '
+        f'style="max-width:{size_px}px" font-family="sans-serif" font-size="11">'),
         f'<rect width="{size_px}" height="{height:.0f}" fill="white"/>',
-        f'<text x="{cx}" y="18" text-anchor="middle" font-size="14" font-weight="bold">'
-        f"{escape(dist.catalogue or dist.file)}</text>",
-        f'<text x="{cx}" y="36" text-anchor="middle">{escape(dist.manufacturer)} · {escape(dist.format)} · '
-        f"{escape(dist.symmetry.value)} · {dist.lumens():.0f} lm</text>",
+        (f'<text x="{cx}" y="18" text-anchor="middle" font-size="14" font-weight="bold">'
+        f"{escape(dist.catalogue or dist.file)}</text>"),
+        (f'<text x="{cx}" y="36" text-anchor="middle">{escape(dist.manufacturer)} · {escape(dist.format)} · '
+        f"{escape(dist.symmetry.value)} · {dist.lumens():.0f} lm</text>"),
     ]
     for k in range(1, _RINGS + 1):
         rr = r * k / _RINGS
