@@ -95,9 +95,16 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def _data_dir() -> Path | None:
+    """``$CEILING_GRID_DATA_DIR``: where a room's photometric file is looked up after the room's own folder."""
+    env = os.environ.get("CEILING_GRID_DATA_DIR")
+    return Path(env) if env else None
+
+
 def load_with_overrides(path: Path, standard: str | None, room_type: str | None) -> RoomGrid:
     """``path``'s room with ``--standard`` / ``--room-type`` applied (None: as in the file)."""
-    return with_overrides(load_room(path), {"detector_standard": standard, "room_type": room_type}, str(path))
+    return with_overrides(load_room(path, data_dir=_data_dir()),
+                          {"detector_standard": standard, "room_type": room_type}, str(path))
 
 
 # ----- progress -------------------------------------------------------------------------------
@@ -205,7 +212,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     files, code = _room_files(args.inputs)
     for path in files:
         try:
-            grid = load_room(path)
+            grid = load_room(path, data_dir=_data_dir())
         except RoomValidationError as exc:
             for issue in exc.issues:
                 print(issue.render(exc.source), file=sys.stderr)
@@ -228,7 +235,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     src = Path(args.grid)
     try:
-        grid = load_room(src)
+        grid = load_room(src, data_dir=_data_dir())
     except InputError as exc:
         print(one_line(exc), file=sys.stderr)
         return EXIT_USAGE

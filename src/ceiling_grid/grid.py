@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pydantic
@@ -32,7 +32,8 @@ from .config import (
     LuminaireSpec,
     RoomTypeSpec,
 )
-from .errors import Issue, LimitExceededError, RoomValidationError
+from .errors import InputError, Issue, LimitExceededError, RoomValidationError
+from .photometric_files import Distribution
 
 __all__ = [
     "Cell",
@@ -127,16 +128,72 @@ class Cell(BaseModel):
 
 
 class LuminaireParams(BaseModel):
-    """Luminaire parameters of the room (defaults: 600x600 LED panel, §1.3)."""
+    """Luminaire parameters of the room (defaults: 600x600 Lambertian LED panel, §1.3).
+
+    With ``photometry`` (an IES or LDT file, relative to the room file's folder or the data folder)
+    the file's candela table replaces the cos^m model: ``flux_lm`` becomes the file's integrated
+    lumens and ``power_w`` its input watts unless the room gives one. ``distribution`` holds the
+    table once read, so a room travels (XCom, worker pool) without its file.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     flux_lm: float = Field(LuminaireSpec.flux_lm, gt=0, le=200_000, allow_inf_nan=False)
     power_w: float = Field(LuminaireSpec.power_w, gt=0, le=2_000, allow_inf_nan=False)
     cos_exponent: float = Field(LuminaireSpec.cos_exponent, ge=1, le=50, allow_inf_nan=False)
+    photometry: str | None = Field(None, min_length=1, max_length=1024)
+    rotation_deg: Literal[0, 90] = 0  # C0 along the room's x axis (0) or its y axis (90)
+    distribution: Distribution | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("distribution") is None:
+            if isinstance(data, dict) and data.get("photometry") is not None:
+                raise _CellIssuesError([Issue(
+                    "luminaire.photometry", f"luminaire.photometry = {data['photometry']!r} was not read",
+                    "load the room from its file (ceiling-grid run/validate, the DAG) so the file can be found")])
+            return data
+        try:
+            dist = Distribution.model_validate(data["distribution"])
+        except pydantic.ValidationError as err:
+            first = err.errors(include_url=False)[0]
+            raise _CellIssuesError([Issue("luminaire.distribution", f"luminaire.distribution: {first['msg']}",
+                                          "read the table from its file again")]) from None
+        if data.get("photometry") is None:
+            raise _CellIssuesError([Issue("luminaire.distribution", "a distribution needs its photometry file name",
+                                          "name the file in luminaire.photometry")])
+        lumens = dist.lumens()
+        issues: list[Issue] = []
+        given = data.get("flux_lm")
+        if isinstance(given, (int, float)) and abs(given - lumens) > 1e-6 * lumens:
+            issues.append(Issue("luminaire.flux_lm", f"luminaire.flux_lm = {given} but {dist.file} integrates to "
+                                f"{lumens:.1f} lm", "drop flux_lm: the photometry file fixes the flux"))
+        exponent = data.get("cos_exponent")
+        if isinstance(exponent, (int, float)) and exponent != LuminaireSpec.cos_exponent:
+            issues.append(Issue("luminaire.cos_exponent", "luminaire.cos_exponent does not apply with a photometry "
+                                "file", "drop cos_exponent: the file's candela table sets the distribution"))
+        if data.get("power_w") is None and dist.input_watts is None:
+            issues.append(Issue("luminaire.power_w", f"{dist.file} gives no input watts",
+                                "give the luminaire's power in luminaire.power_w"))
+        if issues:
+            raise _CellIssuesError(issues)
+        out = {**data, "distribution": dist, "flux_lm": lumens}
+        out.setdefault("power_w", dist.input_watts)
+        return out
 
     def spec(self) -> LuminaireSpec:
         return LuminaireSpec(self.flux_lm, self.power_w, self.cos_exponent)
+
+    def description(self) -> dict[str, Any]:
+        """What a report says about the luminaire: the file (if any) and the figures used."""
+        out: dict[str, Any] = {"flux_lm": round(self.flux_lm, 1), "power_w": round(self.power_w, 2)}
+        if self.distribution is None:
+            out["distribution"] = f"cos^{self.cos_exponent:g} (built-in)"
+            return out
+        d = self.distribution
+        return {"photometry": self.photometry, "format": d.format, "manufacturer": d.manufacturer,
+                "catalogue": d.catalogue, "symmetry": d.symmetry.value, "rotation_deg": self.rotation_deg, **out}
 
 
 class DiffuserParams(BaseModel):
@@ -417,6 +474,10 @@ class RoomGrid(BaseModel):
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready dict in the input schema (cells in row-major order, compact)."""
         data = self.model_dump(mode="json", exclude={"cells", "metadata"})
+        lum = data["luminaire"]
+        for key, default in (("photometry", None), ("distribution", None), ("rotation_deg", 0)):
+            if lum.get(key) == default:
+                lum.pop(key)
         if self.metadata:
             data["metadata"] = self.metadata
         arrays = self.arrays
@@ -573,14 +634,39 @@ def room_key(grid: RoomGrid) -> str:
                 grid.luminaire.flux_lm,
                 grid.luminaire.power_w,
                 grid.luminaire.cos_exponent,
+                grid.luminaire.rotation_deg,
+                grid.luminaire.distribution.digest() if grid.luminaire.distribution is not None else None,
             )
         ).encode()
     )
     return h.hexdigest()
 
 
-def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> RoomGrid:
-    """Read and validate one room file. Raises ``InputError`` subclasses with actionable messages."""
+def _attach_photometry(data: Any, room_file: Path, source: str, data_dir: Path | None) -> None:
+    """Read the file ``luminaire.photometry`` names into ``luminaire.distribution`` (in place)."""
+    from .errors import PhotometryFileError
+    from .photometric_files import read_photometry, resolve_reference
+
+    lum = data.get("luminaire") if isinstance(data, dict) else None
+    if not isinstance(lum, dict) or not isinstance(lum.get("photometry"), str) or "distribution" in lum:
+        return
+    roots = [room_file.parent] + ([data_dir] if data_dir is not None else [])
+    try:
+        lum["distribution"] = read_photometry(resolve_reference(lum["photometry"], roots, "luminaire.photometry"))
+    except PhotometryFileError as exc:
+        raise RoomValidationError(source, [Issue("luminaire.photometry", str(exc),
+                                                 "fix the photometric file or the name")]) from None
+    except InputError as exc:
+        raise RoomValidationError(source, [Issue("luminaire.photometry", str(exc).removeprefix(
+            "luminaire.photometry: "))]) from None
+
+
+def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS,
+              data_dir: Path | None = None) -> RoomGrid:
+    """Read and validate one room file. Raises ``InputError`` subclasses with actionable messages.
+
+    A ``luminaire.photometry`` file is looked up beside the room file, then under ``data_dir``.
+    """
     from .errors import NotRegularFileError
     from .fsio import read_regular_file
 
@@ -621,6 +707,7 @@ def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> 
         ) from None
     except RecursionError:
         raise RoomValidationError(source, [Issue("", "JSON nested too deeply", "flatten the file")]) from None
+    _attach_photometry(data, p, source, data_dir)
     return parse_room(data, source, limits)
 
 

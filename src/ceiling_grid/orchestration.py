@@ -201,7 +201,7 @@ def load_rooms(
     overrides = _trigger_overrides(detector_standard, room_type)
     for label, path in files:
         try:
-            grid = with_overrides(load_room(path, limits), overrides, label, limits)
+            grid = with_overrides(load_room(path, limits, data_dir=base), overrides, label, limits)
         except InputError as exc:
             problems.append(str(exc).replace(str(path), label))
             continue

@@ -111,6 +111,7 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
             "room_type": result.final_grid.room_type,
             "detector_standard": str(result.final_grid.detector_standard),
         },
+        "luminaire": result.final_grid.luminaire.description(),
         "headline": result.headline,
         "regularity": _regularity(report),
         "selection": selection,

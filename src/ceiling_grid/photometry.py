@@ -11,6 +11,7 @@ from .cache import RoomCache
 from .config import DEFAULT_LUMINAIRE_SUBDIVISION, DEFAULT_MAINTENANCE_FACTOR, DEFAULT_REFLECTANCES
 from .geometry import geometry_of
 from .grid import RoomGrid, room_key
+from .photometric_files import Distribution, expand_full
 
 __all__ = [
     "DEFAULT_CHUNK_ELEMENTS",
@@ -60,6 +61,37 @@ def _rectangles(mask: np.ndarray, tile: float) -> np.ndarray:
     return np.array(sorted(rects), dtype=float).reshape(-1, 4)
 
 
+class CandelaLookup:
+    """I(C, γ) of a photometric file: bilinear over the full 0..360 table (scipy), rotated in plan.
+
+    The evaluator interpolates the same table with its own code (``evaluator.illuminance``).
+    """
+
+    def __init__(self, dist: Distribution, rotation_deg: float) -> None:
+        from scipy.interpolate import RegularGridInterpolator
+
+        c, gamma, table = expand_full(dist)
+        self.rotation_deg = float(rotation_deg)
+        self.lumens = dist.lumens()
+        self._rgi = RegularGridInterpolator((c, gamma), table, method="linear", bounds_error=False, fill_value=0.0)
+
+    def intensity(self, dx: np.ndarray, dy: np.ndarray, hm: float) -> np.ndarray:
+        """Candela towards the offsets (dx, dy) (m) on a plane ``hm`` below the luminaire."""
+        c = np.mod(np.degrees(np.arctan2(dy, dx)) - self.rotation_deg, 360.0)
+        gamma = np.degrees(np.arctan2(np.hypot(dx, dy), hm))
+        return np.asarray(self._rgi(np.stack([c, gamma], axis=-1)))
+
+
+@dataclass(frozen=True)
+class SummedFlux:
+    """A file luminaire's flux-fraction summed-area table around its foot point (see ``_summed_flux_table``)."""
+
+    table: np.ndarray
+    cell_m: float
+    nx: int
+    ny: int
+
+
 @dataclass(frozen=True)
 class RoomPhotometry:
     """Per-room constants of the §2.5 model (computed once per room and cached)."""
@@ -76,6 +108,8 @@ class RoomPhotometry:
     wall_height_m: float
     reflectances: tuple[float, float, float]  # ceiling, walls, floor
     rects: np.ndarray  # work-plane rectangles (x0, y0, x1, y1)
+    candela: CandelaLookup | None = None  # a photometric file's table; None: the cos^m model
+    summed_flux: SummedFlux | None = None
 
     @property
     def sphere_factor(self) -> float:
@@ -102,6 +136,7 @@ def room_photometry(grid: RoomGrid) -> RoomPhotometry:
         return cached
     geo = geometry_of(grid)
     lum = grid.luminaire
+    lookup = CandelaLookup(lum.distribution, lum.rotation_deg) if lum.distribution is not None else None
     ph = RoomPhotometry(
         hm=grid.mounting_height_m,
         tile=grid.tile_size_m,
@@ -115,6 +150,10 @@ def room_photometry(grid: RoomGrid) -> RoomPhotometry:
         wall_height_m=grid.ceiling_height_m,
         reflectances=DEFAULT_REFLECTANCES,
         rects=_rectangles(geo.ceiling, grid.tile_size_m),
+        candela=lookup,
+        summed_flux=(None if lookup is None else _summed_flux_table(
+            lookup, grid.tile_size_m, DEFAULT_LUMINAIRE_SUBDIVISION, grid.mounting_height_m,
+            grid.width * grid.tile_size_m, grid.height * grid.tile_size_m)),
     )
     ROOM_CACHE.put(key, ph)
     return ph
@@ -146,6 +185,25 @@ def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float
     np.power(d2, -(m + 3.0) / 2.0, out=d2)
     d2 *= scale
     return np.asarray(d2)
+
+
+def _file_kernel(src: np.ndarray, pts: np.ndarray, hm: float, lookup: CandelaLookup, share: float) -> np.ndarray:
+    """(len(src), len(pts)) direct illuminance of point sources each carrying ``share`` of the file's intensity.
+
+    E = I(C, γ) cos γ / d² = I hm / d³.
+    """
+    dx = np.subtract.outer(pts[:, 0], src[:, 0]).T
+    dy = np.subtract.outer(pts[:, 1], src[:, 1]).T
+    d2 = dx * dx + dy * dy + hm * hm
+    return np.asarray(share * lookup.intensity(dx, dy, hm) * hm / (d2 * np.sqrt(d2)))
+
+
+def _kernel(ph: RoomPhotometry, src: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Direct illuminance of the sub-sources ``src`` (one k x k share of a luminaire each) at ``pts``."""
+    kk = ph.k * ph.k
+    if ph.candela is not None:
+        return _file_kernel(src, pts, ph.hm, ph.candela, 1.0 / kk)
+    return _direct_kernel(src, pts, ph.hm, ph.flux_lm / kk, ph.cos_exponent)
 
 
 def direct_illuminance(
@@ -242,8 +300,51 @@ def work_plane_flux(grid: RoomGrid, lights_xy: np.ndarray) -> np.ndarray:
     if len(xy) == 0:
         return np.zeros(0)
     src = sub_sources(xy, ph.tile, ph.k)
-    frac = rectangle_flux_fraction(src, ph.rects, ph.hm, ph.cos_exponent).reshape(len(xy), ph.k * ph.k)
+    if ph.summed_flux is not None:
+        frac = _file_plane_fraction(ph.summed_flux, ph.rects, src).reshape(len(xy), ph.k * ph.k)
+    else:
+        frac = rectangle_flux_fraction(src, ph.rects, ph.hm, ph.cos_exponent).reshape(len(xy), ph.k * ph.k)
     return np.asarray(frac.mean(axis=1) * ph.flux_lm)
+
+
+def _summed_flux_table(lookup: CandelaLookup, tile: float, k: int, hm: float, width_m: float,
+                       height_m: float) -> SummedFlux:
+    """Summed-area table of a file luminaire's direct flux fraction on the reference plane around its foot point.
+
+    Cells are tile/(2k) wide, so every sub-source-to-tile-edge offset is a whole number of cells and a
+    rectangle's flux is four look-ups. Each cell's flux is its centre illuminance times its area
+    (midpoint rule, §2.5's 0.1 m grid for a 0.6 m tile).
+    """
+    h = tile / (2 * k)
+    nx, ny = round(width_m / h), round(height_m / h)
+    cx = (np.arange(-nx, nx) + 0.5) * h
+    cy = (np.arange(-ny, ny) + 0.5) * h
+    dx, dy = np.meshgrid(cx, cy, indexing="ij")
+    d2 = dx * dx + dy * dy + hm * hm
+    flux = lookup.intensity(dx, dy, hm) * hm / (d2 * np.sqrt(d2)) * (h * h) / lookup.lumens
+    table = np.zeros((2 * nx + 1, 2 * ny + 1))
+    table[1:, 1:] = flux.cumsum(axis=0).cumsum(axis=1)
+    table.setflags(write=False)
+    return SummedFlux(table, h, nx, ny)
+
+
+def _file_plane_fraction(sat: SummedFlux, rects: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """(n,) share of each sub-source's flux landing on the work-plane ``rects`` (summed-area look-ups)."""
+    table, h, nx, ny = sat.table, sat.cell_m, sat.nx, sat.ny
+    out = np.zeros(len(src))
+    if len(src) == 0 or len(rects) == 0:
+        return out
+
+    def idx(rel: np.ndarray, n: int) -> np.ndarray:
+        return np.clip(np.rint(rel / h).astype(np.int64) + n, 0, 2 * n)
+
+    step = max(1, DEFAULT_CHUNK_ELEMENTS // (4 * len(rects)))
+    for s in range(0, len(src), step):
+        sx, sy = src[s : s + step, 0:1], src[s : s + step, 1:2]
+        x0, x1 = idx(rects[None, :, 0] - sx, nx), idx(rects[None, :, 2] - sx, nx)
+        y0, y1 = idx(rects[None, :, 1] - sy, ny), idx(rects[None, :, 3] - sy, ny)
+        out[s : s + step] = (table[x1, y1] - table[x0, y1] - table[x1, y0] + table[x0, y0]).sum(axis=1)
+    return out
 
 
 def illuminance(grid: RoomGrid, lights_xy: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -257,7 +358,10 @@ def illuminance(grid: RoomGrid, lights_xy: np.ndarray, points: np.ndarray) -> np
     if len(xy) == 0:
         return np.zeros(len(pts))
     src = sub_sources(xy, ph.tile, ph.k)
-    direct = direct_illuminance(src, pts, ph.hm, ph.flux_lm / (ph.k * ph.k), ph.cos_exponent)
+    direct = np.zeros(len(pts))
+    step = max(1, DEFAULT_CHUNK_ELEMENTS // max(1, len(pts)))
+    for s in range(0, len(src), step):
+        direct += _kernel(ph, src[s : s + step], pts).sum(axis=0)
     phi_tot = ph.flux_lm * len(xy)
     phi_wp = float(work_plane_flux(grid, xy).sum())
     _, rw, rf = ph.reflectances
@@ -284,7 +388,7 @@ def contribution_matrix(grid: RoomGrid, tiles_xy: np.ndarray, points: np.ndarray
     step = max(1, DEFAULT_CHUNK_ELEMENTS // (kk * len(pts)))
     for s in range(0, len(xy), step):
         src = sub_sources(xy[s : s + step], ph.tile, ph.k)
-        block = _direct_kernel(src, pts, ph.hm, ph.flux_lm / kk, ph.cos_exponent)
+        block = _kernel(ph, src, pts)
         block = block.reshape(-1, kk, len(pts)).sum(axis=1)
         out[s : s + step] = ph.mf * (block + e_ind[s : s + step, None])
     return out

@@ -12,6 +12,10 @@ the other (``tests/test_evaluator_illuminance.py`` compares both on every sample
   (1 - (1 + R²/Hm²)^(-(m+1)/2)) dθ / 2π of the flux. Edges come from the work-plane tiles (shared
   edges cancel; holes run the other way). For m = 1 the edge integral is closed-form; otherwise
   Gauss-Legendre along each tile edge.
+* Photometric files: I(C, γ) is interpolated bilinearly in the full 0..360 table by this module's own
+  look-up, rotated with the luminaire; each sub-source carries 1/k² of it. The flux into a wedge dθ out
+  to γ_R is G(C, γ_R) dθ with G(C, γ) = ∫ I sin γ dγ, tabulated on a 0.25° γ grid, so Φ_wp is the
+  same contour integral with G in place of the cos^m closed form.
 * Indirect: split flux, E_ind = (ρ_f Φ_wp + ρ_w (Φ_tot - Φ_wp)) / (A_s (1 - ρ_m)), uniform; then
   E = MF (E_dir + E_ind).
 """
@@ -27,6 +31,7 @@ from ..cache import RoomCache
 from ..config import DEFAULT_LUMINAIRE_SUBDIVISION, DEFAULT_MAINTENANCE_FACTOR, DEFAULT_REFLECTANCES
 from ..geometry import geometry_of
 from ..grid import RoomGrid, room_key
+from ..photometric_files import Distribution, expand_full
 
 __all__ = ["UF_SANITY_BAND", "ReferenceStats", "reference_illuminance", "reference_stats", "work_plane_edges"]
 
@@ -66,8 +71,64 @@ def _point_sources(grid: RoomGrid, lights: np.ndarray) -> np.ndarray:
     return corners[:, None, :] + offsets[None, :, :]
 
 
+_G_STEP_DEG = 0.25  # γ resolution of the checker's cumulative flux table G(C, γ)
+
+
+class _Table:
+    """The checker's own bilinear look-up of a photometric file (full 0..360 table, plan rotation)."""
+
+    def __init__(self, dist: Distribution, rotation_deg: float) -> None:
+        self.c, self.gamma, self.cd = expand_full(dist)
+        self.rotation = float(rotation_deg)
+        fine = np.arange(0.0, 180.0 + _G_STEP_DEG / 2, _G_STEP_DEG)
+        self.g_gamma = fine
+        dense = np.stack([np.interp(fine, self.gamma, row, left=0.0, right=0.0) for row in self.cd])
+        weight = dense * np.sin(np.radians(fine))[None, :]
+        cumulative = np.zeros_like(weight)
+        cumulative[:, 1:] = np.cumsum(0.5 * (weight[:, 1:] + weight[:, :-1]), axis=1) * math.radians(_G_STEP_DEG)
+        self.g = cumulative  # G(C, γ) in cd·sr per radian of azimuth
+
+    def _azimuth(self, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        return np.asarray(np.mod(np.degrees(np.arctan2(dy, dx)) - self.rotation, 360.0))
+
+    @staticmethod
+    def _bilinear(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        i = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 2)
+        j = np.clip(np.searchsorted(ys, y, side="right") - 1, 0, len(ys) - 2)
+        tx = np.clip((x - xs[i]) / (xs[i + 1] - xs[i]), 0.0, 1.0)
+        inside = (y >= ys[0]) & (y <= ys[-1])
+        ty = np.clip((y - ys[j]) / (ys[j + 1] - ys[j]), 0.0, 1.0)
+        v = ((1 - tx) * (1 - ty) * values[i, j] + tx * (1 - ty) * values[i + 1, j]
+             + (1 - tx) * ty * values[i, j + 1] + tx * ty * values[i + 1, j + 1])
+        return np.where(inside, v, 0.0)
+
+    def candela(self, dx: np.ndarray, dy: np.ndarray, hm: float) -> np.ndarray:
+        gamma = np.degrees(np.arctan2(np.hypot(dx, dy), hm))
+        return self._bilinear(self.c, self.gamma, self.cd, self._azimuth(dx, dy), gamma)
+
+    def wedge_flux(self, dx: np.ndarray, dy: np.ndarray, hm: float) -> np.ndarray:
+        """G(C, γ_R): flux per radian of azimuth inside ground radius R towards (dx, dy)."""
+        gamma = np.degrees(np.arctan2(np.hypot(dx, dy), hm))
+        return self._bilinear(self.c, self.g_gamma, self.g, self._azimuth(dx, dy), gamma)
+
+
+def _table(grid: RoomGrid) -> _Table | None:
+    lum = grid.luminaire
+    if lum.distribution is None:
+        return None
+    key = (room_key(grid), "candela_table")
+    cached = _EDGES.get(key, _Table)
+    if cached is None:
+        cached = _Table(lum.distribution, lum.rotation_deg)
+        _EDGES.put(key, cached)
+    return cached
+
+
 def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Direct illuminance (lx, before MF) at ``points``: every point source, summed in blocks of sources."""
+    table = _table(grid)
+    if table is not None:
+        return _direct_file(grid, table, lights, points)
     lum = grid.luminaire
     hm = grid.mounting_height_m
     m = lum.cos_exponent
@@ -82,6 +143,44 @@ def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarra
         spread = 1.0 / (d2 * d2) if m == 1.0 else d2 ** (-(m + 3.0) / 2.0)
         total += i0 * hm ** (m + 1.0) * spread.sum(axis=0)
     return total
+
+
+def _direct_file(grid: RoomGrid, table: _Table, lights: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Direct illuminance of a photometric file's luminaires: I(C, γ) cos γ / d² per sub-source, I/k² each."""
+    hm = grid.mounting_height_m
+    share = 1.0 / DEFAULT_LUMINAIRE_SUBDIVISION**2
+    sources = _point_sources(grid, lights).reshape(-1, 2)
+    total = np.zeros(len(points))
+    step = max(1, _CHUNK_ELEMENTS // max(1, len(points)))
+    for lo in range(0, len(sources), step):
+        block = sources[lo : lo + step]
+        dx = points[None, :, 0] - block[:, 0, None]
+        dy = points[None, :, 1] - block[:, 1, None]
+        d = np.sqrt(dx * dx + dy * dy + hm * hm)
+        total += (share * table.candela(dx, dy, hm) * hm / d**3).sum(axis=0)
+    return total
+
+
+def _file_flux_fraction(table: _Table, lumens: float, sources: np.ndarray, edges: np.ndarray,
+                        hm: float) -> np.ndarray:
+    """(n,) share of each point source's flux inside the polygon: Σ over edges of ∫ G(C, γ_R) dθ / Φ."""
+    out = np.zeros(len(sources))
+    if len(edges) == 0 or len(sources) == 0:
+        return out
+    a, length, u, normal = _edge_frame(edges)
+    step = max(1, _CHUNK_ELEMENTS // (len(edges) * EDGE_NODES))
+    for lo in range(0, len(sources), step):
+        rel = a[None, :, :] - sources[lo : lo + step, None, :]
+        p = (rel * normal[None]).sum(axis=2)
+        s0 = (rel * u[None]).sum(axis=2)
+        s = s0[:, :, None] + length[None, :, None] * (0.5 * (_NODES + 1.0))[None, None, :]
+        node_x = rel[:, :, 0, None] + u[None, :, 0, None] * (s - s0[:, :, None])
+        node_y = rel[:, :, 1, None] + u[None, :, 1, None] * (s - s0[:, :, None])
+        r2 = p[:, :, None] ** 2 + s * s
+        dtheta = np.where(np.abs(p)[:, :, None] > 1e-12, p[:, :, None] / np.maximum(r2, 1e-300), 0.0)
+        weight = 0.5 * _WEIGHTS[None, None, :] * length[None, :, None]
+        out[lo : lo + step] = (table.wedge_flux(node_x, node_y, hm) * dtheta * weight).sum(axis=(1, 2)) / lumens
+    return out
 
 
 def work_plane_edges(grid: RoomGrid, merge: bool = True) -> np.ndarray:
@@ -179,8 +278,12 @@ def _indirect(grid: RoomGrid, lights: np.ndarray) -> float:
         return 0.0
     geo = geometry_of(grid)
     sources = _point_sources(grid, lights).reshape(-1, 2)
-    edges = work_plane_edges(grid, merge=lum.cos_exponent == 1.0)
-    frac = _flux_fraction(sources, edges, grid.mounting_height_m, lum.cos_exponent)
+    table = _table(grid)
+    edges = work_plane_edges(grid, merge=lum.cos_exponent == 1.0 and table is None)
+    if table is not None:
+        frac = _file_flux_fraction(table, lum.flux_lm, sources, edges, grid.mounting_height_m)
+    else:
+        frac = _flux_fraction(sources, edges, grid.mounting_height_m, lum.cos_exponent)
     phi_tot = lum.flux_lm * n
     phi_wp = float(frac.sum()) * lum.flux_lm / DEFAULT_LUMINAIRE_SUBDIVISION**2
     rho_c, rho_w, rho_f = DEFAULT_REFLECTANCES

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .distribution import BEAM_FRACTION, FIELD_FRACTION, Distribution, Symmetry, expand_full, plane_profile
 from .ies import parse_ies
 from .ldt import parse_ldt
-from .reader import read_photometry, summary
+from .reader import read_photometry, resolve_reference, summary
 
 __all__ = [
     "BEAM_FRACTION",
@@ -21,5 +21,6 @@ __all__ = [
     "parse_ldt",
     "plane_profile",
     "read_photometry",
+    "resolve_reference",
     "summary",
 ]

@@ -13,7 +13,7 @@ from .distribution import BEAM_FRACTION, FIELD_FRACTION, Distribution
 from .ies import parse_ies
 from .ldt import parse_ldt
 
-__all__ = ["read_photometry", "summary"]
+__all__ = ["read_photometry", "resolve_reference", "summary"]
 
 
 def read_photometry(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_PHOTOMETRY_BYTES) -> Distribution:
@@ -70,3 +70,29 @@ def summary(dist: Distribution) -> dict[str, Any]:
         "luminous_opening_m": [round(dist.length_m, 4), round(dist.width_m, 4)],
     }
     return out
+
+
+def resolve_reference(reference: str, roots: list[Path], what: str) -> Path:
+    """The file ``reference`` names, looked up under each of ``roots`` in turn; never outside them.
+
+    Absolute paths, ``..`` that climbs out and symbolic links that lead out are refused with the fix.
+    """
+    from ..errors import InputError
+    from ..fsio import check_path_text
+
+    text = check_path_text(reference, what)
+    if Path(text).is_absolute():
+        raise InputError(f"{what}: {text!r} is an absolute path (fix: give it relative to the room file's folder "
+                         "or the data folder)")
+    tried: list[str] = []
+    for root in roots:
+        base = root.resolve()
+        target = (base / text).resolve()
+        if target != base and base not in target.parents:
+            raise InputError(f"{what}: {text!r} leads outside {base} (fix: keep photometric files inside the "
+                             "room file's folder or the data folder)")
+        if target.exists():
+            return target
+        tried.append(str(base))
+    raise PhotometryFileError(reference, None, f"file not found under {' or '.join(tried)}",
+                              "check the name; it is relative to the room file's folder or the data folder")
