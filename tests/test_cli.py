@@ -193,3 +193,67 @@ def test_run_pushes_metrics_and_exports_traces(
     traces = [r for r in requests if r[1] == "/v1/traces"]
     assert traces and all(b"observed" in r[2] for r in traces)
     assert any(b"model LightModelA" in r[2] for r in traces)
+
+
+# ----- photometric files ----------------------------------------------------------------------------
+
+def _photometric_files(folder: Path) -> tuple[Path, Path]:
+    """A rotational Lambertian IES panel and a quadrant-symmetric EULUMDAT batwing with a decimal comma."""
+    import math
+
+    from ceiling_grid.testing import ies_text, lambertian_table, ldt_text
+
+    gamma, cd = lambertian_table(3400.0)
+    ies = folder / "panel.ies"
+    ies.write_text(ies_text([0], gamma, [cd], keywords={"MANUFAC": "Acme", "LUMCAT": "P600"}))
+    c24 = [float(c) for c in range(0, 360, 15)]
+    rows = [[300.0 * math.cos(math.radians(g)) * (1 + 0.5 * math.sin(math.radians(c)) ** 2)
+             for g in gamma] for c in c24 if c <= 90]
+    ldt = folder / "batwing.ldt"
+    ldt.write_text(ldt_text(4, c24, gamma, rows, lamp_flux=4000.0, watts=40.0, decimal_comma=True))
+    return ies, ldt
+
+
+def test_photometry_prints_one_json_object_per_file_and_draws_polar_curves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ies, ldt = _photometric_files(tmp_path)
+    assert main(["photometry", str(ies), str(ldt), "--svg", str(tmp_path / "plots")]) == EXIT_OK
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert (first["format"], first["symmetry"], first["catalogue"]) == ("IES LM-63-2002", "rotational", "P600")
+    assert first["total_lumens"] == pytest.approx(3400.0, rel=0.005)
+    assert (second["format"], second["symmetry"]) == ("EULUMDAT", "quadrant")
+    assert second["beam_angle_deg"]["C90-C270"] > second["beam_angle_deg"]["C0-C180"]  # wider across C90
+    assert second["efficacy_lm_per_w"] == pytest.approx(second["total_lumens"] / 40.0, abs=0.1)
+    for info in (first, second):
+        svg = Path(info["svg"]).read_text()
+        assert svg.count("<path") >= 2 and 'width="100%"' in svg
+
+
+def test_photometry_names_a_broken_file_and_line_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ies, ldt = _photometric_files(tmp_path)
+    broken = tmp_path / "broken.ies"
+    broken.write_text(ies.read_text().rsplit("\n", 3)[0] + "\n")
+    assert main(["photometry", str(broken), str(ldt)]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and f"{broken}: line " in captured.err and "truncated" in captured.err
+    assert json.loads(captured.out)["file"] == "batwing.ldt"
+
+
+def test_run_lays_out_a_room_with_a_photometric_file_and_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _photometric_files(tmp_path)
+    room = _write(tmp_path / "office.json",
+                  room_payload(14, 10, grid_id="ies-office", luminaire={"photometry": "batwing.ldt"}))
+    assert main(["run", str(room), "--out", str(tmp_path / "out"), "--workers", "1"]) == EXIT_OK
+    assert "ies-office: COMPLIANT" in capsys.readouterr().out
+    report = json.loads((tmp_path / "out" / "ies-office.report.json").read_text())
+    assert report["luminaire"]["photometry"] == "batwing.ldt"
+    assert report["luminaire"]["symmetry"] == "quadrant"
+    assert report["luminaire"]["power_w"] == 40.0
+    laid = json.loads((tmp_path / "out" / "ies-office.json").read_text())
+    assert laid["luminaire"]["distribution"]["file"] == "batwing.ldt"  # the output re-renders without the file
+    assert main(["render", str(tmp_path / "out" / "ies-office.json"), "--out", str(tmp_path / "r.svg")]) == EXIT_OK

@@ -89,3 +89,88 @@ def test_no_lights_no_light() -> None:
     grid = make_room(5, 5)
     assert reference_illuminance(grid, np.zeros((0, 2)), np.array([[1.0, 1.0]])).tolist() == [0.0]
     assert reference_stats(grid, np.zeros((0, 2)), prepare(grid).calc.points).em_lx == 0.0
+
+
+# ----- photometric files: the models' look-up and the checker's, each on its own --------------------
+
+def _file_room(width: int, height: int, rows: list[list[float]], c_angles: list[float], gamma: list[float],
+               rotation: int = 0, **kwargs: object):  # type: ignore[no-untyped-def]
+    """A room whose luminaire is the given IES table (absolute candela), as if loaded from its file."""
+    from ceiling_grid.grid import parse_room
+    from ceiling_grid.photometric_files import parse_ies
+    from ceiling_grid.testing import ies_text, room_payload
+
+    dist = parse_ies(ies_text(c_angles, gamma, rows), "test.ies")
+    lum = {"photometry": "test.ies", "distribution": dist, "rotation_deg": rotation}
+    return parse_room(room_payload(width, height, luminaire=lum, **kwargs), "file-room")
+
+
+def _lambertian_file_room(width: int, height: int, **kwargs: object):  # type: ignore[no-untyped-def]
+    from ceiling_grid.testing import lambertian_table
+
+    gamma, cd = lambertian_table(3400.0, 2.5)
+    return _file_room(width, height, [cd], [0.0], gamma, **kwargs)
+
+
+def _elongated(c: float, g: float) -> float:
+    """Bilateral about C0-C180, wide along C90 and tilted towards C0: asymmetric in x, not in y."""
+    cr, gr = math.radians(c), math.radians(g)
+    return 500.0 * math.cos(gr) * (1.0 + 0.6 * math.sin(cr) ** 2 * math.sin(gr)) * (1.0 + 0.3 * math.cos(cr) * math.sin(gr))
+
+
+@pytest.mark.parametrize("shape", ["rectangle", "l_shape"])
+def test_a_lambertian_file_gives_the_built_in_em_within_half_a_percent(shape: str) -> None:
+    outside = [(x, y) for y in range(6) for x in range(14, 20)] if shape == "l_shape" else []
+    built_in = make_room(20, 12, outside=outside)
+    from_file = _lambertian_file_room(20, 12, outside=outside)
+    lights = np.array([(x, y) for x in range(2, 14, 4) for y in range(1, 12, 4)])
+    pts = prepare(built_in).calc.points
+    for stats in (illuminance_stats, reference_stats):
+        a, b = stats(built_in, lights, pts), stats(from_file, lights, pts)
+        assert b.em_lx == pytest.approx(a.em_lx, rel=0.005)
+        assert b.u0 == pytest.approx(a.u0, rel=0.005)
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_models_and_checker_agree_on_an_asymmetric_file(rotation: int) -> None:
+    cs = [float(c) for c in range(0, 181, 15)]
+    gamma = [float(g) for g in range(0, 91, 5)]
+    room = _file_room(16, 10, [[_elongated(c, g) for g in gamma] for c in cs], cs, gamma, rotation)
+    lights = np.array([(3, 2), (8, 5), (12, 7)])
+    pts = prepare(room).calc.points
+    from ceiling_grid.photometry import illuminance
+
+    fast, ref = illuminance(room, lights, pts), reference_illuminance(room, lights, pts)
+    assert np.max(np.abs(fast - ref) / ref) < 0.005
+    assert work_plane_flux(room, lights).sum() == pytest.approx(
+        _reference_wp_flux(room, lights), rel=0.002)
+
+
+def _reference_wp_flux(room, lights) -> float:  # type: ignore[no-untyped-def]
+    """Φ_wp by brute force: direct illuminance on a 0.05 m grid over the work plane, times the cell area."""
+    from ceiling_grid.evaluator.illuminance import _direct
+
+    h = 0.05
+    mask = np.asarray(geometry_of(room).ceiling, dtype=bool)
+    n = round(room.tile_size_m / h)
+    fine = np.kron(mask, np.ones((n, n), dtype=bool))
+    ys, xs = np.nonzero(fine)
+    pts = np.stack([(xs + 0.5) * h, (ys + 0.5) * h], axis=1)
+    return float(_direct(room, np.asarray(lights), pts).sum() * h * h)
+
+
+def test_rotation_turns_the_distribution_with_the_luminaire() -> None:
+    cs = [float(c) for c in range(0, 181, 15)]
+    gamma = [float(g) for g in range(0, 91, 5)]
+    rows = [[_elongated(c, g) for g in gamma] for c in cs]
+    flat, turned = _file_room(15, 15, rows, cs, gamma, 0), _file_room(15, 15, rows, cs, gamma, 90)
+    centre = 7.5 * 0.6
+    along_x = np.array([[centre + 1.5, centre], [centre - 1.5, centre]])
+    along_y = np.array([[centre, centre + 1.5], [centre, centre - 1.5]])
+    light = np.array([(7, 7)])
+    for fn in (reference_illuminance,):
+        assert fn(flat, light, along_x) == pytest.approx(fn(turned, light, along_y), rel=1e-6)
+        assert fn(flat, light, along_x)[0] > fn(flat, light, along_x)[1] * 1.05  # tilted towards C0 (+x)
+    from ceiling_grid.photometry import illuminance
+
+    assert illuminance(flat, light, along_x) == pytest.approx(illuminance(turned, light, along_y), rel=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,95 @@ def test_bad_beam_depth_names_the_cell_and_the_fix(cell: dict, field: str, fix: 
         parse_room(payload, "beams.json")
     line = str(err.value)
     assert line.startswith("beams.json: ") and field in line and fix in line and "\n" not in line
+
+
+# ----- a luminaire from a photometric file -------------------------------------------------------
+
+def _panel_ies(folder: Path, name: str = "panel.ies", watts: float = 34.0) -> Path:
+    from ceiling_grid.testing import ies_text, lambertian_table
+
+    gamma, cd = lambertian_table(3400.0)
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ies_text([0], gamma, [cd], watts=watts))
+    return path
+
+
+def _room_file(folder: Path, luminaire: dict[str, object], name: str = "room.json") -> Path:
+    import json
+
+    from ceiling_grid.testing import room_payload
+
+    path = folder / name
+    path.write_text(json.dumps(room_payload(6, 5, grid_id="pho", luminaire=luminaire)))
+    return path
+
+
+def test_a_room_reads_its_photometric_file_beside_it_or_in_the_data_folder(tmp_path: Path) -> None:
+    _panel_ies(tmp_path / "fixtures")
+    grid = load_room(_room_file(tmp_path, {"photometry": "fixtures/panel.ies"}))
+    dist = grid.luminaire.distribution
+    assert dist is not None and dist.file == "panel.ies"
+    assert grid.luminaire.flux_lm == pytest.approx(3400.0, rel=0.005)  # integrated from the table
+    assert grid.luminaire.power_w == 34.0  # the file's input watts
+    rooms = tmp_path / "input"
+    rooms.mkdir()
+    room = _room_file(rooms, {"photometry": "fixtures/panel.ies", "power_w": 30.0})
+    with pytest.raises(RoomValidationError, match=r"luminaire.photometry: fixtures/panel.ies: file not found"):
+        load_room(room)
+    via_data = load_room(room, data_dir=tmp_path)
+    assert via_data.luminaire.power_w == 30.0  # the room overrides the file's watts
+    assert via_data.luminaire.description()["photometry"] == "fixtures/panel.ies"
+
+
+@pytest.mark.parametrize(("reference", "pattern"), [
+    ("../outside.ies", r"leads outside"),
+    ("/etc/passwd", r"is an absolute path"),
+])
+def test_a_photometric_reference_cannot_leave_its_folders(tmp_path: Path, reference: str, pattern: str) -> None:
+    rooms = tmp_path / "rooms"
+    rooms.mkdir()
+    _panel_ies(tmp_path, "outside.ies")
+    with pytest.raises(RoomValidationError, match=pattern) as err:
+        load_room(_room_file(rooms, {"photometry": reference}))
+    assert "room.json: luminaire.photometry" in str(err.value)
+
+
+def test_a_broken_photometric_file_fails_the_room_in_one_line(tmp_path: Path) -> None:
+    _panel_ies(tmp_path).write_text(_panel_ies(tmp_path).read_text().replace("1 1 34", "1 1"))
+    with pytest.raises(RoomValidationError) as err:
+        load_room(_room_file(tmp_path, {"photometry": "panel.ies"}))
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{tmp_path / 'room.json'}: luminaire.photometry: {tmp_path / 'panel.ies'}: line ")
+    assert "(fix: " in message
+
+
+def test_a_file_fixes_flux_and_distribution(tmp_path: Path) -> None:
+    _panel_ies(tmp_path)
+    with pytest.raises(RoomValidationError) as err:
+        load_room(_room_file(tmp_path, {"photometry": "panel.ies", "flux_lm": 5000, "cos_exponent": 2}))
+    text = str(err.value)
+    assert "luminaire.flux_lm = 5000 but panel.ies integrates to 339" in text
+    assert "luminaire.cos_exponent does not apply with a photometry file" in text
+    _panel_ies(tmp_path, watts=0.0)
+    with pytest.raises(RoomValidationError, match=r"panel.ies gives no input watts \(fix: give the luminaire's"):
+        load_room(_room_file(tmp_path, {"photometry": "panel.ies"}))
+
+
+def test_the_table_travels_with_the_room_and_changes_its_key(tmp_path: Path) -> None:
+    import pickle
+
+    from ceiling_grid.grid import room_key
+
+    _panel_ies(tmp_path)
+    grid = load_room(_room_file(tmp_path, {"photometry": "panel.ies"}))
+    again = parse_room(grid.to_payload(), "xcom")  # no file needed any more
+    assert again == grid and again.luminaire.distribution == grid.luminaire.distribution
+    assert pickle.loads(pickle.dumps(grid)) == grid
+    rotated = parse_room({**grid.to_payload(), "luminaire": {**grid.to_payload()["luminaire"], "rotation_deg": 90}})
+    plain = load_room(_room_file(tmp_path, {}, "plain.json"))
+    assert len({room_key(grid), room_key(rotated), room_key(plain)}) == 3
+    assert "distribution" not in plain.to_payload()["luminaire"]  # rooms without a file are unchanged
+    with pytest.raises(RoomValidationError, match=r"luminaire.photometry = 'panel.ies' was not read"):
+        parse_room({**plain.to_payload(), "luminaire": {"photometry": "panel.ies"}}, "payload")

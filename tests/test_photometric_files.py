@@ -45,6 +45,10 @@ def bilateral_c90(c: float, g: float) -> float:
     return 250.0 * math.cos(math.radians(g)) * (1.2 + 0.4 * math.sin(math.radians(c)))
 
 
+def rotational(_c: float, g: float) -> float:
+    return 300.0 * math.cos(math.radians(g))
+
+
 def table(fn, cs, gs=GAMMA):  # type: ignore[no-untyped-def]
     return [[fn(c, g) for g in gs] for c in cs]
 
@@ -171,7 +175,7 @@ C24 = [float(c) for c in range(0, 360, 15)]  # Mc = 24 listed planes
 
 @pytest.mark.parametrize(("isym", "fn", "stored"), [
     (0, asymmetric, C24),
-    (1, lambda c, g: 300.0 * math.cos(math.radians(g)), [0.0]),
+    (1, rotational, [0.0]),
     (2, bilateral_c0, [c for c in C24 if c <= 180]),
     (3, bilateral_c90, [c for c in C24 if 90 <= c <= 270]),
     (4, quadrant, [c for c in C24 if c <= 90]),
