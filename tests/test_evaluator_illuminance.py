@@ -115,7 +115,8 @@ def _lambertian_file_room(width: int, height: int, **kwargs: object):  # type: i
 def _elongated(c: float, g: float) -> float:
     """Bilateral about C0-C180, wide along C90 and tilted towards C0: asymmetric in x, not in y."""
     cr, gr = math.radians(c), math.radians(g)
-    return 500.0 * math.cos(gr) * (1.0 + 0.6 * math.sin(cr) ** 2 * math.sin(gr)) * (1.0 + 0.3 * math.cos(cr) * math.sin(gr))
+    wide = 1.0 + 0.6 * math.sin(cr) ** 2 * math.sin(gr)
+    return 500.0 * math.cos(gr) * wide * (1.0 + 0.3 * math.cos(cr) * math.sin(gr))
 
 
 @pytest.mark.parametrize("shape", ["rectangle", "l_shape"])
