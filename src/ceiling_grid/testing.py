@@ -119,6 +119,8 @@ def ldt_text(
     watts: float = 34.0,
     decimal_comma: bool = False,
     name: str = "Test panel",
+    company: str = "ceiling-grid tests",
+    number: str = "LDT-1",
 ) -> str:
     """A EULUMDAT file's text: ``c_listed`` are all Mc planes, ``intensities_cd_klm`` only the stored ones."""
     def num(v: float) -> str:
@@ -128,7 +130,7 @@ def ldt_text(
     mc, ng = len(c_listed), len(gamma)
     dc = c_listed[1] - c_listed[0] if mc > 1 else 0
     dg = gamma[1] - gamma[0]
-    lines = ["ceiling-grid tests", "1", str(isym), str(mc), num(dc), str(ng), num(dg), "report 1", name, "LDT-1",
+    lines = [company, "1", str(isym), str(mc), num(dc), str(ng), num(dg), "report 1", name, number,
              "test.ldt", "2026-12-02", "600", "600", "10", "590", "590", "0", "0", "0", "0", "100", "100", "1",
              "0", "1", str(lamps), "LED", num(lamp_flux), "4000", "80", num(watts)]
     lines += [num(v) for v in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.97, 1.0)]
