@@ -44,6 +44,7 @@ __all__ = [
     "TileArrays",
     "TileState",
     "dump_room",
+    "footprint_tiles",
     "load_room",
     "parse_room",
 ]
@@ -142,7 +143,8 @@ class LuminaireParams(BaseModel):
     power_w: float = Field(LuminaireSpec.power_w, gt=0, le=2_000, allow_inf_nan=False)
     cos_exponent: float = Field(LuminaireSpec.cos_exponent, ge=1, le=50, allow_inf_nan=False)
     photometry: str | None = Field(None, min_length=1, max_length=1024)
-    rotation_deg: Literal[0, 90] = 0  # C0 along the room's x axis (0) or its y axis (90)
+    rotation_deg: Literal[0, 90] = 0  # C0 (the long axis) along the room's x axis (0) or its y axis (90)
+    length_tiles: Literal[1, 2] = 1  # tiles along C0: 2 for a 600x1200 / 2x4 ft troffer on a 600 / 2 ft grid
     distribution: Distribution | None = None
 
     @model_validator(mode="before")
@@ -190,10 +192,18 @@ class LuminaireParams(BaseModel):
         out: dict[str, Any] = {"flux_lm": round(self.flux_lm, 1), "power_w": round(self.power_w, 2)}
         if self.distribution is None:
             out["distribution"] = f"cos^{self.cos_exponent:g} (built-in)"
+            if self.length_tiles != 1:
+                out.update(length_tiles=self.length_tiles, rotation_deg=self.rotation_deg)
             return out
         d = self.distribution
         return {"photometry": self.photometry, "format": d.format, "manufacturer": d.manufacturer,
-                "catalogue": d.catalogue, "symmetry": d.symmetry.value, "rotation_deg": self.rotation_deg, **out}
+                "catalogue": d.catalogue, "symmetry": d.symmetry.value, "rotation_deg": self.rotation_deg,
+                "length_tiles": self.length_tiles, **out}
+
+    @property
+    def size_tiles(self) -> tuple[int, int]:
+        """(tiles along x, tiles along y) one luminaire covers."""
+        return (self.length_tiles, 1) if self.rotation_deg == 0 else (1, self.length_tiles)
 
 
 class DiffuserParams(BaseModel):
@@ -256,6 +266,14 @@ class TileArrays:
         """(n, 2) int array of (x, y) of every tile holding ``component``, in row-major order."""
         ys, xs = np.nonzero(self.component == COMPONENT_CODES[component])
         return np.stack([xs, ys], axis=1)
+
+
+def footprint_tiles(anchors: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(n * sx * sy, 2) every tile the luminaires at ``anchors`` cover (anchor first, then along the long axis)."""
+    xy = np.asarray(anchors, dtype=np.int64).reshape(-1, 2)
+    sx, sy = size
+    offs = np.array([(dx, dy) for dy in range(sy) for dx in range(sx)], dtype=np.int64)
+    return (xy[:, None, :] + offs[None, :, :]).reshape(-1, 2)
 
 
 def _finite(name: str, value: float | None) -> None:
@@ -418,6 +436,31 @@ class RoomGrid(BaseModel):
     def count(self, component: Component) -> int:
         return int(np.count_nonzero(self.arrays.component == COMPONENT_CODES[component]))
 
+    def light_anchors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(anchors, stray tiles): each luminaire's first tile (lowest x, then y), and light tiles that form no
+        whole luminaire. A luminaire of ``size_tiles`` (2, 1) covers its anchor and the tile to its right;
+        runs of light tiles along the long axis pair up from their start, so an odd run leaves one stray."""
+        tiles = self.positions(Component.LIGHT)
+        size = self.luminaire.size_tiles
+        if size == (1, 1) or len(tiles) == 0:
+            return tiles, np.zeros((0, 2), dtype=np.int64)
+        axis = 0 if size[0] > 1 else 1
+        length = size[axis]
+        lit = self.arrays.is_component(Component.LIGHT)
+        along = lit if axis == 0 else lit.T  # rows of ``along`` run along the long axis
+        anchors: list[tuple[int, int]] = []
+        stray: list[tuple[int, int]] = []
+        for r in range(along.shape[0]):
+            padded = np.concatenate([[False], along[r], [False]]).astype(np.int8)
+            d = np.diff(padded)
+            for start, stop in zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist(), strict=True):
+                whole = (stop - start) // length * length
+                anchors.extend((a, r) if axis == 0 else (r, a) for a in range(start, start + whole, length))
+                stray.extend((a, r) if axis == 0 else (r, a) for a in range(start + whole, stop))
+        order = sorted(anchors, key=lambda t: (t[1], t[0]))
+        return (np.array(order, dtype=np.int64).reshape(-1, 2),
+                np.array(sorted(stray, key=lambda t: (t[1], t[0])), dtype=np.int64).reshape(-1, 2))
+
     def with_components(self, component: Component, tiles: Iterable[tuple[int, int]]) -> RoomGrid:
         """A new grid with ``component`` placed on ``tiles`` (each must be empty and in the room)."""
         cells = list(self.cells)
@@ -475,7 +518,7 @@ class RoomGrid(BaseModel):
         """JSON-ready dict in the input schema (cells in row-major order, compact)."""
         data = self.model_dump(mode="json", exclude={"cells", "metadata"})
         lum = data["luminaire"]
-        for key, default in (("photometry", None), ("distribution", None), ("rotation_deg", 0)):
+        for key, default in (("photometry", None), ("distribution", None), ("rotation_deg", 0), ("length_tiles", 1)):
             if lum.get(key) == default:
                 lum.pop(key)
         if self.metadata:
@@ -635,6 +678,7 @@ def room_key(grid: RoomGrid) -> str:
                 grid.luminaire.power_w,
                 grid.luminaire.cos_exponent,
                 grid.luminaire.rotation_deg,
+                grid.luminaire.length_tiles,
                 grid.luminaire.distribution.digest() if grid.luminaire.distribution is not None else None,
             )
         ).encode()

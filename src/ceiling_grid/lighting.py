@@ -86,7 +86,7 @@ def lpd_w_m2(room: PreparedRoom, count: int) -> float:
 
 def nearest_neighbour_shr(room: PreparedRoom, lights_xy: np.ndarray) -> np.ndarray:
     """(n,) nearest-neighbour spacing / Hm of each luminaire (0 when there is only one)."""
-    xy = room.tile_centres(np.asarray(lights_xy).reshape(-1, 2))
+    xy = room.light_centres(np.asarray(lights_xy).reshape(-1, 2))
     if len(xy) < 2:
         return np.zeros(len(xy))
     dist, _ = cKDTree(xy).query(xy, k=2)
@@ -143,7 +143,8 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     if n == 0:
         return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
     runs = room.wall_runs
-    centres = room.tile_centres(tiles)
+    centres = room.light_centres(tiles)
+    half_extra = (np.array(room.light_size, dtype=float) - 1.0) / 2.0  # centre beyond the anchor tile's centre
     k = min(n, _NEIGHBOURS + 1)
     if n > 1:
         dist, idx = cKDTree(centres).query(centres, k=k)
@@ -155,7 +156,7 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     # direction d: axis a, sign s. cone: s*rel[a] > 0 and |rel[other]| <= s*rel[a]
     for d_i, (axis, sign) in enumerate(((0, 1), (0, -1), (1, 1), (1, -1))):
         other = 1 - axis
-        w = (runs[d_i, tiles[:, 1], tiles[:, 0]] - 0.5) * t
+        w = (runs[d_i, tiles[:, 1], tiles[:, 0]] - 0.5 - sign * half_extra[axis]) * t
         along = sign * rel[:, :, axis]
         toward = (along > 1e-9) & (np.abs(rel[:, :, other]) <= along + 1e-9)
         away = (along < -1e-9) & (np.abs(rel[:, :, other]) <= -along + 1e-9)
@@ -189,10 +190,11 @@ def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
     rest = np.delete(tiles, drop, axis=0)
     if len(rest) < 2:
         return True
-    centres = room.tile_centres(rest)
+    centres = room.light_centres(rest)
     tree = cKDTree(centres)
     limit = shr_max * room.mounting_height_m + room.tile
-    affected = np.array(sorted(tree.query_ball_point(room.tile_centres(tiles[drop]), limit + 1e-9)), dtype=np.int64)
+    affected = np.array(sorted(tree.query_ball_point(room.light_centres(tiles[drop])[0], limit + 1e-9)),
+                        dtype=np.int64)
     if len(affected) == 0:
         return True
     _, near = tree.query(centres[affected], k=min(len(rest), _NEIGHBOURS + 1))
@@ -211,7 +213,8 @@ def array_shapes(room: PreparedRoom, shr_max: float | None = None) -> list[tuple
     x0, y0, x1, y1 = room.geometry.bbox
     lx, ly = x1 - x0, y1 - y0
     t = room.tile
-    max_nx, max_ny = round(lx / t), round(ly / t)
+    sx, sy = room.light_size
+    max_nx, max_ny = max(1, round(lx / (t * sx))), max(1, round(ly / (t * sy)))
     min_nx = min_ny = 1
     if shr_max is not None:
         s = shr_max * room.mounting_height_m
@@ -226,13 +229,18 @@ def array_shapes(room: PreparedRoom, shr_max: float | None = None) -> list[tuple
     return list(zip(gx[order].tolist(), gy[order].tolist(), strict=True))
 
 
-def axis_tiles(lo: int, span: int, count: int) -> list[int]:
-    """Tiles of ``count`` equally spaced centres across ``span`` tiles from ``lo``, snapped symmetrically.
+def axis_tiles(lo: int, span: int, count: int, size: int = 1) -> list[int]:
+    """First tiles of ``count`` equally spaced luminaires ``size`` tiles long across ``span`` tiles from ``lo``,
+    snapped symmetrically.
 
-    The ideal centres sit at (i + 1/2)·span/count. One that falls on a tile boundary goes to the tile on
-    its wall's side, and the right half mirrors the left, so the row is symmetric whenever it can be:
-    an odd count in an even span has its middle centre on a boundary and cannot be.
+    The ideal centres sit at (i + 1/2)·span/count. A 1-tile luminaire's centre snaps to a tile centre; one
+    that falls on a tile boundary goes to the tile on its wall's side. A 2-tile luminaire's centre snaps to
+    the nearest tile boundary (ties towards its wall). The right half mirrors the left, so the row is
+    symmetric whenever it can be: an odd count needs an odd span for 1-tile and an even span for 2-tile
+    luminaires (the middle one centred on the room's centre line).
     """
+    if size == 2:
+        return _boundary_tiles(lo, span, count)
     out = [0] * count
     for i in range((count + 1) // 2):
         if 2 * i + 1 == count:
@@ -244,6 +252,17 @@ def axis_tiles(lo: int, span: int, count: int) -> list[int]:
                 k = max(0, round(ideal) - 1)  # on a boundary: the tile nearer the wall
         out[i] = lo + k
         out[count - 1 - i] = lo + span - 1 - k
+    return out
+
+
+def _boundary_tiles(lo: int, span: int, count: int) -> list[int]:
+    """:func:`axis_tiles` for 2-tile luminaires: centres on tile boundaries 1 .. span - 1, mirrored."""
+    out = [0] * count
+    for i in range((count + 1) // 2):
+        ideal = (i + 0.5) * span / count
+        b = min(max(math.floor(ideal + 0.5 - 1e-9), 1), max(1, span - 1))
+        out[i] = lo + b - 1
+        out[count - 1 - i] = lo + span - b - 1
     return out
 
 
@@ -273,17 +292,18 @@ def axis_lines(room: PreparedRoom, axis: int, count: int) -> list[int]:
     segments = axis_segments(room, axis)
     out: list[int] = []
     for (lo, span), n in zip(segments, _segment_counts(segments, count), strict=True):
-        out.extend(axis_tiles(lo, span, n) if n else [])
+        out.extend(axis_tiles(lo, span, n, room.light_size[axis]) if n else [])
     return out
 
 
 def symmetric_shape(room: PreparedRoom, nx: int, ny: int) -> bool:
     """Whether an nx x ny array can be symmetric here: an odd count in a band needs an odd number of tiles
-    across it (in every wing band of an L, U or T room)."""
+    across it for 1-tile luminaires, an even number for 2-tile ones (in every wing band of an L, U or T room)."""
     for axis, count in ((0, nx), (1, ny)):
         segments = axis_segments(room, axis)
+        size = room.light_size[axis]
         for (_, span), n in zip(segments, _segment_counts(segments, count), strict=True):
-            if n % 2 == 1 and span % 2 == 0:
+            if n % 2 == 1 and span % 2 != size % 2:
                 return False
     return True
 
@@ -303,45 +323,52 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     free = np.array(free, dtype=bool)
     occ = np.zeros_like(free) if occupied is None else np.asarray(occupied, dtype=bool)
     x0, x1, y0, y1 = room.tile_bbox
-    cols, rows = _shift_blocked_lines(room, axis_lines(room, 0, nx), axis_lines(room, 1, ny), free, occ)
-    targets = [(x, y) for y in rows for x in cols if room.in_room[y, x] and not occ[y, x]]
-    used = np.zeros_like(free)
+    sx, sy = room.light_size
+    single = (sx, sy) == (1, 1)
+    start_ok = free if single else room.anchor_mask(free)  # first tiles whose whole footprint is free
+    in_room = room.in_room if single else room.anchor_mask(room.in_room)
+    cols, rows = _shift_blocked_lines(room, axis_lines(room, 0, nx), axis_lines(room, 1, ny), start_ok, occ,
+                                      in_room)
+    targets = [(x, y) for y in rows for x in cols if in_room[y, x] and not occ[y, x]]
+    used = np.zeros_like(free)  # tiles taken, footprints included
     placed: dict[int, tuple[int, int]] = {}
     blocked: list[int] = []
     for k, (x, y) in enumerate(targets):
-        if free[y, x] and not used[y, x]:
-            used[y, x] = True
+        if start_ok[y, x] and not used[y : y + sy, x : x + sx].any():
+            used[y : y + sy, x : x + sx] = True
             placed[k] = (x, y)
         else:
             blocked.append(k)
+    centre = ((x0 + x1 - (sx - 1)) / 2, (y0 + y1 - (sy - 1)) / 2)  # the centre lines, in first-tile terms
     for k in blocked:
         x, y = targets[k]
-        spot = _move_in_line(x, y, free & ~used, (x0 + x1) / 2, (y0 + y1) / 2)
+        open_ = free & ~used if single else room.anchor_mask(free & ~used)
+        spot = _move_in_line(x, y, open_, *centre)
         if spot is None:
-            fy, fx = np.nonzero(free & ~used)
+            fy, fx = np.nonzero(open_)
             if len(fx) == 0:
                 continue
             d2 = (fx - x) ** 2 + (fy - y) ** 2
             j = int(np.argmin(d2))  # argmin keeps the first of equal distances (row-major order)
             spot = (int(fx[j]), int(fy[j]))
-        used[spot[1], spot[0]] = True
+        used[spot[1] : spot[1] + sy, spot[0] : spot[0] + sx] = True
         placed[k] = spot
     return np.array([placed[k] for k in sorted(placed)], dtype=np.int64).reshape(-1, 2)
 
 
 def _shift_blocked_lines(room: PreparedRoom, cols: list[int], rows: list[int], free: np.ndarray,
-                         occ: np.ndarray) -> tuple[list[int], list[int]]:
+                         occ: np.ndarray, in_room: np.ndarray) -> tuple[list[int], list[int]]:
     """Move each row or column holding a blocked target by one tile, whole, when every target on the moved
     line is free and none is lost (towards the room's centre first, so symmetric obstacles keep the array
     symmetric; the shorter of the two lines through a blocked target first). A one-tile move that leaves no
     gap to the next line shorter than two tiles, or more than a tile shorter than it was, keeps the spacing
-    even within the L6 tolerance."""
+    even within the L6 tolerance. ``free`` and ``in_room`` are in first-tile terms (whole footprints)."""
     lines = {0: list(cols), 1: list(rows)}
     h, w = free.shape
 
     def targets(line: int, axis: int) -> list[tuple[int, int]]:  # (x, y) of the targets on one line
         pts = [(line, y) for y in lines[1]] if axis == 0 else [(x, line) for x in lines[0]]
-        return [(x, y) for x, y in pts if 0 <= x < w and 0 <= y < h and room.in_room[y, x] and not occ[y, x]]
+        return [(x, y) for x, y in pts if 0 <= x < w and 0 <= y < h and in_room[y, x] and not occ[y, x]]
 
     def shift(line: int, axis: int) -> bool:
         x0, x1, y0, y1 = room.tile_bbox
@@ -352,8 +379,10 @@ def _shift_blocked_lines(room: PreparedRoom, cols: list[int], rows: list[int], f
         lo = max((v for v in others if v < line), default=None)
         hi = min((v for v in others if v > line), default=None)
 
+        least = room.light_size[axis] + 1  # a free tile between two luminaires' footprints
+
         def spaced(new: int) -> bool:  # no pair of adjacent lines, and no gap more than a tile shorter
-            return all(abs(new - v) >= max(2, abs(line - v) - 1) for v in (lo, hi) if v is not None)
+            return all(abs(new - v) >= max(least, abs(line - v) - 1) for v in (lo, hi) if v is not None)
 
         for new in (line + step, line - step):
             if 0 <= new < size and new not in lines[axis] and spaced(new) and len(targets(new, axis)) == n and all(
@@ -365,7 +394,7 @@ def _shift_blocked_lines(room: PreparedRoom, cols: list[int], rows: list[int], f
     tried: set[tuple[int, int]] = set()
     while True:
         hit = next(((x, y) for y in lines[1] for x in lines[0]
-                    if room.in_room[y, x] and not occ[y, x] and not free[y, x] and (x, y) not in tried), None)
+                    if in_room[y, x] and not occ[y, x] and not free[y, x] and (x, y) not in tried), None)
         if hit is None:
             break
         tried.add(hit)
@@ -469,19 +498,21 @@ class Regularity:
 
 
 def _occupancy(room: PreparedRoom, tiles: np.ndarray) -> np.ndarray:
-    """(h, w) True on the tiles that hold a fixture."""
+    """(h, w) True on the (first) tiles of the fixtures."""
     grid = np.zeros((room.height, room.width), dtype=bool)
     grid[tiles[:, 1], tiles[:, 0]] = True
     return grid
 
 
 def _band_mirror(room: PreparedRoom, axis: int) -> list[int]:
-    """Tile index -> its mirror about the centre of its wing band along ``axis`` (:func:`axis_segments`)."""
+    """First tile -> the first tile of its mirror image about the centre of its wing band along ``axis``
+    (:func:`axis_segments`), for luminaires ``room.light_size[axis]`` tiles long (kept inside the room)."""
     size = room.width if axis == 0 else room.height
+    length = room.light_size[axis]
     out = list(range(size))
     for lo, span in axis_segments(room, axis):
         for i in range(lo, lo + span):
-            out[i] = 2 * lo + span - 1 - i
+            out[i] = min(max(2 * lo + span - length - i, 0), size - 1)
     return out
 
 
@@ -500,8 +531,9 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     col_size = np.bincount(col)[col]
     aligned = ((row_size >= 2) | (n_cols == 1)) & ((col_size >= 2) | (n_rows == 1))
     occupancy = _occupancy(room, tiles)
+    in_room = room.in_room if room.light_size == (1, 1) else room.anchor_mask(room.in_room)
     mirror_x, mirror_y = np.array(_band_mirror(room, 0)), np.array(_band_mirror(room, 1))
-    matched = occupancy | ~room.in_room  # the mirror tile holds a fixture, or the room has no ceiling there
+    matched = occupancy | ~in_room  # the mirror holds a fixture, or the room has no ceiling there
     ux, uy = np.nonzero(occupancy.T)  # each occupied tile once
     # exact mirrors only: an odd count across an even span (its middle line half a tile off) is not symmetric,
     # which is what makes the parity rule prefer 2 or 4 across (a one-tile tolerance let a 5 x 3 with rows
@@ -513,7 +545,7 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     # every row x column crossing inside the room has a fixture within the tolerance (a dilated occupancy grid)
     near = ndimage.maximum_filter(occupancy, size=2 * DEFAULT_CROSSING_TOLERANCE_TILES + 1, mode="constant")
     ry, cx = np.meshgrid(np.array(row_at), np.array(col_at), indexing="ij")
-    inside = room.in_room[ry, cx]
+    inside = in_room[ry, cx]
     complete = bool(near[ry, cx][inside].all())
     deviation = max(_gap_deviation(room.in_room, tiles, 0), _gap_deviation(room.in_room, tiles, 1))
     return Regularity(n, n_rows, n_cols, complete, float(sym_x), float(sym_y), float(aligned.mean()), deviation,

@@ -10,7 +10,7 @@ import numpy as np
 from .cache import RoomCache
 from .config import DEFAULT_LUMINAIRE_SUBDIVISION, DEFAULT_MAINTENANCE_FACTOR, DEFAULT_REFLECTANCES
 from .geometry import geometry_of
-from .grid import RoomGrid, room_key
+from .grid import RoomGrid, footprint_tiles, room_key
 from .photometric_files import Distribution, expand_full
 
 __all__ = [
@@ -110,6 +110,12 @@ class RoomPhotometry:
     rects: np.ndarray  # work-plane rectangles (x0, y0, x1, y1)
     candela: CandelaLookup | None = None  # a photometric file's table; None: the cos^m model
     summed_flux: SummedFlux | None = None
+    size: tuple[int, int] = (1, 1)  # tiles one luminaire covers along x and y
+
+    @property
+    def sources_per_luminaire(self) -> int:
+        """k x k sub-sources on each tile of the footprint."""
+        return self.k * self.k * self.size[0] * self.size[1]
 
     @property
     def sphere_factor(self) -> float:
@@ -151,6 +157,7 @@ def room_photometry(grid: RoomGrid) -> RoomPhotometry:
         reflectances=DEFAULT_REFLECTANCES,
         rects=_rectangles(geo.ceiling, grid.tile_size_m),
         candela=lookup,
+        size=lum.size_tiles,
         summed_flux=(None if lookup is None else _summed_flux_table(
             lookup, grid.tile_size_m, DEFAULT_LUMINAIRE_SUBDIVISION, grid.mounting_height_m,
             grid.width * grid.tile_size_m, grid.height * grid.tile_size_m)),
@@ -159,9 +166,11 @@ def room_photometry(grid: RoomGrid) -> RoomPhotometry:
     return ph
 
 
-def sub_sources(lights_xy: np.ndarray, tile: float, k: int = DEFAULT_LUMINAIRE_SUBDIVISION) -> np.ndarray:
-    """(n*k*k, 2) point-source positions in metres: each tile split into k x k equal cells, one source per centre."""
-    xy = np.asarray(lights_xy, dtype=float).reshape(-1, 2)
+def sub_sources(lights_xy: np.ndarray, tile: float, k: int = DEFAULT_LUMINAIRE_SUBDIVISION,
+                size: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """(n*k*k*sx*sy, 2) point-source positions in metres: every tile of each luminaire's footprint (anchor
+    first) split into k x k equal cells, one source per centre; a luminaire's sources are contiguous."""
+    xy = np.asarray(footprint_tiles(lights_xy, size), dtype=float).reshape(-1, 2)
     offs = (np.arange(k) + 0.5) / k  # fractions of the tile
     ox, oy = np.meshgrid(offs, offs, indexing="xy")
     local = np.stack([ox.ravel(), oy.ravel()], axis=1)  # (k*k, 2)
@@ -200,10 +209,10 @@ def _file_kernel(src: np.ndarray, pts: np.ndarray, hm: float, lookup: CandelaLoo
 
 def _kernel(ph: RoomPhotometry, src: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Direct illuminance of the sub-sources ``src`` (one k x k share of a luminaire each) at ``pts``."""
-    kk = ph.k * ph.k
+    per = ph.sources_per_luminaire
     if ph.candela is not None:
-        return _file_kernel(src, pts, ph.hm, ph.candela, 1.0 / kk)
-    return _direct_kernel(src, pts, ph.hm, ph.flux_lm / kk, ph.cos_exponent)
+        return _file_kernel(src, pts, ph.hm, ph.candela, 1.0 / per)
+    return _direct_kernel(src, pts, ph.hm, ph.flux_lm / per, ph.cos_exponent)
 
 
 def direct_illuminance(
@@ -299,11 +308,12 @@ def work_plane_flux(grid: RoomGrid, lights_xy: np.ndarray) -> np.ndarray:
     xy = np.asarray(lights_xy, dtype=float).reshape(-1, 2)
     if len(xy) == 0:
         return np.zeros(0)
-    src = sub_sources(xy, ph.tile, ph.k)
+    src = sub_sources(xy, ph.tile, ph.k, ph.size)
+    per = ph.sources_per_luminaire
     if ph.summed_flux is not None:
-        frac = _file_plane_fraction(ph.summed_flux, ph.rects, src).reshape(len(xy), ph.k * ph.k)
+        frac = _file_plane_fraction(ph.summed_flux, ph.rects, src).reshape(len(xy), per)
     else:
-        frac = rectangle_flux_fraction(src, ph.rects, ph.hm, ph.cos_exponent).reshape(len(xy), ph.k * ph.k)
+        frac = rectangle_flux_fraction(src, ph.rects, ph.hm, ph.cos_exponent).reshape(len(xy), per)
     return np.asarray(frac.mean(axis=1) * ph.flux_lm)
 
 
@@ -350,14 +360,15 @@ def _file_plane_fraction(sat: SummedFlux, rects: np.ndarray, src: np.ndarray) ->
 def illuminance(grid: RoomGrid, lights_xy: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Maintained illuminance E(P) = MF (sum E_dir + E_ind) in lx at ``points`` (m, 2 metres).
 
-    ``lights_xy`` are the (n, 2) tile indices of every luminaire (pre-placed ones included).
+    ``lights_xy`` are the (n, 2) first tiles of every luminaire (pre-placed ones included): the tiles
+    themselves for 1 x 1 panels, the anchors of ``RoomGrid.light_anchors`` for troffers.
     """
     ph = room_photometry(grid)
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     xy = np.asarray(lights_xy, dtype=float).reshape(-1, 2)
     if len(xy) == 0:
         return np.zeros(len(pts))
-    src = sub_sources(xy, ph.tile, ph.k)
+    src = sub_sources(xy, ph.tile, ph.k, ph.size)
     direct = np.zeros(len(pts))
     step = max(1, DEFAULT_CHUNK_ELEMENTS // max(1, len(pts)))
     for s in range(0, len(src), step):
@@ -380,14 +391,14 @@ def contribution_matrix(grid: RoomGrid, tiles_xy: np.ndarray, points: np.ndarray
     ph = room_photometry(grid)
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     xy = np.asarray(tiles_xy, dtype=float).reshape(-1, 2)
-    kk = ph.k * ph.k
+    kk = ph.sources_per_luminaire
     out: np.ndarray = np.empty((len(xy), len(pts)), dtype=dtype)
     if len(xy) == 0 or len(pts) == 0:
         return out
     e_ind = ph.indirect_per_luminaire(work_plane_flux(grid, xy))
     step = max(1, DEFAULT_CHUNK_ELEMENTS // (kk * len(pts)))
     for s in range(0, len(xy), step):
-        src = sub_sources(xy[s : s + step], ph.tile, ph.k)
+        src = sub_sources(xy[s : s + step], ph.tile, ph.k, ph.size)
         block = _kernel(ph, src, pts)
         block = block.reshape(-1, kk, len(pts)).sum(axis=1)
         out[s : s + step] = ph.mf * (block + e_ind[s : s + step, None])

@@ -84,6 +84,7 @@ class PreparedRoom:
     geometry: RoomGeometry
     in_room: np.ndarray  # (h, w) tiles inside the polygon (columns included), read-only
     beam_depth: np.ndarray  # (h, w) depth of the downstand beam over each tile in metres (0: none), read-only
+    light_size: tuple[int, int] = (1, 1)  # tiles one luminaire covers along x and y (a troffer: (2, 1) or (1, 2))
 
     @property
     def mounting_height_m(self) -> float:
@@ -93,6 +94,24 @@ class PreparedRoom:
     def tile_centres(self, xy: np.ndarray) -> np.ndarray:
         """Centres in metres of the (n, 2) tiles ``xy``."""
         return (np.asarray(xy, dtype=float) + 0.5) * self.tile
+
+    def light_centres(self, anchors: np.ndarray) -> np.ndarray:
+        """Centres in metres of the luminaires whose first tiles are ``anchors`` (tile centres for 1 x 1)."""
+        half = np.array(self.light_size, dtype=float) / 2.0
+        return (np.asarray(anchors, dtype=float).reshape(-1, 2) + half) * self.tile
+
+    def anchor_mask(self, tiles: np.ndarray) -> np.ndarray:
+        """(h, w) where a luminaire can start: every tile of its footprint is True in ``tiles``."""
+        tiles = np.asarray(tiles, dtype=bool)
+        sx, sy = self.light_size
+        out = tiles.copy()
+        for dy in range(sy):
+            for dx in range(sx):
+                if dx or dy:
+                    shifted = np.zeros_like(tiles)
+                    shifted[: tiles.shape[0] - dy, : tiles.shape[1] - dx] = tiles[dy:, dx:]
+                    out &= shifted
+        return out
 
     @cached_property
     def tile_bbox(self) -> tuple[int, int, int, int]:
@@ -163,7 +182,7 @@ def prepare(grid: RoomGrid) -> PreparedRoom:
         ceiling_height_m=grid.ceiling_height_m, work_plane_m=grid.effective_work_plane_m,
         room_type=grid.room_type, room_spec=grid.room_spec, detector_spec=grid.detector_spec,
         flux_lm=lum.flux_lm, power_w=lum.power_w, cos_exponent=lum.cos_exponent,
-        geometry=geometry_of(grid), in_room=in_room, beam_depth=beam_depth,
+        geometry=geometry_of(grid), in_room=in_room, beam_depth=beam_depth, light_size=lum.size_tiles,
     )
     _PREPARED.put(key, room)
     return room

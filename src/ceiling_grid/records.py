@@ -211,7 +211,7 @@ def headline_figures(grid: RoomGrid, report: ComplianceReport) -> dict[str, Any]
     return {
         "em_lux": _first(lm, "em_lx", "em_lux", "Em"),
         "u0": _first(lm, "u0", "U0"),
-        "lights": grid.count(Component.LIGHT),
+        "lights": len(grid.light_anchors()[0]),
         "diffusers": grid.count(Component.AIR_SUPPLY),
         "returns": grid.count(Component.AIR_RETURN),
         "detectors": grid.count(Component.SMOKE_DETECTOR),

@@ -125,12 +125,12 @@ def illuminance_samples(grid: RoomGrid, max_work: float = DEFAULT_MAX_SAMPLE_WOR
     from .config import DEFAULT_LUMINAIRE_SUBDIVISION
     from .photometry import illuminance
 
-    lights = grid.positions(Component.LIGHT)
+    lights = grid.light_anchors()[0]
     if len(lights) == 0:
         return None
     ceiling = grid.arrays.ceiling_area
     n_tiles = int(ceiling.sum())
-    sources = len(lights) * DEFAULT_LUMINAIRE_SUBDIVISION**2
+    sources = len(grid.positions(Component.LIGHT)) * DEFAULT_LUMINAIRE_SUBDIVISION**2
     k = int(max(1, min(MAX_SAMPLES_PER_TILE, math.floor(math.sqrt(max_work / max(1, n_tiles * sources))))))
     t = grid.tile_size_m
     sub = (np.arange(k) + 0.5) / k
@@ -469,7 +469,8 @@ def _components_layer(grid: RoomGrid, fr: _Frame) -> list[str]:
     r_px = grid.detector_spec.r_cover_m * fr.k
     out: list[str] = []
     coverage = []
-    for comp in (Component.LIGHT, Component.AIR_SUPPLY, Component.AIR_RETURN, Component.SMOKE_DETECTOR):
+    out.append(_luminaires(grid, fr))
+    for comp in (Component.AIR_SUPPLY, Component.AIR_RETURN, Component.SMOKE_DETECTOR):
         symbols = []
         for x, y in grid.positions(comp).tolist():
             cx, cy = fr.ox + (x + 0.5) * fr.s, fr.oy + (y + 0.5) * fr.s
@@ -484,16 +485,40 @@ def _components_layer(grid: RoomGrid, fr: _Frame) -> list[str]:
     return out
 
 
+def _luminaires(grid: RoomGrid, fr: _Frame) -> str:
+    """The luminaire layer: each fitting drawn in its true footprint (1 x 1 panel, or a 1 x 2 troffer lying
+    along its long axis), and any light tile that forms no whole fitting as a lone panel."""
+    anchors, stray = grid.light_anchors()
+    sx, sy = grid.luminaire.size_tiles
+    symbols = []
+    for (x, y), (w, h) in [*((a, (sx, sy)) for a in anchors.tolist()), *((t, (1, 1)) for t in stray.tolist())]:
+        symbols.append(_fitting(fr.ox + x * fr.s, fr.oy + y * fr.s, w * fr.s, h * fr.s, fr.s))
+    return f'<g class="{Component.LIGHT.value}-layer">' + "".join(symbols) + "</g>"
+
+
+def _fitting(x: float, y: float, w: float, h: float, s: float) -> str:
+    """A luminaire occupying the w x h px rectangle at (x, y): its housing and its lit diffuser."""
+    inset, lit = 0.08 * s, 0.25 * s
+    return (
+        f'<g class="luminaire"><rect x="{_f(x + inset)}" y="{_f(y + inset)}" width="{_f(w - 2 * inset)}" '
+        f'height="{_f(h - 2 * inset)}" fill="#fffbea" stroke="#3b3b3b" stroke-width="{_f(max(0.6, s / 30))}"/>'
+        f'<rect x="{_f(x + lit)}" y="{_f(y + lit)}" width="{_f(w - 2 * lit)}" height="{_f(h - 2 * lit)}" '
+        f'fill="#ffe27a" stroke="#b58b00" stroke-width="{_f(max(0.4, s / 50))}"/></g>'
+    )
+
+
 def _dimension_lines(grid: RoomGrid, fr: _Frame) -> list[str]:
     """Designer's dimension lines for the luminaires: wall offsets and spacings of the columns (above the
     plan) and of the rows (left of it), in metres."""
-    lights = grid.positions(Component.LIGHT)
-    if len(lights) == 0:
+    anchors = grid.light_anchors()[0]
+    if len(anchors) == 0:
         return []
-    x0, x1, y0, y1 = prepare(grid).tile_bbox
+    room = prepare(grid)
+    x0, x1, y0, y1 = room.tile_bbox
     t = grid.tile_size_m
-    cols = [x0 * t, *((np.unique(lights[:, 0]) + 0.5) * t).tolist(), (x1 + 1) * t]
-    rows = [y0 * t, *((np.unique(lights[:, 1]) + 0.5) * t).tolist(), (y1 + 1) * t]
+    centres = room.light_centres(anchors)
+    cols = [x0 * t, *np.unique(centres[:, 0]).tolist(), (x1 + 1) * t]
+    rows = [y0 * t, *np.unique(centres[:, 1]).tolist(), (y1 + 1) * t]
     return ['<g class="dimensions" stroke="#455a64" fill="#455a64" font-size="10.5">',
             *_dimension_line(cols, fr.ox, fr.k, fr.oy - DIM_H / 2, across=True),
             *_dimension_line(rows, fr.oy, fr.k, fr.ox - DIM_W / 2, across=False), "</g>"]

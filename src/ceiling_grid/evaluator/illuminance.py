@@ -61,14 +61,21 @@ class ReferenceStats:
 
 
 def _point_sources(grid: RoomGrid, lights: np.ndarray) -> np.ndarray:
-    """(n, k*k, 2) point-source positions (m) of each luminaire tile: the centres of a k x k split."""
+    """(n, s, 2) point-source positions (m) of each luminaire: the centres of a k x k split of every tile it
+    covers (its first tile ``lights[i]`` and, for a troffer, the next one along its long axis)."""
     k = DEFAULT_LUMINAIRE_SUBDIVISION
     t = grid.tile_size_m
     frac = (np.arange(k) + 0.5) / k
     fx, fy = np.meshgrid(frac, frac)
-    offsets = np.stack([fx.ravel(), fy.ravel()], axis=1) * t
+    cell = np.stack([fx.ravel(), fy.ravel()], axis=1)
+    along = np.array([1.0, 0.0]) if grid.luminaire.rotation_deg == 0 else np.array([0.0, 1.0])
+    offsets = np.concatenate([cell + i * along for i in range(grid.luminaire.length_tiles)]) * t
     corners = np.asarray(lights, dtype=float).reshape(-1, 2) * t
     return corners[:, None, :] + offsets[None, :, :]
+
+
+def _sources_per_luminaire(grid: RoomGrid) -> int:
+    return DEFAULT_LUMINAIRE_SUBDIVISION**2 * grid.luminaire.length_tiles
 
 
 _G_STEP_DEG = 0.25  # γ resolution of the checker's cumulative flux table G(C, γ)
@@ -132,7 +139,7 @@ def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarra
     lum = grid.luminaire
     hm = grid.mounting_height_m
     m = lum.cos_exponent
-    i0 = (m + 1.0) * (lum.flux_lm / DEFAULT_LUMINAIRE_SUBDIVISION**2) / (2.0 * math.pi)
+    i0 = (m + 1.0) * (lum.flux_lm / _sources_per_luminaire(grid)) / (2.0 * math.pi)
     sources = _point_sources(grid, lights).reshape(-1, 2)
     total = np.zeros(len(points))
     step = max(1, _CHUNK_ELEMENTS // max(1, len(points)))
@@ -148,7 +155,7 @@ def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarra
 def _direct_file(grid: RoomGrid, table: _Table, lights: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Direct illuminance of a photometric file's luminaires: I(C, γ) cos γ / d² per sub-source, I/k² each."""
     hm = grid.mounting_height_m
-    share = 1.0 / DEFAULT_LUMINAIRE_SUBDIVISION**2
+    share = 1.0 / _sources_per_luminaire(grid)
     sources = _point_sources(grid, lights).reshape(-1, 2)
     total = np.zeros(len(points))
     step = max(1, _CHUNK_ELEMENTS // max(1, len(points)))
@@ -285,7 +292,7 @@ def _indirect(grid: RoomGrid, lights: np.ndarray) -> float:
     else:
         frac = _flux_fraction(sources, edges, grid.mounting_height_m, lum.cos_exponent)
     phi_tot = lum.flux_lm * n
-    phi_wp = float(frac.sum()) * lum.flux_lm / DEFAULT_LUMINAIRE_SUBDIVISION**2
+    phi_wp = float(frac.sum()) * lum.flux_lm / _sources_per_luminaire(grid)
     rho_c, rho_w, rho_f = DEFAULT_REFLECTANCES
     a = geo.area_m2
     walls = geo.perimeter_m * grid.ceiling_height_m

@@ -110,7 +110,7 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
     room = prepare(grid)
     spec = room.room_spec
     cg = room.calc
-    lights = grid.positions(Component.LIGHT)
+    lights, stray = grid.light_anchors()  # one first tile per luminaire (the tile itself for 1 x 1)
     n = len(lights)
     stats = reference_stats(grid, lights, cg.points)
     rules_l4 = fixture_rules(room, lights)
@@ -188,12 +188,16 @@ def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> Stag
          "shr_minimum_count": shr_minimum_count(room)},
     ))
     bad = misplaced_tiles(grid, Component.LIGHT)
-    rules.append(RuleResult(
-        "G1", not bad, True,
-        "every luminaire stands on a free ceiling tile" if not bad
-        else f"{len(bad)} luminaires on tiles that forbid them, e.g. {bad[:5]}; move them to ceiling tiles",
-        {"misplaced": bad},
-    ))
+    loose = [tuple(t) for t in stray.tolist()]
+    if bad:
+        msg_g1 = f"{len(bad)} luminaire tiles on tiles that forbid them, e.g. {bad[:5]}; move them to ceiling tiles"
+    elif loose:
+        sx, sy = grid.luminaire.size_tiles
+        msg_g1 = (f"{len(loose)} light tiles form no whole {sx} x {sy} luminaire, e.g. {loose[:5]}; each troffer "
+                  "covers two tiles along its long axis")
+    else:
+        msg_g1 = "every luminaire stands on free ceiling tiles"
+    rules.append(RuleResult("G1", not bad and not loose, True, msg_g1, {"misplaced": bad, "incomplete": loose}))
     geo_rules = {r.rule: r for r in evaluate_geometry(grid).rules}
     rules.append(geo_rules["G2"])
     rules.append(geo_rules["G3"])

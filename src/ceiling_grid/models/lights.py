@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from ..cache import RoomCache
 from ..config import DEFAULT_SHR_MAX
-from ..grid import Component, RoomGrid, room_key
+from ..grid import Component, RoomGrid, footprint_tiles, room_key
 from ..lighting import (
     array_shapes,
     fixture_rules,
@@ -56,12 +56,12 @@ class _Prepared:
     """What every light model of one room starts from; cached per process, so every array is read-only."""
 
     points: np.ndarray
-    existing: np.ndarray  # (n0, 2) pre-placed light tiles
-    free: np.ndarray  # (nf, 2) candidate tiles (every free tile, or a lattice of them in huge rooms)
+    existing: np.ndarray  # (n0, 2) first tiles of the pre-placed luminaires
+    free: np.ndarray  # (nf, 2) candidate first tiles (every free one, or a lattice of them in huge rooms)
     index: np.ndarray  # (h, w) candidate index, -1 elsewhere
-    v: np.ndarray  # (nf, P) lx each candidate tile adds at each point
+    v: np.ndarray  # (nf, P) lx each candidate luminaire adds at each point
     e0: np.ndarray  # (P,) lx of the pre-placed lights
-    free_mask: np.ndarray  # (h, w) every tile a light may go on
+    free_mask: np.ndarray  # (h, w) every tile a light may cover
     stride: int  # candidate lattice step in tiles (1 = every free tile)
 
     def __post_init__(self) -> None:
@@ -105,7 +105,27 @@ class _Problem:
         return np.asarray(self.index[tiles[:, 1], tiles[:, 0]])
 
     def tiles(self, idx: np.ndarray) -> np.ndarray:
+        """First tiles of the candidates ``idx``."""
         return np.asarray(self.free[np.asarray(idx, dtype=np.int64)])
+
+    def conflicts(self, j: int) -> np.ndarray:
+        """Candidates whose footprint shares a tile with candidate ``j``'s (``j`` itself included)."""
+        sx, sy = self.room.light_size
+        x, y = (int(v) for v in self.free[j])
+        if (sx, sy) == (1, 1):
+            return np.array([j], dtype=np.int64)
+        h, w = self.index.shape
+        near = [int(self.index[y + dy, x + dx]) for dy in range(1 - sy, sy) for dx in range(1 - sx, sx)
+                if 0 <= x + dx < w and 0 <= y + dy < h]
+        return np.array([k for k in near if k >= 0], dtype=np.int64)
+
+    def overlapping(self, idx: np.ndarray) -> bool:
+        """Whether two of the candidates ``idx`` (or one and a pre-placed light) share a tile."""
+        size = self.room.light_size
+        if size == (1, 1):
+            return False
+        tiles = footprint_tiles(np.concatenate([self.existing, self.tiles(idx)]).reshape(-1, 2), size)
+        return len(np.unique(tiles, axis=0)) < len(tiles)
 
     def illuminance(self, idx: np.ndarray) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64)
@@ -129,7 +149,7 @@ class _Problem:
 
 def _problem(grid: RoomGrid) -> _Problem:
     """A fresh search state for ``grid`` over its prepared room (built once per process and room)."""
-    existing = grid.positions(Component.LIGHT)
+    existing = grid.light_anchors()[0]
     free_mask = np.array(grid.arrays.free_for_light)
     digest = hashlib.blake2b(existing.tobytes() + free_mask.tobytes(), digest_size=16).hexdigest()
     key = (room_key(grid), "light_problem:" + digest)
@@ -147,7 +167,7 @@ def _prepare(grid: RoomGrid, room: PreparedRoom, existing: np.ndarray, free_mask
     stride = 1
     if n_free * len(points) > DEFAULT_MAX_MATRIX_ELEMENTS:
         stride = math.ceil(math.sqrt(n_free * len(points) / DEFAULT_MAX_MATRIX_ELEMENTS))
-    cand = free_mask.copy()
+    cand = room.anchor_mask(free_mask)  # first tiles whose whole footprint is free
     if stride > 1:
         h, w = free_mask.shape
         cand &= (np.arange(h)[:, None] % stride == stride // 2) & (np.arange(w)[None, :] % stride == stride // 2)
@@ -187,7 +207,7 @@ def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[s
     for c in candidates:
         c = np.sort(np.asarray(c, dtype=np.int64))
         unique.setdefault(c.tobytes(), c)
-    cands = list(unique.values())
+    cands = [c for c in unique.values() if not pb.overlapping(c)]
     if len(cands) > DEFAULT_MAX_LEVELS_SCORED:
         # the first three (a model's starting arrays) always stay; the rest are thinned evenly
         keep = np.unique(np.concatenate([np.arange(3), np.linspace(0, len(cands) - 1, DEFAULT_MAX_LEVELS_SCORED)
@@ -196,7 +216,8 @@ def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[s
     scored = sorted(((-_proxy_score(pb, c), len(c), i) for i, c in enumerate(cands)))
     best_grid, best_report, best_idx = grid, None, np.zeros(0, dtype=np.int64)
     for _, _, i in scored[:5]:
-        new_grid = grid.with_components(Component.LIGHT, [tuple(t) for t in pb.tiles(cands[i]).tolist()])
+        tiles = footprint_tiles(pb.tiles(cands[i]), pb.room.light_size)
+        new_grid = grid.with_components(Component.LIGHT, [tuple(t) for t in tiles.tolist()])
         report = judge(new_grid)
         if best_report is None or report.score > best_report.score:
             best_grid, best_report, best_idx = new_grid, report, cands[i]
@@ -347,6 +368,12 @@ def _anneal(pb: _Problem, idx: np.ndarray, rng: np.random.Generator, iterations:
         return idx, False, 0
     used = np.zeros(len(pb.free), dtype=bool)
     used[idx] = True
+    sx, sy = pb.room.light_size
+    cover = None  # troffers: how many fixtures cover each tile (a move must land on uncovered tiles)
+    if (sx, sy) != (1, 1):
+        cover = np.zeros(pb.index.shape, dtype=np.int32)
+        for fx, fy in pb.tiles(idx).tolist():
+            cover[fy : fy + sy, fx : fx + sx] += 1
     e = pb.illuminance(idx)
     f = float(pb.violation(e))
     h, w = pb.index.shape
@@ -364,11 +391,19 @@ def _anneal(pb: _Problem, idx: np.ndarray, rng: np.random.Generator, iterations:
         j = int(pb.index[ny_, nx_])
         if j < 0 or used[j]:
             continue
+        if cover is not None:
+            own = np.zeros_like(cover)
+            own[y : y + sy, x : x + sx] = 1
+            if (cover - own)[ny_ : ny_ + sy, nx_ : nx_ + sx].any():
+                continue
         e_new = e - pb.v[idx[i]] + pb.v[j]
         f_new = float(pb.violation(e_new))
         if f_new <= f or rng.random() < math.exp(-(f_new - f) / temp):
             used[idx[i]] = False
             used[j] = True
+            if cover is not None:
+                cover[y : y + sy, x : x + sx] -= 1
+                cover[ny_ : ny_ + sy, nx_ : nx_ + sx] += 1
             idx[i] = j
             e, f = e_new, f_new
     return idx, f <= 0, iterations
@@ -441,7 +476,7 @@ _FILL_BATCH_DIV = 8  # _fill_gaps adds one fixture per this many open gaps befor
 def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
     """Add the candidate farthest from every fixture until no row or column has an unlit stretch (L4)."""
     n_cand = len(taken)
-    centres = pb.room.tile_centres(pb.free[:n_cand])
+    centres = pb.room.light_centres(pb.free[:n_cand])
     far: np.ndarray | None = None  # distance from each candidate to the nearest fixture, kept up to date
     while not taken.all():
         tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
@@ -449,7 +484,7 @@ def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
         if failing == 0:
             break
         if far is None:
-            lit = pb.room.tile_centres(tiles)
+            lit = pb.room.light_centres(tiles)
             far = np.full(n_cand, np.inf) if len(lit) == 0 else cKDTree(lit).query(centres)[0]
         # farthest-point additions, a batch per check when many gaps are open (reverse pruning, latest first,
         # takes back any the last batch did not need)
@@ -457,10 +492,52 @@ def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
             if taken.all():
                 break
             j = int(np.argmax(np.where(taken, -np.inf, far)))
-            taken[j] = True
+            _take(pb, taken, j)
             idx = np.append(idx, j)
             far = np.minimum(far, np.hypot(*(centres - centres[j]).T))
     return idx
+
+
+def _take(pb: _Problem, taken: np.ndarray, j: int) -> None:
+    """Mark candidate ``j`` and every lattice candidate overlapping it as no longer available."""
+    near = pb.conflicts(j)
+    taken[near[near < len(taken)]] = True
+
+
+def _lazy_greedy(pb: _Problem, need: float, e: np.ndarray, taken: np.ndarray) -> tuple[list[int], int]:
+    """Candidates chosen by largest covered deficit until every point reaches ``need`` (``e`` and ``taken``
+    are updated in place), and how many gains were evaluated."""
+    deficit = np.maximum(need - e, 0.0)
+    chosen: list[int] = []
+    n_cand = len(taken)
+    recomputed = 0
+    if n_cand and len(pb.points):
+        ub = np.minimum(pb.v[:n_cand], deficit[None, :]).sum(axis=1)
+        heap = [(-float(g), j) for j, g in enumerate(ub) if g > 0]
+        heapq.heapify(heap)
+        while deficit.sum() > 1e-9 and heap:
+            # lazy greedy, re-scoring a batch of the best upper bounds at once (gains only shrink)
+            batch = [heapq.heappop(heap)[1] for _ in range(min(_GREEDY_BATCH, len(heap)))]
+            batch = [j for j in batch if not taken[j]]  # troffers: dropped once a chosen one overlaps them
+            if not batch:
+                continue
+            js = np.array(batch, dtype=np.int64)
+            gains = np.minimum(pb.v[js], deficit[None, :]).sum(axis=1)
+            recomputed += len(js)
+            bound = -heap[0][0] if heap else 0.0
+            best = int(np.argmax(gains))
+            take = gains[best] > 0 and gains[best] >= bound - 1e-12
+            for k, j in enumerate(batch):
+                if (take and k == best) or gains[k] <= 0:
+                    continue
+                heapq.heappush(heap, (-float(gains[k]), j))
+            if take:
+                j = batch[best]
+                chosen.append(j)
+                _take(pb, taken, j)
+                e += pb.v[j]
+                deficit = np.maximum(need - e, 0.0)
+    return chosen, recomputed
 
 
 @dataclass(frozen=True)
@@ -479,41 +556,16 @@ class LightModelC:
         pb = _problem(grid)
         need = pb.target * (1.0 + self.margin)
         e = pb.e0.astype(np.float64).copy()
-        deficit = np.maximum(need - e, 0.0)
-        chosen: list[int] = []
         n_cand = pb.n_base  # lattice rows only, so the result never depends on what other models added
         taken = np.zeros(n_cand, dtype=bool)
-        recomputed = 0
-        if n_cand and len(pb.points):
-            ub = np.minimum(pb.v[:n_cand], deficit[None, :]).sum(axis=1)
-            heap = [(-float(g), j) for j, g in enumerate(ub) if g > 0]
-            heapq.heapify(heap)
-            while deficit.sum() > 1e-9 and heap:
-                # lazy greedy, re-scoring a batch of the best upper bounds at once (gains only shrink)
-                batch = [heapq.heappop(heap)[1] for _ in range(min(_GREEDY_BATCH, len(heap)))]
-                js = np.array(batch, dtype=np.int64)
-                gains = np.minimum(pb.v[js], deficit[None, :]).sum(axis=1)
-                recomputed += len(js)
-                bound = -heap[0][0] if heap else 0.0
-                best = int(np.argmax(gains))
-                take = gains[best] > 0 and gains[best] >= bound - 1e-12
-                for k, j in enumerate(batch):
-                    if (take and k == best) or gains[k] <= 0:
-                        continue
-                    heapq.heappush(heap, (-float(gains[k]), j))
-                if take:
-                    j = batch[best]
-                    chosen.append(j)
-                    taken[j] = True
-                    e += pb.v[j]
-                    deficit = np.maximum(need - e, 0.0)
+        chosen, recomputed = _lazy_greedy(pb, need, e, taken)
         idx = np.array(chosen, dtype=np.int64)
         # U0 repair: light the darkest point until both targets hold (rarely needed once Emin >= Et)
         while float(pb.violation(pb.illuminance(idx))) > 0 and not taken.all():
             dark = int(np.argmin(pb.illuminance(idx)))
             col = np.where(taken, -np.inf, pb.v[:n_cand, dark])
             j = int(np.argmax(col))
-            taken[j] = True
+            _take(pb, taken, j)
             idx = np.append(idx, j)
         idx = _fill_gaps(pb, idx, taken)
         levels = [idx.copy()]
