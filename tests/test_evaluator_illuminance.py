@@ -175,3 +175,21 @@ def test_rotation_turns_the_distribution_with_the_luminaire() -> None:
     from ceiling_grid.photometry import illuminance
 
     assert illuminance(flat, light, along_x) == pytest.approx(illuminance(turned, light, along_y), rel=1e-6)
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_a_troffer_is_two_half_panels_in_models_and_checker(rotation: int) -> None:
+    """A 2-tile luminaire of Φ splits over its footprint exactly like two 1-tile panels of Φ/2 side by side."""
+    from ceiling_grid.photometry import illuminance
+
+    troffer = make_room(14, 10, luminaire={"flux_lm": 5000.0, "length_tiles": 2, "rotation_deg": rotation})
+    halves = make_room(14, 10, luminaire={"flux_lm": 2500.0})
+    anchors = np.array([(2, 2), (7, 5), (10, 7)])
+    second = anchors + (np.array([1, 0]) if rotation == 0 else np.array([0, 1]))
+    pts = prepare(troffer).calc.points
+    for fn in (illuminance, reference_illuminance):
+        assert fn(troffer, anchors, pts) == pytest.approx(fn(halves, np.concatenate([anchors, second]), pts),
+                                                          rel=1e-9)
+    assert reference_stats(troffer, anchors, pts).count == 3
+    assert work_plane_flux(troffer, anchors).sum() == pytest.approx(
+        work_plane_flux(halves, np.concatenate([anchors, second])).sum(), rel=1e-9)

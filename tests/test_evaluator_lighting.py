@@ -132,3 +132,16 @@ def test_l4_refuses_an_unlit_stretch_and_l4b_reports_offsets_and_lpd() -> None:
     assert not l4b.hard and "lpd_w_m2" in l4b.values
     near = evaluate_lighting(_with_lights(make_room(20, 10), [(2, 5), (7, 5)]), include_reference=False)
     assert _rule(near, "L4").passed  # 3.0 m <= 3.525 m: the one tile of snapping is allowed
+
+
+def test_a_lone_troffer_tile_fails_g1_and_counts_are_luminaires() -> None:
+    lum = {"flux_lm": 5000.0, "power_w": 45.0, "length_tiles": 2}
+    whole = {(2, 2): "light", (3, 2): "light", (8, 2): "light", (9, 2): "light"}
+    report = evaluate_lighting(make_room(12, 6, components=whole, luminaire=lum), include_reference=False)
+    g1 = {r.rule: r for r in report.rules}["G1"]
+    assert g1.passed and report.metrics["count"] == 2
+    assert report.metrics["lpd_w_m2"] == pytest.approx(2 * 45.0 / (12 * 6 * 0.36))
+    broken = make_room(12, 6, components={**whole, (5, 4): "light"}, luminaire=lum)
+    g1 = {r.rule: r for r in evaluate_lighting(broken, include_reference=False).rules}["G1"]
+    assert not g1.passed and g1.values["incomplete"] == [(5, 4)]
+    assert "form no whole 2 x 1 luminaire" in g1.message

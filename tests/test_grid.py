@@ -215,3 +215,21 @@ def test_the_table_travels_with_the_room_and_changes_its_key(tmp_path: Path) -> 
     assert "distribution" not in plain.to_payload()["luminaire"]  # rooms without a file are unchanged
     with pytest.raises(RoomValidationError, match=r"luminaire.photometry = 'panel.ies' was not read"):
         parse_room({**plain.to_payload(), "luminaire": {"photometry": "panel.ies"}}, "payload")
+
+
+def test_light_tiles_pair_into_troffers_along_their_long_axis() -> None:
+    from ceiling_grid.grid import footprint_tiles
+
+    lights = {(1, 1): "light", (2, 1): "light", (3, 1): "light", (4, 1): "light", (6, 1): "light",
+              (1, 3): "light", (1, 4): "light"}
+    along_x = make_room(8, 6, components=lights, luminaire={"length_tiles": 2})
+    anchors, stray = along_x.light_anchors()
+    assert anchors.tolist() == [[1, 1], [3, 1]] and sorted(stray.tolist()) == [[1, 3], [1, 4], [6, 1]]
+    along_y = make_room(8, 6, components=lights, luminaire={"length_tiles": 2, "rotation_deg": 90})
+    anchors, stray = along_y.light_anchors()
+    assert anchors.tolist() == [[1, 3]] and len(stray) == 5
+    panels = make_room(8, 6, components=lights)
+    assert len(panels.light_anchors()[0]) == 7 and len(panels.light_anchors()[1]) == 0
+    assert footprint_tiles(np.array([[1, 1], [3, 1]]), (2, 1)).tolist() == [[1, 1], [2, 1], [3, 1], [4, 1]]
+    assert along_x.to_payload()["luminaire"]["length_tiles"] == 2
+    assert "length_tiles" not in panels.to_payload()["luminaire"]

@@ -231,3 +231,30 @@ def test_gap_evenness_stops_at_a_u_rooms_notch() -> None:
     assert regularity(u, arms).max_gap_deviation_tiles == 0.0
     across = np.array([[1, 8], [3, 8], [5, 8], [14, 8], [16, 8], [18, 8]])  # below the notch: one run, uneven
     assert regularity(u, across).max_gap_deviation_tiles == pytest.approx(9 - 17 / 5)
+
+
+# ----- troffers (2-tile luminaires) ----------------------------------------------------------------
+
+def test_two_tile_fittings_centre_on_tile_boundaries_mirrored() -> None:
+    from ceiling_grid.lighting import axis_tiles
+
+    assert axis_tiles(0, 20, 5, size=2) == [1, 5, 9, 13, 17]  # centres 2, 6, 10, 14, 18: S = 4, S/2 to walls
+    assert axis_tiles(0, 24, 4, size=2) == [2, 8, 14, 20]
+    assert axis_tiles(3, 10, 2, size=2) == [4, 10]  # centres 5.5 -> 5 and its mirror 11 (the band is 3..13)
+
+
+def test_troffer_parity_and_arrays_never_overlap() -> None:
+    from ceiling_grid.grid import footprint_tiles
+    from ceiling_grid.lighting import regular_array, symmetric_shape
+
+    room = prepare(make_room(20, 15, luminaire={"length_tiles": 2}))
+    assert symmetric_shape(room, 5, 5)  # 5 along an even 20: the middle troffer straddles the centre line
+    odd = {"luminaire": {"length_tiles": 2}}
+    assert not symmetric_shape(prepare(make_room(21, 15, **odd)), 5, 5)  # an odd count across an odd 21 cannot
+    assert symmetric_shape(prepare(make_room(21, 15)), 5, 5)  # ... while 1-tile panels can
+    free = np.ones((15, 20), dtype=bool)
+    free[7, 9] = False  # a sprinkler under the middle troffer's first tile
+    anchors = regular_array(room, 5, 5, free=free)
+    tiles = footprint_tiles(anchors, (2, 1))
+    assert len(np.unique(tiles, axis=0)) == len(tiles) == 50
+    assert free[tiles[:, 1], tiles[:, 0]].all()

@@ -232,3 +232,48 @@ def test_cached_search_problem_is_frozen_and_each_run_gets_its_own(monkeypatch: 
     second = lights_mod._problem(grid)
     assert second is not first and second.index[0, 0] < 0
     assert len(second.free) == second.n_base < len(first.free)
+
+
+# ----- 2x4 troffers -----------------------------------------------------------------------------------
+
+def _troffer_room(rotation: int, **kwargs: object) -> RoomGrid:
+    """A 24 x 16 US office on a 2 ft grid lit by 5000 lm / 45 W 2x4 troffers (§1.3), long axis along x or y."""
+    lum = {"flux_lm": 5000.0, "power_w": 45.0, "length_tiles": 2, "rotation_deg": rotation}
+    return make_room(24, 16, tile_size_m=0.6096, ceiling_height_m=2.7432, room_type="us_office_30fc",
+                     luminaire=lum, **kwargs)
+
+
+TROFFER_OBSTACLES = {(6, 4): "sprinkler", (17, 11): "sprinkler", (11, 8): "column", (12, 8): "column"}
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+@pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.name)
+def test_every_model_lays_whole_troffers_on_free_tiles(model_cls: type, rotation: int) -> None:
+    grid = _troffer_room(rotation, states=TROFFER_OBSTACLES)
+    result = place(model_cls(), grid)
+    anchors, stray = result.grid.light_anchors()
+    assert len(stray) == 0  # every light tile belongs to a whole troffer: no overlaps, no halves
+    assert result.count == len(anchors) == result.grid.count(Component.LIGHT) // 2
+    tiles = result.grid.positions(Component.LIGHT)
+    assert grid.arrays.free_for_light[tiles[:, 1], tiles[:, 0]].all()
+    report = evaluate_lighting(result.grid)
+    assert report.compliant, [r.message for r in report.rules if not r.passed]
+    assert result.score == pytest.approx(report.score)
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_a_troffer_office_on_a_2ft_grid_is_a_regular_symmetric_array(rotation: int) -> None:
+    """The selected layout is a full array, mirror-symmetric both ways, its troffers end to end in rows
+    (rotation 0) or side by side in columns (90), every one centred on a tile boundary along its length."""
+    grid = _troffer_room(rotation)
+    result = select_best([place(m(), grid) for m in MODELS])
+    report = evaluate_lighting(result.grid)
+    reg = {r.rule: r for r in report.rules}["L6"].values
+    assert report.compliant and reg["regular"], reg
+    anchors = result.grid.light_anchors()[0]
+    long_axis = 0 if rotation == 0 else 1
+    # rows of troffers share their lines, and each line sits on whole troffers
+    assert len(np.unique(anchors[:, 1 - long_axis])) * len(np.unique(anchors[:, long_axis])) == len(anchors)
+    centres = anchors[:, long_axis] + 1.0  # the boundary between the troffer's two tiles
+    span = grid.width if long_axis == 0 else grid.height
+    assert sorted(centres.tolist()) == sorted((span - centres).tolist())  # mirror-symmetric along the long axis

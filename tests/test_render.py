@@ -157,3 +157,22 @@ def test_beams_that_are_walls_are_outlined_and_named_in_the_legend() -> None:
                         beams=beam_line(0.2, x=6, span=range(6)))
     svg = render_svg(shallow)
     assert 'class="beam-walls"' not in svg and "detector wall" not in svg and "Under downstand beam" in svg
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_troffers_are_drawn_in_their_true_footprint(rotation: int) -> None:
+    lights = {(2, 2): "light", (3, 2): "light", (6, 4): "light", (7, 4): "light"} if rotation == 0 else {
+        (2, 2): "light", (2, 3): "light", (6, 4): "light", (6, 5): "light"}
+    grid = make_room(12, 8, components=lights, luminaire={"length_tiles": 2, "rotation_deg": rotation})
+    root = ET.fromstring(render_svg(grid, illuminance=False))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    layer = root.find(".//s:g[@class='light-layer']", ns)
+    assert layer is not None
+    housings = [g.find("s:rect", ns) for g in layer.findall("s:g[@class='luminaire']", ns)]
+    assert len(housings) == 2
+    for rect in housings:
+        assert rect is not None
+        w, h = float(rect.get("width", 0)), float(rect.get("height", 0))
+        assert (w > 1.9 * h) if rotation == 0 else (h > 1.9 * w)
+    assert "2 luminaires" in render_svg(grid, illuminance=False)
+    assert "Luminaire (2x4 troffer)" in render_svg(grid, illuminance=False)

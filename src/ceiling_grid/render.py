@@ -174,13 +174,7 @@ def _symbol(component: Component, cx: float, cy: float, s: float) -> str:
     """The plan symbol of one component centred at (cx, cy) on a tile of ``s`` px."""
     h = s / 2
     if component is Component.LIGHT:
-        a, b = h * 0.84, h * 0.5
-        return (
-            f'<g class="luminaire"><rect x="{_f(cx - a)}" y="{_f(cy - a)}" width="{_f(2 * a)}" height="{_f(2 * a)}" '
-            f'fill="#fffbea" stroke="#3b3b3b" stroke-width="{_f(max(0.6, s / 30))}"/>'
-            f'<rect x="{_f(cx - b)}" y="{_f(cy - b)}" width="{_f(2 * b)}" height="{_f(2 * b)}" fill="#ffe27a" '
-            f'stroke="#b58b00" stroke-width="{_f(max(0.4, s / 50))}"/></g>'
-        )
+        return _fitting(cx - h, cy - h, s, s, s)
     if component is Component.AIR_SUPPLY:
         a, b = h * 0.8, h * 0.42
         sw = _f(max(0.6, s / 28))
@@ -254,7 +248,7 @@ def _title_lines(grid: RoomGrid, report: ComplianceReport | None) -> tuple[str, 
         f"{grid.width}×{grid.height} tiles of {grid.tile_size_m * 1000:g} mm, ceiling {grid.ceiling_height_m:g} m"
     )
     counts = " · ".join(
-        _plural(grid.count(c), word)
+        _plural(len(grid.light_anchors()[0]) if c is Component.LIGHT else grid.count(c), word)
         for c, word in (
             (Component.LIGHT, "luminaire"),
             (Component.AIR_SUPPLY, "supply diffuser"),
@@ -318,8 +312,12 @@ def _lux_values(grid: RoomGrid, illuminance: bool | np.ndarray | None) -> np.nda
 
 def _legend_items(grid: RoomGrid) -> list[tuple[str, str]]:
     arrays = grid.arrays
+    lum = grid.luminaire
+    kind = "2x4 troffer" if lum.length_tiles == 2 else "LED panel"
+    if lum.distribution is not None:
+        kind += f", {lum.distribution.catalogue or lum.distribution.file}"
     items: list[tuple[str, str]] = [
-        ("light", "Luminaire (LED panel)"),
+        ("light", f"Luminaire ({kind})"),
         ("air_supply", "Supply diffuser (4-way)"),
         ("air_return", "Return grille"),
         ("smoke_detector", "Smoke detector"),
