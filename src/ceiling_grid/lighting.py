@@ -365,6 +365,7 @@ def _shift_blocked_lines(room: PreparedRoom, cols: list[int], rows: list[int], f
     even within the L6 tolerance. ``free`` and ``in_room`` are in first-tile terms (whole footprints)."""
     lines = {0: list(cols), 1: list(rows)}
     h, w = free.shape
+    most = math.floor((DEFAULT_SHR_MAX * room.mounting_height_m + room.tile) / room.tile + 1e-9)  # L4 gap, tiles
 
     def targets(line: int, axis: int) -> list[tuple[int, int]]:  # (x, y) of the targets on one line
         pts = [(line, y) for y in lines[1]] if axis == 0 else [(x, line) for x in lines[0]]
@@ -381,8 +382,9 @@ def _shift_blocked_lines(room: PreparedRoom, cols: list[int], rows: list[int], f
 
         least = room.light_size[axis] + 1  # a free tile between two luminaires' footprints
 
-        def spaced(new: int) -> bool:  # no pair of adjacent lines, and no gap more than a tile shorter
-            return all(abs(new - v) >= max(least, abs(line - v) - 1) for v in (lo, hi) if v is not None)
+        def spaced(new: int) -> bool:  # no pair of adjacent lines, no gap more than a tile shorter, none over L4
+            return all(max(least, abs(line - v) - 1) <= abs(new - v) <= max(most, abs(line - v))
+                       for v in (lo, hi) if v is not None)
 
         for new in (line + step, line - step):
             if 0 <= new < size and new not in lines[axis] and spaced(new) and len(targets(new, axis)) == n and all(

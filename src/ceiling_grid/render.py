@@ -315,7 +315,7 @@ def _legend_items(grid: RoomGrid) -> list[tuple[str, str]]:
     lum = grid.luminaire
     kind = "2x4 troffer" if lum.length_tiles == 2 else "LED panel"
     if lum.distribution is not None:
-        kind += f", {lum.distribution.catalogue or lum.distribution.file}"
+        kind += ", IES/LDT"
     items: list[tuple[str, str]] = [
         ("light", f"Luminaire ({kind})"),
         ("air_supply", "Supply diffuser (4-way)"),

@@ -47,6 +47,7 @@ DEFAULT_SA_ATTEMPTS = 12  # model B: annealing runs (each one tries to drop one 
 DEFAULT_MAX_LEVELS_SCORED = 30  # candidate layouts whose §8 score is estimated before the final check
 _REMOVE_BATCH_DIV = 25  # model B: big layouts drop up to n/25 separated fixtures per greedy step
 _GREEDY_BATCH = 32  # model C: candidates re-scored together in the lazy greedy
+_L4_VIOLATION = 1e-6  # model A: an array that meets L3 but breaks the hard L4 gap ranks just behind passing ones
 _FLOAT32_ABOVE = 5_000_000  # contribution matrices larger than this use float32
 DEFAULT_MAX_MATRIX_ELEMENTS = 30_000_000  # candidates x points; above it candidates thin to a tile lattice
 
@@ -296,6 +297,8 @@ def _first_passing(pb: _Problem, shapes: list[tuple[int, int]], occupied: np.nda
         idx = pb.ensure(tiles)
         e = pb.illuminance(idx)
         viol = float(pb.violation(e))
+        if viol <= 0 and not _gaps_ok(pb, idx):
+            viol = _L4_VIOLATION  # obstacles pushed a fixture past the L4 gap: try the next shape
         if viol > 0 and edges is not None and not edges and float(pb.violation(e, margin=0.0)) <= 0:
             edges.append(idx)
         tries += 1
