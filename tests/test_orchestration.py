@@ -347,3 +347,26 @@ def test_alert_webhook_failure_never_raises(monkeypatch: pytest.MonkeyPatch) -> 
     with structlog.testing.capture_logs() as logs:
         tasks.alert_on_failure({"ti": _TI(), "exception": ValueError("x")})
     assert [e["event"] for e in logs] == ["task_failed_alert", "alert_webhook_failed"]
+
+
+def test_a_troffer_room_naming_a_data_folder_ies_file_runs_chunk_by_chunk_without_the_file(tmp_path: Path) -> None:
+    """load_rooms finds the photometric file in the data folder; once loaded, the table travels in the XCom
+    payload, so the stages and publish need no file (on a Celery worker it may not exist)."""
+    examples = Path(__file__).resolve().parents[1] / "data" / "examples"
+    data = tmp_path / "data"
+    (data / "input").mkdir(parents=True)
+    (data / "photometry").mkdir()
+    (data / "photometry" / "troffer_2x4.ies").write_text((examples / "troffer_2x4.ies").read_text())
+    room = json.loads((examples / "troffer_office.json").read_text())
+    room["luminaire"]["photometry"] = "photometry/troffer_2x4.ies"  # not beside the room: in the data folder
+    (data / "input" / "troffer.json").write_text(json.dumps(room))
+    chunks = orch.load_rooms(["input"], base=data)
+    (data / "photometry" / "troffer_2x4.ies").unlink()
+    for stage in orch.STAGES:
+        chunks = [orch.run_stage_on_chunk(stage, c) for c in chunks]
+    summary = orch.publish(chunks, run_id="manual__troffer", base=data)
+    [result] = summary["results"]
+    report = json.loads((Path(summary["output_dir"]) / "troffer_office.report.json").read_text())
+    assert report["compliant"] and report["regularity"]["regular"]
+    assert report["luminaire"]["photometry"] == "photometry/troffer_2x4.ies"
+    assert report["headline"]["lights"] == 20 and result["grid_id"] == "troffer_office"
