@@ -299,7 +299,7 @@ def _first_passing(pb: _Problem, shapes: list[tuple[int, int]], occupied: np.nda
         viol = float(pb.violation(e))
         if viol <= 0 and not _gaps_ok(pb, idx):
             viol = _L4_VIOLATION  # obstacles pushed a fixture past the L4 gap: try the next shape
-        if viol > 0 and edges is not None and not edges and float(pb.violation(e, margin=0.0)) <= 0:
+        elif viol > 0 and edges is not None and not edges and float(pb.violation(e, margin=0.0)) <= 0:
             edges.append(idx)
         tries += 1
         if best is None or viol < best[0]:
