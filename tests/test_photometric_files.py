@@ -235,3 +235,13 @@ def test_the_examples_are_what_their_generator_writes(tmp_path: Path) -> None:
             info = summary(read_photometry(path))
             assert 0.85 <= (info["light_output_ratio"] or 1.0) <= 1.0
             assert 95 <= info["efficacy_lm_per_w"] <= 110
+
+
+def test_a_batwing_spread_is_measured_from_the_outside() -> None:
+    """A batwing's nadir is below half its peak; its beam angle still spans out to the outer 50 % points."""
+    gamma = [float(g) for g in range(0, 91, 5)]
+    rows = [[100.0 + 300.0 * math.sin(math.radians(2 * g)) ** 2 if g <= 80 else 0.0 for g in gamma]]
+    info = summary(parse_ies(ies_text([0], gamma, rows), "bat.ies"))
+    assert rows[0][0] < 0.5 * info["max_candela"]
+    # I falls to 200 cd (half of 400 at 45°) where sin²(2γ) = 1/3, i.e. 2γ = 180° - 35.26°: γ = 72.4°
+    assert info["beam_angle_deg"]["C0-C180"] == pytest.approx(2 * 72.37, abs=1.0)

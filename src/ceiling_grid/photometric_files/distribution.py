@@ -113,15 +113,17 @@ class Distribution(BaseModel):
 
 
 def _last_crossing(gamma: np.ndarray, prof: np.ndarray, level: float) -> float:
-    """The γ (degrees) where the profile last falls to ``level``, walking outwards from nadir."""
-    above = prof >= level - 1e-12
-    if not above[0]:
+    """The outermost γ (degrees) at which the profile still reaches ``level`` (interpolated to the crossing).
+
+    Measured from the outside in, so a batwing whose nadir dips below the level still gets its full spread.
+    """
+    above = np.nonzero(prof >= level - 1e-12)[0]
+    if len(above) == 0:
         return 0.0
-    below = np.nonzero(~above)[0]
-    if len(below) == 0:
+    j = int(above[-1])
+    if j == len(gamma) - 1:
         return float(gamma[-1])
-    j = int(below[0])
-    g0, g1, i0, i1 = gamma[j - 1], gamma[j], prof[j - 1], prof[j]
+    g0, g1, i0, i1 = gamma[j], gamma[j + 1], prof[j], prof[j + 1]
     return float(g0 + (i0 - level) / (i0 - i1) * (g1 - g0))
 
 
