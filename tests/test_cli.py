@@ -256,4 +256,6 @@ def test_run_lays_out_a_room_with_a_photometric_file_and_names_it(
     assert report["luminaire"]["power_w"] == 40.0
     laid = json.loads((tmp_path / "out" / "ies-office.json").read_text())
     assert laid["luminaire"]["distribution"]["file"] == "batwing.ldt"  # the output re-renders without the file
+    polar = (tmp_path / "out" / "ies-office.luminaire.svg").read_text()
+    assert "batwing.ldt" in polar or "LDT-1" in polar
     assert main(["render", str(tmp_path / "out" / "ies-office.json"), "--out", str(tmp_path / "r.svg")]) == EXIT_OK

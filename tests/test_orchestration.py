@@ -370,3 +370,6 @@ def test_a_troffer_room_naming_a_data_folder_ies_file_runs_chunk_by_chunk_withou
     assert report["compliant"] and report["regularity"]["regular"]
     assert report["luminaire"]["photometry"] == "photometry/troffer_2x4.ies"
     assert report["headline"]["lights"] == 20 and result["grid_id"] == "troffer_office"
+    assert "troffer_office.luminaire.svg" in summary["files"]  # the polar curves, linked from the plan's legend
+    plan = (Path(summary["output_dir"]) / "troffer_office.svg").read_text()
+    assert '<a href="troffer_office.luminaire.svg" class="photometry-link">' in plan

@@ -399,7 +399,8 @@ def publish(
     """Evaluate every room and write the run folder ``<output_dir>/<run folder>/`` as one unit.
 
     The folder (``ceiling_grid.runs.run_folder_name(run_id)``) holds ``<id>.json/.report.json/.svg``
-    per room, ``summary.json`` and the run marker. It is built in a staging folder and swapped in
+    per room (and ``<id>.luminaire.svg`` for a luminaire from a photometric file), ``summary.json`` and the
+    run marker. It is built in a staging folder and swapped in
     whole, so a re-run of the same run id replaces it and ``summary.json`` lists exactly its files;
     a folder of another run is never touched. Returns the summary and logs one ``room_published``
     line per room. A full disk raises ``TransientError`` (retried); other storage faults fail now.

@@ -141,7 +141,8 @@ def _safe_target(out_dir: Path, grid_id: str, suffix: str) -> Path:
 
 
 def room_output_texts(result: PipelineResult, timings: bool = False, svg: bool = True) -> dict[str, str]:
-    """``{file name: text}`` of a room's outputs: ``<id>.json``, ``<id>.report.json`` and ``<id>.svg``."""
+    """``{file name: text}`` of a room's outputs: ``<id>.json``, ``<id>.report.json``, ``<id>.svg``, and
+    ``<id>.luminaire.svg`` when the luminaire comes from a photometric file."""
     from .render import render_svg
 
     texts = {
@@ -150,6 +151,12 @@ def room_output_texts(result: PipelineResult, timings: bool = False, svg: bool =
     }
     if svg:
         texts[f"{result.grid_id}.svg"] = render_svg(result.final_grid, result.report)
+        dist = result.final_grid.luminaire.distribution
+        if dist is not None:  # the plan's legend links the fitting's polar curves
+            from .polar import polar_svg
+            from .render import luminaire_svg_name
+
+            texts[luminaire_svg_name(result.grid_id)] = polar_svg(dist)
     return texts
 
 
@@ -157,7 +164,8 @@ def write_room_outputs(
     result: PipelineResult, out_dir: str | os.PathLike[str], timings: bool = False, svg: bool = True,
     *, staged: bool = False,
 ) -> dict[str, Path]:
-    """Write ``<id>.json``, ``<id>.report.json`` and ``<id>.svg`` together (all or none); return paths by kind.
+    """Write ``<id>.json``, ``<id>.report.json``, ``<id>.svg`` (and ``<id>.luminaire.svg``, the polar curves of a
+    photometric file) together (all or none); return paths by kind.
 
     The files are staged and committed as one group (:func:`ceiling_grid.fsio.commit_files`): a
     full disk, Ctrl-C or a kill never leaves a room with its grid but without its report or plan.
@@ -166,10 +174,11 @@ def write_room_outputs(
     """
     out = Path(out_dir)
     grid_id = result.grid_id
-    kinds = {"grid": ".json", "report": ".report.json", "svg": ".svg"}
+    kinds = {"grid": ".json", "report": ".report.json", "svg": ".svg", "luminaire": ".luminaire.svg"}
     for suffix in kinds.values():
         _safe_target(out, grid_id, suffix)
     texts = room_output_texts(result, timings=timings, svg=svg)
+    kinds = {kind: suffix for kind, suffix in kinds.items() if f"{grid_id}{suffix}" in texts}
     if staged:
         for name, text in texts.items():
             write_synced(out / name, text)

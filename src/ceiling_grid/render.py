@@ -25,12 +25,15 @@ from .prepared import prepare
 __all__ = [
     "DEFAULT_MAX_SAMPLE_WORK",
     "DEFAULT_PLAN_PX",
+    "LUMINAIRE_SVG_SUFFIX",
     "illuminance_samples",
+    "luminaire_svg_name",
     "lux_colour",
     "render_svg",
 ]
 
 DEFAULT_PLAN_PX = 960.0  # longer side of the plan in px
+LUMINAIRE_SVG_SUFFIX = ".luminaire.svg"
 MIN_TILE_PX, MAX_TILE_PX = 6.0, 56.0
 DEFAULT_MAX_SAMPLE_WORK = 6e7  # samples x luminaire sub-sources per illuminance layer
 MAX_SAMPLES_PER_TILE = 4
@@ -557,6 +560,11 @@ def _scale_bar(grid: RoomGrid, fr: _Frame) -> str:
     )
 
 
+def luminaire_svg_name(grid_id: str) -> str:
+    """The file beside a room's plan that holds its photometric file's polar curves (written by ``outputs``)."""
+    return f"{grid_id}{LUMINAIRE_SVG_SUFFIX}"
+
+
 def _legend(grid: RoomGrid, lg: _Legend, has_lux: bool, vmax: float) -> list[str]:
     """The symbol legend and, with a lux layer, the colour bar with the target marked."""
     lx, ly, rows = lg.x, lg.y, lg.rows
@@ -564,7 +572,11 @@ def _legend(grid: RoomGrid, lg: _Legend, has_lux: bool, vmax: float) -> list[str
     for i, (kind, label) in enumerate(lg.items):
         ix, iy = lx + (i // rows) * LEGEND_W, ly + 26.0 + (i % rows) * 24
         leg.append(_legend_symbol(kind, ix, iy, 18))
-        leg.append(f'<text x="{_f(ix + 28)}" y="{_f(iy + 13)}" font-size="12.5" fill="#222222">{escape(label)}</text>')
+        text = f'<text x="{_f(ix + 28)}" y="{_f(iy + 13)}" font-size="12.5" fill="#222222">{escape(label)}</text>'
+        if kind == "light" and grid.luminaire.distribution is not None:  # the polar curves written beside the plan
+            text = (f'<a href="{escape(luminaire_svg_name(grid.grid_id))}" class="photometry-link">'
+                    f"<title>{escape(grid.luminaire.photometry or '')}: polar candela curves</title>{text}</a>")
+        leg.append(text)
     if has_lux:
         ry = ly + 26.0 + rows * 24 + 10
         if lg.below:
