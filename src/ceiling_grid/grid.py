@@ -751,6 +751,10 @@ def load_room(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS,
         ) from None
     except RecursionError:
         raise RoomValidationError(source, [Issue("", "JSON nested too deeply", "flatten the file")]) from None
+    from .footprint import is_polygon_room, polygon_room_payload
+
+    if is_polygon_room(data):  # the metric polygon format: the grid is laid over the outline here
+        data = polygon_room_payload(data, source)
     _attach_photometry(data, p, source, data_dir)
     return parse_room(data, source, limits)
 

@@ -63,7 +63,7 @@ _STATE_STYLE: dict[TileState, tuple[str, str]] = {
     TileState.SPRINKLER: ("#fde2e2", "Sprinkler head"),
     TileState.ACCESS_PANEL: ("url(#p-access)", "Access panel"),
     TileState.EQUIPMENT: ("url(#p-equipment)", "Existing equipment"),
-    TileState.CUT_TILE: ("url(#p-cut)", "Cut tile (< 50 %)"),
+    TileState.CUT_TILE: ("url(#p-cut)", "Cut tile (no fitting)"),
 }
 
 _DEFS = """<defs>
