@@ -259,3 +259,26 @@ def test_run_lays_out_a_room_with_a_photometric_file_and_names_it(
     polar = (tmp_path / "out" / "ies-office.luminaire.svg").read_text()
     assert "batwing.ldt" in polar or "LDT-1" in polar
     assert main(["render", str(tmp_path / "out" / "ies-office.json"), "--out", str(tmp_path / "r.svg")]) == EXIT_OK
+
+
+# ----- import ---------------------------------------------------------------------------------------
+
+def test_import_writes_room_files_prints_a_table_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    footprint = {"grid_id": "meeting", "outline": [[0, 0], [7.3, 0], [7.3, 5.1], [0, 5.1]],
+                 "columns": [{"centre": [3.6, 2.5], "size": [0.4, 0.4]}], "ceiling_height_m": 2.8}
+    src = _write(tmp_path / "meeting.json", footprint)
+    assert main(["import", str(src), "--out", str(tmp_path / "rooms")]) == EXIT_OK
+    head, row = capsys.readouterr().out.splitlines()
+    assert head.split()[:3] == ["room", "area", "m2"] and row.split()[:6] == ["meeting", "37.2", "13x9", "116",
+                                                                             "2.8", "1"]
+    room = json.loads((tmp_path / "rooms" / "meeting.json").read_text())
+    assert "cells" in room and room["metadata"]["placement"]["footprint_area_m2"] == pytest.approx(37.23)
+    assert main(["validate", str(tmp_path / "rooms" / "meeting.json"), str(src)]) == EXIT_OK  # both forms load
+    capsys.readouterr()
+    assert main(["import", str(src), "--out", str(tmp_path / "rooms")]) == EXIT_USAGE  # exists: not replaced
+    assert "exists (fix: pass --force" in capsys.readouterr().err
+    assert main(["import", str(src), "--out", str(tmp_path)]) == EXIT_USAGE  # would overwrite its own input
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert json.loads(src.read_text()) == footprint

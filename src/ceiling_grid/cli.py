@@ -36,6 +36,8 @@ examples:
   ceiling-grid run data/input --out out --json-logs --log-level info 2> events.jsonl
   ceiling-grid validate data/input/*.json
   ceiling-grid render out/room-001.json --out room-001.svg
+  ceiling-grid import floor/meeting.json --out rooms/
+      lay the grid over a metric footprint ({"grid_id", "outline": [[x, y], ...], ...}) and write a room file
   ceiling-grid photometry fixtures/panel.ies fixtures/troffer.ldt --svg plots/
       one JSON object per file (lumens, peak cd, beam/field angles, efficacy), polar curves as SVG
 
@@ -278,6 +280,50 @@ def cmd_photometry(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from .geometry import geometry_of
+    from .grid import TileState
+    from .outputs import atomic_write_text, dumps_grid
+
+    files, code = _room_files(args.inputs)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"--out {out}: is a file, not a folder (fix: pass a folder; it is created if missing)", file=sys.stderr)
+        return EXIT_USAGE
+    rows: list[tuple[str, ...]] = []
+    ids = RoomIds()
+    for path in files:
+        try:
+            grid = load_room(path, data_dir=_data_dir())
+        except InputError as exc:
+            print(one_line(exc), file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        target = out / f"{grid.grid_id}.json"
+        clash = ids.claim(grid.grid_id, str(path))
+        problem = clash or (f"{target}: would overwrite the input {path} (fix: import into another folder)"
+                            if target.resolve() == path.resolve() else None)
+        if problem is None and target.exists() and not args.force:
+            problem = f"{target}: exists (fix: pass --force to replace it, or import into an empty folder)"
+        if problem:
+            print(problem, file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, dumps_grid(grid))
+        geo = geometry_of(grid)
+        columns = int(grid.arrays.is_state(TileState.COLUMN).sum())
+        footprint = (grid.metadata.get("placement") or {}).get("footprint_area_m2", geo.area_m2)
+        rows.append((grid.grid_id, f"{float(footprint):.1f}", f"{grid.width}x{grid.height}",
+                     str(int(geo.ceiling.sum())), f"{grid.ceiling_height_m:g}", str(columns), str(target)))
+    if rows:
+        head = ("room", "area m2", "grid", "ceiling tiles", "height m", "column tiles", "written")
+        widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+        for r in (head, *rows):
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return code
+
+
 # ----- parser ---------------------------------------------------------------------------------
 
 
@@ -347,6 +393,18 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("grid", metavar="GRID_JSON", help="a room file (e.g. an <id>.json output)")
     ren.add_argument("--out", metavar="SVG", help="SVG path (default: GRID_JSON with .svg)")
     ren.set_defaults(func=cmd_render)
+
+    imp = sub.add_parser(
+        "import",
+        help="turn footprint files (the metric polygon format) into standard room files",
+        description="Lay the ceiling grid over each room footprint (on the room's own axes, cut borders "
+        "balanced; docs/rules.md) and write <grid_id>.json room files, then print a table of the rooms. "
+        "`run` and `validate` also take these files directly.",
+    )
+    imp.add_argument("inputs", nargs="+", metavar="FILE", help="polygon-format room files (or folders of them)")
+    imp.add_argument("--out", required=True, metavar="DIR", help="folder for the room files (created if missing)")
+    imp.add_argument("--force", action="store_true", help="replace room files that already exist in DIR")
+    imp.set_defaults(func=cmd_import)
 
     pho = sub.add_parser(
         "photometry",

@@ -90,7 +90,8 @@ def room_from_outline(grid_id: str, outline: np.ndarray, tile_m: float, source: 
                 cell["state"] = "outside" if states[y, x] == "outside" else str(states[y, x])
             cells.append(cell)
     metadata = dict((fields or {}).pop("metadata", {}) or {})
-    metadata["placement"] = placement.as_dict()
+    area = abs(polygon_area(outline)) - sum(abs(polygon_area(h)) for h in holes)
+    metadata["placement"] = {**placement.as_dict(), "footprint_area_m2": round(area, 3)}
     if origin:
         metadata["source"] = origin
     payload = {**(fields or {}), "grid_id": grid_id, "tile_size_m": tile_m, "width": placement.width,
