@@ -15,15 +15,18 @@ from typing import Any
 from .config import DEFAULT_LIMITS, Limits
 from .grid import RoomGrid, parse_room
 
-__all__ = ["REPORT_SUFFIX", "ROOM_GLOB", "RoomIds", "room_files_in", "with_overrides"]
+__all__ = ["REPORT_SUFFIX", "ROOM_GLOB", "ROOM_GLOBS", "RoomIds", "room_files_in", "with_overrides"]
 
 ROOM_GLOB = "*.json"
+ROOM_GLOBS = (ROOM_GLOB, "*.dxf")  # room files, and DXF plans (one room per outline)
 REPORT_SUFFIX = ".report.json"  # a run's own report files are never rooms
 
 
 def room_files_in(folder: Path) -> list[Path]:
-    """The room files of ``folder``: its regular ``*.json`` files without reports, sorted by name."""
-    return sorted(p for p in folder.glob(ROOM_GLOB) if p.is_file() and not p.name.endswith(REPORT_SUFFIX))
+    """The room files of ``folder``: its regular ``*.json`` files without reports and its ``*.dxf`` plans,
+    sorted by name."""
+    found = {p for pattern in ROOM_GLOBS for p in folder.glob(pattern)}
+    return sorted(p for p in found if p.is_file() and not p.name.endswith(REPORT_SUFFIX))
 
 
 def with_overrides(grid: RoomGrid, overrides: Mapping[str, Any], source: str,

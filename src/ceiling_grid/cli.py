@@ -16,6 +16,7 @@ from .batch import RoomIds, room_files_in, with_overrides
 from .config import DETECTOR_STANDARDS, ROOM_TYPES
 from .errors import CeilingGridError, InputError, RoomValidationError
 from .grid import RoomGrid, load_room
+from .importers import DEFAULT_COLUMN_LAYERS, DEFAULT_ROOM_LAYERS
 from .observability.logging import DEFAULT_CLI_LOG_LEVEL, configure_cli_logging, get_logger
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -103,10 +104,13 @@ def _data_dir() -> Path | None:
     return Path(env) if env else None
 
 
-def load_with_overrides(path: Path, standard: str | None, room_type: str | None) -> RoomGrid:
-    """``path``'s room with ``--standard`` / ``--room-type`` applied (None: as in the file)."""
-    return with_overrides(load_room(path, data_dir=_data_dir()),
-                          {"detector_standard": standard, "room_type": room_type}, str(path))
+def load_with_overrides(path: Path, standard: str | None, room_type: str | None) -> list[RoomGrid]:
+    """Every room in ``path`` (one per room file, one per outline of a DXF plan) with ``--standard`` /
+    ``--room-type`` applied (None: as in the file)."""
+    from .importers import read_rooms
+
+    return [with_overrides(grid, {"detector_standard": standard, "room_type": room_type}, str(path))
+            for grid in read_rooms(path, data_dir=_data_dir())]
 
 
 # ----- progress -------------------------------------------------------------------------------
@@ -148,27 +152,34 @@ def _room_files(inputs: Sequence[str]) -> tuple[list[Path], int]:
     return files, EXIT_USAGE if problems else EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from .observability import PipelineTelemetry
-    from .outputs import write_room_outputs
-    from .runner import PipelineRunner
-
+def _load_rooms(args: argparse.Namespace) -> tuple[list[tuple[Path, RoomGrid]], int]:
+    """Every room of the inputs with the overrides applied, and the exit code so far (unique ids enforced)."""
     files, code = _room_files(args.inputs)
     ids = RoomIds()
     rooms: list[tuple[Path, RoomGrid]] = []
     for path in files:
         try:
-            grid = load_with_overrides(path, args.standard, args.room_type)
+            grids = load_with_overrides(path, args.standard, args.room_type)
         except InputError as exc:
             print(one_line(exc), file=sys.stderr)
             code = EXIT_USAGE
             continue
-        clash = ids.claim(grid.grid_id, str(path))
-        if clash:
-            print(clash, file=sys.stderr)
-            code = EXIT_USAGE
-            continue
-        rooms.append((path, grid))
+        for grid in grids:
+            clash = ids.claim(grid.grid_id, str(path))
+            if clash:
+                print(clash, file=sys.stderr)
+                code = EXIT_USAGE
+                continue
+            rooms.append((path, grid))
+    return rooms, code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .observability import PipelineTelemetry
+    from .outputs import write_room_outputs
+    from .runner import PipelineRunner
+
+    rooms, code = _load_rooms(args)
     if not rooms:
         return code or EXIT_USAGE
 
@@ -211,10 +222,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from .importers import read_rooms
+
     files, code = _room_files(args.inputs)
     for path in files:
         try:
-            grid = load_room(path, data_dir=_data_dir())
+            grids = read_rooms(path, data_dir=_data_dir())
         except RoomValidationError as exc:
             for issue in exc.issues:
                 print(issue.render(exc.source), file=sys.stderr)
@@ -223,10 +236,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(one_line(exc), file=sys.stderr)
             code = EXIT_USAGE
         else:
-            print(
-                f"{path}: OK {grid.grid_id} {grid.width}x{grid.height} tiles of {grid.tile_size_m:g} m, "
-                f"{grid.room_type}, {grid.detector_standard}"
-            )
+            for grid in grids:
+                print(
+                    f"{path}: OK {grid.grid_id} {grid.width}x{grid.height} tiles of {grid.tile_size_m:g} m, "
+                    f"{grid.room_type}, {grid.detector_standard}"
+                )
     return code
 
 
@@ -283,6 +297,7 @@ def cmd_photometry(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from .geometry import geometry_of
     from .grid import TileState
+    from .importers import DxfOptions, read_rooms
     from .outputs import atomic_write_text, dumps_grid
 
     files, code = _room_files(args.inputs)
@@ -292,13 +307,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     rows: list[tuple[str, ...]] = []
     ids = RoomIds()
+    fields = {k: v for k, v in (("ceiling_height_m", args.ceiling_height), ("room_type", args.room_type),
+                                ("detector_standard", args.standard)) if v is not None}
+    dxf = DxfOptions(room_layers=tuple(args.room_layer or DEFAULT_ROOM_LAYERS),
+                     column_layers=tuple(args.column_layer or DEFAULT_COLUMN_LAYERS), tile_m=args.tile_size,
+                     fields=fields)
+    loaded: list[tuple[Path, RoomGrid]] = []
     for path in files:
         try:
-            grid = load_room(path, data_dir=_data_dir())
+            loaded.extend((path, with_overrides(g, fields, str(path)))
+                          for g in read_rooms(path, data_dir=_data_dir(), dxf=dxf))
         except InputError as exc:
             print(one_line(exc), file=sys.stderr)
             code = EXIT_USAGE
-            continue
+    for path, grid in loaded:
         target = out / f"{grid.grid_id}.json"
         clash = ids.claim(grid.grid_id, str(path))
         problem = clash or (f"{target}: would overwrite the input {path} (fix: import into another folder)"
@@ -396,14 +418,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser(
         "import",
-        help="turn footprint files (the metric polygon format) into standard room files",
+        help="turn DXF plans and polygon footprints into standard room files",
         description="Lay the ceiling grid over each room footprint (on the room's own axes, cut borders "
-        "balanced; docs/rules.md) and write <grid_id>.json room files, then print a table of the rooms. "
-        "`run` and `validate` also take these files directly.",
+        "balanced; docs/rules.md §1.5) and write <grid_id>.json room files, then print a table of the rooms. "
+        "A DXF plan gives one room per closed outline on a room layer, named by the text inside it; units come "
+        "from $INSUNITS. `run` and `validate` also take these files directly.",
     )
-    imp.add_argument("inputs", nargs="+", metavar="FILE", help="polygon-format room files (or folders of them)")
+    imp.add_argument("inputs", nargs="+", metavar="FILE", help=".dxf plans or polygon-format .json rooms")
     imp.add_argument("--out", required=True, metavar="DIR", help="folder for the room files (created if missing)")
     imp.add_argument("--force", action="store_true", help="replace room files that already exist in DIR")
+    imp.add_argument("--room-layer", action="append", metavar="NAME",
+                     help="DXF layer with room outlines (repeatable; default: " + ", ".join(DEFAULT_ROOM_LAYERS) + ")")
+    imp.add_argument("--column-layer", action="append", metavar="NAME",
+                     help="DXF layer with columns (repeatable; default: " + ", ".join(DEFAULT_COLUMN_LAYERS) + ")")
+    imp.add_argument("--tile-size", type=float, default=0.6, metavar="M", help="grid module in m (0.6096 for 2 ft)")
+    imp.add_argument("--ceiling-height", type=float, metavar="M", help="ceiling height for every room")
+    imp.add_argument("--room-type", choices=sorted(ROOM_TYPES), help="room type for every room")
+    imp.add_argument("--standard", choices=sorted(str(k) for k in DETECTOR_STANDARDS),
+                     help="detector standard for every room")
     imp.set_defaults(func=cmd_import)
 
     pho = sub.add_parser(

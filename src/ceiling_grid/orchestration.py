@@ -115,8 +115,8 @@ def _room_files(inputs: Sequence[str], base: Path) -> list[tuple[str, Path]]:
         if target.is_dir():
             files = room_files_in(target)
             if not files:
-                raise InputError(f"inputs: folder {target} holds no *.json room files (fix: add rooms or "
-                                 "name the files directly)")
+                raise InputError(f"inputs: folder {target} holds no *.json room files or *.dxf plans (fix: add "
+                                 "rooms or name the files directly)")
         elif target.is_file():
             files = [target]
         else:
@@ -182,7 +182,7 @@ def load_rooms(
     too (they would overwrite each other's outputs). With ``output_dir`` (and ``run_id``), the
     folder ``publish`` will write is checked first, so a bad one fails before any layout work.
     """
-    from .grid import load_room
+    from .importers import read_rooms
     from .runs import check_output_dir, check_run_folder, run_folder_name
 
     limits = limits or Limits.from_env()
@@ -201,15 +201,16 @@ def load_rooms(
     overrides = _trigger_overrides(detector_standard, room_type)
     for label, path in files:
         try:
-            grid = with_overrides(load_room(path, limits, data_dir=base), overrides, label, limits)
+            grids = [with_overrides(g, overrides, label, limits) for g in read_rooms(path, limits, data_dir=base)]
         except InputError as exc:
             problems.append(str(exc).replace(str(path), label))
             continue
-        clash = ids.claim(grid.grid_id, label)
-        if clash:
-            problems.append(clash)
-            continue
-        entries.append({"source": label, "grid": grid.to_payload(), "stages": []})
+        for grid in grids:
+            clash = ids.claim(grid.grid_id, label)
+            if clash:
+                problems.append(clash)
+                continue
+            entries.append({"source": label, "grid": grid.to_payload(), "stages": []})
     if problems:
         raise InputError(f"{len(problems)} of {len(files)} room files are invalid:\n" + "\n".join(problems))
     chunks = chunk_rooms(entries, chunk_size, int(limits.xcom_max_bytes * CHUNK_BYTES_SHARE))

@@ -183,6 +183,8 @@ def place_grid(outline: np.ndarray, tile_m: float, holes: Sequence[np.ndarray] =
     col = np.zeros_like(share)
     for c in columns:
         col += _share_inside(_rotate(c, angle), x0, y0, tile_m)
+        cx, cy = _rotate(c, angle).mean(axis=0)  # a column slimmer than a tile still takes the tile it stands in
+        col += (x0 <= cx) & (cx < x0 + tile_m) & (y0 <= cy) & (cy < y0 + tile_m)
     centre_in = _contains(local, x0 + tile_m / 2, y0 + tile_m / 2)
     for hole in holes:
         centre_in &= ~_contains(_rotate(hole, angle), x0 + tile_m / 2, y0 + tile_m / 2)

@@ -1,0 +1,28 @@
+"""Importers (adapters): rooms from the files MEP engineers have, as standard room grids.
+
+``read_rooms(path)`` takes a room file (cell list or polygon format) or a DXF plan and returns every
+room in it; each bad input is one line naming the file, the element and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..config import DEFAULT_LIMITS, Limits
+from ..grid import RoomGrid, load_room, parse_room
+from .dxf import DEFAULT_COLUMN_LAYERS, DEFAULT_ROOM_LAYERS, DxfOptions, dxf_room_payloads
+
+__all__ = ["DEFAULT_COLUMN_LAYERS", "DEFAULT_ROOM_LAYERS", "IMPORT_SUFFIXES", "DxfOptions", "read_rooms"]
+
+IMPORT_SUFFIXES = (".json", ".dxf")
+
+
+def read_rooms(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, data_dir: Path | None = None,
+               dxf: DxfOptions | None = None) -> list[RoomGrid]:
+    """Every room in ``path``: one for a room file (JSON), one per outline for a DXF plan."""
+    p = Path(path)
+    if p.suffix.lower() == ".dxf":
+        return [parse_room(payload, f"{path} ({payload['grid_id']})", limits)
+                for payload in dxf_room_payloads(p, dxf, limits)]
+    return [load_room(p, limits, data_dir=data_dir)]
