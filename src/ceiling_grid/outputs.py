@@ -142,7 +142,8 @@ def _safe_target(out_dir: Path, grid_id: str, suffix: str) -> Path:
 
 def room_output_texts(result: PipelineResult, timings: bool = False, svg: bool = True) -> dict[str, str]:
     """``{file name: text}`` of a room's outputs: ``<id>.json``, ``<id>.report.json``, ``<id>.svg``, and
-    ``<id>.luminaire.svg`` when the luminaire comes from a photometric file."""
+    ``<id>.luminaire.svg`` when the luminaire comes from a photometric file, ``<id>.dxf`` (the plan in the source
+    drawing's coordinates) when the room was laid over a drawing or footprint."""
     from .render import render_svg
 
     texts = {
@@ -151,6 +152,10 @@ def room_output_texts(result: PipelineResult, timings: bool = False, svg: bool =
     }
     if svg:
         texts[f"{result.grid_id}.svg"] = render_svg(result.final_grid, result.report)
+        if result.final_grid.metadata.get("placement"):  # drawn in a source drawing: the plan goes back as DXF
+            from .exporters import dxf_text
+
+            texts[f"{result.grid_id}.dxf"] = dxf_text(result.final_grid, result.report)
         dist = result.final_grid.luminaire.distribution
         if dist is not None:  # the plan's legend links the fitting's polar curves
             from .polar import polar_svg
@@ -174,7 +179,7 @@ def write_room_outputs(
     """
     out = Path(out_dir)
     grid_id = result.grid_id
-    kinds = {"grid": ".json", "report": ".report.json", "svg": ".svg", "luminaire": ".luminaire.svg"}
+    kinds = {"grid": ".json", "report": ".report.json", "svg": ".svg", "luminaire": ".luminaire.svg", "dxf": ".dxf"}
     for suffix in kinds.values():
         _safe_target(out, grid_id, suffix)
     texts = room_output_texts(result, timings=timings, svg=svg)
