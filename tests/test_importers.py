@@ -122,3 +122,58 @@ def test_the_cli_imports_and_runs_a_plan_and_the_dag_loads_it(tmp_path: Path,
     (data / "input" / "plan.dxf").write_text("0\nSECTION\n")
     with pytest.raises(InputError, match=r"input/plan\.dxf: malformed DXF"):
         orch.load_rooms(["input"], base=data)
+
+
+# ----- IFC ------------------------------------------------------------------------------------------
+
+from tests.support.ifc_build import ModelSpec, SpaceSpec, write_model  # noqa: E402
+
+OFFICE = SpaceSpec("1.01", "Office", [(0, 0), (6.3, 0), (6.3, 4.9), (0, 4.9)])
+OPEN_PLAN = SpaceSpec("1.02", "Open plan", [(7, 0), (19, 0), (19, 4.1), (13, 4.1), (13, 9.1), (7, 9.1)],
+                      quantity_height=2.7)
+COLUMN = [(9.8, 2.8), (10.2, 2.8), (10.2, 3.2), (9.8, 3.2)]
+
+
+@pytest.mark.parametrize(("schema", "unit"), [("IFC4", "mm"), ("IFC2X3", "m"), ("IFC4", "ft")])
+def test_every_ifc_space_becomes_a_room(tmp_path: Path, schema: str, unit: str) -> None:
+    path = write_model(ModelSpec(schema, unit, [OFFICE, OPEN_PLAN], [COLUMN]), tmp_path / "model.ifc")
+    office, open_plan = read_rooms(path)
+    assert (office.grid_id, open_plan.grid_id) == ("1.01-Office", "1.02-Open-plan")
+    assert (office.width, office.height) == (11, 9)  # the same grid whatever the project's length unit
+    assert office.ceiling_height_m == pytest.approx(2.8)  # from the body
+    assert open_plan.ceiling_height_m == pytest.approx(2.7)  # from Qto_SpaceBaseQuantities
+    assert open_plan.arrays.is_state(TileState.COLUMN).sum() >= 1
+    assert office.arrays.is_state(TileState.COLUMN).sum() == 0
+    assert open_plan.arrays.is_state(TileState.OUTSIDE).sum() == 10 * 9  # the missing corner: 6 x 5 m, borders 0.35
+    source = open_plan.metadata["source"]
+    assert (source["format"], source["schema"], source["name"], source["long_name"]) == ("ifc", schema, "1.02",
+                                                                                         "Open plan")
+
+
+def test_a_roof_space_is_laid_out_at_its_lowest_ceiling_with_a_warning(tmp_path: Path) -> None:
+    from ceiling_grid.outputs import build_report
+    from ceiling_grid.runner import PipelineRunner
+
+    loft = SpaceSpec("2.01", "Loft", [(0, 0), (6, 0), (6, 5), (0, 5)], height=4.0, roof_slope_deg=15)
+    [room] = read_rooms(write_model(ModelSpec(spaces=[loft]), tmp_path / "loft.ifc"))
+    assert room.ceiling_height_m == pytest.approx(3.0)
+    with PipelineRunner(max_workers=1) as runner:
+        report = build_report(runner.run_full_pipeline(room))
+    assert report["warnings"] == [room.metadata["warnings"][0]]
+    assert "is not flat: laid out at its lowest height, 3.00 m" in report["warnings"][0]
+
+
+def test_bad_models_are_one_line_naming_the_entity(tmp_path: Path) -> None:
+    no_body = SpaceSpec("1.09", "Store", [(0, 0), (3, 0), (3, 3), (0, 3)], geometry=False)
+    path = write_model(ModelSpec(spaces=[OFFICE, no_body]), tmp_path / "model.ifc")
+    with pytest.raises(RoomValidationError, match=r"model.ifc: #\d+ IfcSpace 1.09 has no geometry \(fix: export"):
+        read_rooms(path)
+    cut = tmp_path / "cut.ifc"
+    cut.write_text(path.read_text().split("ENDSEC;")[0][:120])  # a model cut off inside its header
+    with pytest.raises(RoomValidationError, match=r"cut.ifc: malformed IFC: .* \(fix: export the model again"):
+        read_rooms(cut)
+    empty = write_model(ModelSpec(spaces=[]), tmp_path / "empty.ifc")
+    with pytest.raises(RoomValidationError, match=r"empty.ifc: the model has no IfcSpace \(fix: export rooms"):
+        read_rooms(empty)
+    with pytest.raises(LimitExceededError, match="over the limit of 100 bytes"):
+        read_rooms(path, Limits(max_file_bytes=100))

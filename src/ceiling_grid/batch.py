@@ -18,13 +18,13 @@ from .grid import RoomGrid, parse_room
 __all__ = ["REPORT_SUFFIX", "ROOM_GLOB", "ROOM_GLOBS", "RoomIds", "room_files_in", "with_overrides"]
 
 ROOM_GLOB = "*.json"
-ROOM_GLOBS = (ROOM_GLOB, "*.dxf")  # room files, and DXF plans (one room per outline)
+ROOM_GLOBS = (ROOM_GLOB, "*.dxf", "*.ifc")  # room files, DXF plans (a room per outline), IFC models (per space)
 REPORT_SUFFIX = ".report.json"  # a run's own report files are never rooms
 
 
 def room_files_in(folder: Path) -> list[Path]:
-    """The room files of ``folder``: its regular ``*.json`` files without reports and its ``*.dxf`` plans,
-    sorted by name."""
+    """The room files of ``folder``: its regular ``*.json`` files without reports, its ``*.dxf`` plans and its
+    ``*.ifc`` models, sorted by name."""
     found = {p for pattern in ROOM_GLOBS for p in folder.glob(pattern)}
     return sorted(p for p in found if p.is_file() and not p.name.endswith(REPORT_SUFFIX))
 

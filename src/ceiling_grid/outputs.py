@@ -118,6 +118,9 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
         "compliance": report.to_dict(),
         "infeasible": report.infeasible,
     }
+    warnings = result.final_grid.metadata.get("warnings")
+    if warnings:  # an importer's caveats (a roof space laid out at its lowest ceiling, ...)
+        data["warnings"] = list(warnings)
     if timings:
         data["timings"] = result.timings()
     return data
