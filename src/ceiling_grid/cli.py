@@ -37,8 +37,8 @@ examples:
   ceiling-grid run data/input --out out --json-logs --log-level info 2> events.jsonl
   ceiling-grid validate data/input/*.json
   ceiling-grid render out/room-001.json --out room-001.svg
-  ceiling-grid import floor/meeting.json --out rooms/
-      lay the grid over a metric footprint ({"grid_id", "outline": [[x, y], ...], ...}) and write a room file
+  ceiling-grid import model.ifc plan.dxf floor/meeting.json --out rooms/
+      one room per IfcSpace / DXF outline / metric footprint, written as room files, with a table
   ceiling-grid photometry fixtures/panel.ies fixtures/troffer.ldt --svg plots/
       one JSON object per file (lumens, peak cd, beam/field angles, efficacy), polar curves as SVG
 
@@ -418,13 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser(
         "import",
-        help="turn DXF plans and polygon footprints into standard room files",
+        help="turn IFC models, DXF plans and polygon footprints into standard room files",
         description="Lay the ceiling grid over each room footprint (on the room's own axes, cut borders "
         "balanced; docs/rules.md §1.5) and write <grid_id>.json room files, then print a table of the rooms. "
-        "A DXF plan gives one room per closed outline on a room layer, named by the text inside it; units come "
-        "from $INSUNITS. `run` and `validate` also take these files directly.",
+        "An IFC model gives one room per IfcSpace (cut at its ceiling; IFC2X3 and IFC4); a DXF plan one room per "
+        "closed outline on a room layer, named by the text inside it, units from $INSUNITS. `run`, `validate` and "
+        "the DAG's inputs also take these files directly.",
     )
-    imp.add_argument("inputs", nargs="+", metavar="FILE", help=".dxf plans or polygon-format .json rooms")
+    imp.add_argument("inputs", nargs="+", metavar="FILE", help=".ifc models, .dxf plans or polygon-format .json rooms")
     imp.add_argument("--out", required=True, metavar="DIR", help="folder for the room files (created if missing)")
     imp.add_argument("--force", action="store_true", help="replace room files that already exist in DIR")
     imp.add_argument("--room-layer", action="append", metavar="NAME",
