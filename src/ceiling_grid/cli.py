@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="room JSON files or folders of them")
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="room files (.json, .dxf, .ifc) or folders of them")
     run.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     run.add_argument(
         "--standard", choices=sorted(str(k) for k in DETECTOR_STANDARDS), help="override every room's detector_standard"
@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check room files against the schema and limits only")
-    val.add_argument("inputs", nargs="+", metavar="INPUT", help="room JSON files or folders of them")
+    val.add_argument("inputs", nargs="+", metavar="INPUT", help="room files (.json, .dxf, .ifc) or folders of them")
     val.set_defaults(func=cmd_validate)
 
     ren = sub.add_parser("render", help="re-evaluate a final grid and render its SVG plan")

@@ -7,12 +7,13 @@ cell-list schema. DXF and IFC importers (adapters) produce outlines and reuse ``
 
 from __future__ import annotations
 
-from .placement import GridPlacement, place_grid, polygon_area, self_intersection
+from .placement import GridPlacement, contains_point, place_grid, polygon_area, self_intersection
 from .polygon import POLYGON_KEYS, is_polygon_room, polygon_room_payload, room_from_outline
 
 __all__ = [
     "POLYGON_KEYS",
     "GridPlacement",
+    "contains_point",
     "is_polygon_room",
     "place_grid",
     "polygon_area",

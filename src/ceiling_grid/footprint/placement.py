@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_FULL_SHARE",
     "GridPlacement",
     "Polygon",
+    "contains_point",
     "place_grid",
     "polygon_area",
     "self_intersection",
@@ -92,6 +93,11 @@ def _contains(poly: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
             xc = x0 + (py - y0) * (x1 - x0) / (y1 - y0)
         inside ^= crosses & (px < xc)
     return inside
+
+
+def contains_point(poly: np.ndarray, x: float, y: float) -> bool:
+    """Whether the point (x, y) lies inside ``poly`` (even-odd rule)."""
+    return bool(_contains(poly, np.array([x], dtype=float), np.array([y], dtype=float))[0])
 
 
 def _share_inside(poly: np.ndarray, x0: np.ndarray, y0: np.ndarray, t: float) -> np.ndarray:

@@ -3,7 +3,6 @@ columns from circles or outlines on column layers, units from ``$INSUNITS``."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..config import DEFAULT_LIMITS, DEFAULT_TILE_SIZE_M, Limits
-from ..errors import Issue, LimitExceededError, RoomValidationError
-from ..footprint import room_from_outline, self_intersection
+from ..errors import Issue, RoomValidationError
+from ..footprint import contains_point, room_from_outline, self_intersection
+from .common import check_size, room_id
 
 __all__ = ["DEFAULT_COLUMN_LAYERS", "DEFAULT_ROOM_LAYERS", "UNIT_METRES", "DxfOptions", "dxf_room_payloads"]
 
@@ -22,7 +22,6 @@ DEFAULT_COLUMN_LAYERS = ("S-COLS", "S-COLUMN", "A-COLS", "COLUMN", "COLUMNS")
 UNIT_METRES = {1: 0.0254, 2: 0.3048, 4: 0.001, 5: 0.01, 6: 1.0, 10: 0.9144, 14: 0.1, 21: 1200.0 / 3937.0}
 UNIT_NAMES = {1: "in", 2: "ft", 4: "mm", 5: "cm", 6: "m", 10: "yd", 14: "dm", 21: "US survey ft"}
 _CIRCLE_SIDES = 24
-_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -33,19 +32,6 @@ class DxfOptions:
     column_layers: tuple[str, ...] = DEFAULT_COLUMN_LAYERS
     tile_m: float = DEFAULT_TILE_SIZE_M
     fields: dict[str, Any] = field(default_factory=dict)  # other room fields for every room (height, type ...)
-
-
-def _slug(text: str) -> str:
-    return _SLUG.sub("-", text.strip()).strip("-._")[:100]
-
-
-def _inside(poly: np.ndarray, x: float, y: float) -> bool:
-    xs, ys = poly[:, 0], poly[:, 1]
-    xe, ye = np.roll(xs, -1), np.roll(ys, -1)
-    crosses = (ys > y) != (ye > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xc = xs + (y - ys) * (xe - xs) / (ye - ys)
-    return bool(np.count_nonzero(crosses & (x < xc)) % 2)
 
 
 def _outline(entity: Any) -> np.ndarray | None:
@@ -68,14 +54,7 @@ def _read(path: Path, source: str, limits: Limits) -> Any:
     from ezdxf.filemanagement import readfile
     from ezdxf.lldxf.const import DXFStructureError
 
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise RoomValidationError(source, [Issue("", f"cannot read the file: {exc.strerror}", "check the path")]) \
-            from None
-    if size > limits.max_file_bytes:
-        raise LimitExceededError(f"{source}: file is {size} bytes, over the limit of {limits.max_file_bytes} bytes "
-                                 "(split the drawing, or raise CEILING_GRID_MAX_FILE_BYTES)")
+    check_size(path, source, limits, "split the drawing")
     try:
         return readfile(path)
     except DXFStructureError as exc:
@@ -167,7 +146,7 @@ def _rooms(outlines: Sequence[tuple[str, str, np.ndarray]], texts: list[tuple[st
     is_hole: set[int] = set()
     for i, (_, _, a) in enumerate(outlines):
         for j, (_, _, b) in enumerate(outlines):
-            if i != j and all(_inside(a, float(x), float(y)) for x, y in b):
+            if i != j and all(contains_point(a, float(x), float(y)) for x, y in b):
                 holes_of[i].append(b)
                 is_hole.add(j)
     used: dict[str, int] = {}
@@ -175,13 +154,11 @@ def _rooms(outlines: Sequence[tuple[str, str, np.ndarray]], texts: list[tuple[st
     for i, (handle, layer, pts) in enumerate(outlines):
         if i in is_hole:
             continue
-        name = next((t for t, x, y, _ in sorted(texts, key=lambda t: t[3]) if _inside(pts, x, y)
-                     and not any(_inside(h, x, y) for h in holes_of[i])), "")
-        base = _slug(name) or f"room-{handle}"
-        used[base] = used.get(base, 0) + 1
-        grid_id = base if used[base] == 1 else f"{base}-{handle}"
+        name = next((t for t, x, y, _ in sorted(texts, key=lambda t: t[3]) if contains_point(pts, x, y)
+                     and not any(contains_point(h, x, y) for h in holes_of[i])), "")
+        grid_id = room_id(name, f"room-{handle}", used, handle)
         outline_m = pts * scale
-        inner = [c for c in columns if _inside(outline_m, float(c[:, 0].mean()), float(c[:, 1].mean()))]
+        inner = [c for c in columns if contains_point(outline_m, float(c[:, 0].mean()), float(c[:, 1].mean()))]
         origin = {"format": "dxf", "file": file_name, "handle": handle, "layer": layer, "name": name,
                   "units": UNIT_NAMES[code]}
         try:

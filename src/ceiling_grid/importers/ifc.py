@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -10,19 +9,15 @@ from typing import Any
 import numpy as np
 
 from ..config import DEFAULT_LIMITS, DEFAULT_TILE_SIZE_M, Limits
-from ..errors import Issue, LimitExceededError, RoomValidationError
-from ..footprint import polygon_area, room_from_outline
+from ..errors import Issue, RoomValidationError
+from ..footprint import contains_point, polygon_area, room_from_outline
+from .common import check_size, room_id
 
 __all__ = ["CUT_BELOW_CEILING_M", "FLAT_TOLERANCE_M", "ifc_room_payloads", "section"]
 
 CUT_BELOW_CEILING_M = 0.05  # the footprint is the section this far below the (lowest) ceiling
 FLAT_TOLERANCE_M = 0.01  # top faces within this of each other form a flat ceiling
 _KEY_DECIMALS = 6
-_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _slug(text: str) -> str:
-    return _SLUG.sub("-", text.strip()).strip("-._")[:100]
 
 
 def section(verts: np.ndarray, faces: np.ndarray, z: float) -> list[np.ndarray]:
@@ -75,26 +70,10 @@ def _simplify(poly: np.ndarray) -> np.ndarray:
     return np.array(keep).reshape(-1, 2)
 
 
-def _inside(poly: np.ndarray, x: float, y: float) -> bool:
-    xs, ys = poly[:, 0], poly[:, 1]
-    xe, ye = np.roll(xs, -1), np.roll(ys, -1)
-    crosses = (ys > y) != (ye > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xc = xs + (y - ys) * (xe - xs) / (ye - ys)
-    return bool(np.count_nonzero(crosses & (x < xc)) % 2)
-
-
 def _open(path: Path, source: str, limits: Limits) -> Any:
     import ifcopenshell
 
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise RoomValidationError(source, [Issue("", f"cannot read the file: {exc.strerror}", "check the path")]) \
-            from None
-    if size > limits.max_file_bytes:
-        raise LimitExceededError(f"{source}: file is {size} bytes, over the limit of {limits.max_file_bytes} bytes "
-                                 "(export one storey, or raise CEILING_GRID_MAX_FILE_BYTES)")
+    check_size(path, source, limits, "export one storey")
     try:
         model = ifcopenshell.open(str(path))
     except Exception as exc:  # noqa: BLE001 - the IFC parser reports a broken file in several ways
@@ -184,16 +163,14 @@ def ifc_room_payloads(path: str | Path, tile_m: float = DEFAULT_TILE_SIZE_M, fie
             issues.append(Issue(f"#{space.id()}", f"{label}: its body has no plan at ceiling level",
                                 "check the space's geometry in the authoring tool"))
             continue
-        outline, holes = loops[0], [lp for lp in loops[1:] if _inside(loops[0], *lp.mean(axis=0))]
+        outline, holes = loops[0], [lp for lp in loops[1:] if contains_point(loops[0], *lp.mean(axis=0))]
         height = _quantity_height(space, scale) or (ceiling - floor)
         warnings = [] if flat else [(f"the ceiling of {label} is not flat: laid out at its lowest height, "
                                      f"{height:.2f} m")]
         name, long_name = str(space.Name or ""), str(getattr(space, "LongName", None) or "")
-        base = _slug("-".join(v for v in (name, long_name) if v)) or f"space-{space.id()}"
-        used[base] = used.get(base, 0) + 1
-        grid_id = base if used[base] == 1 else f"{base}-{space.id()}"
+        grid_id = room_id("-".join(v for v in (name, long_name) if v), f"space-{space.id()}", used, str(space.id()))
         inner = [loop for cverts, cfaces in columns for loop in section(cverts, cfaces, cut)
-                 if _inside(outline, *loop.mean(axis=0))]
+                 if contains_point(outline, *loop.mean(axis=0))]
         origin = {"format": "ifc", "schema": model.schema, "file": p.name, "entity": f"#{space.id()}",
                   "global_id": space.GlobalId, "name": name, "long_name": long_name, "units": "m",
                   "project_unit_m": scale, "floor_z_m": round(floor, 4)}
