@@ -1,7 +1,8 @@
 """
 ### ceiling_grid_pipeline
 
-Lays out the suspended ceiling of every room file given in **inputs**: light fixtures first (three
+Lays out the suspended ceiling of every room in **inputs** (room files, metric footprints, DXF plans with one
+room per outline, IFC models with one room per `IfcSpace`; folders of them): light fixtures first (three
 competing models run in parallel, the best §8 score wins), then supply-air diffusers, then smoke
 detectors; finally the independent evaluator checks every rule and the results are written.
 
@@ -12,6 +13,9 @@ detectors; finally the independent evaluator checks every rule and the results a
 | `place_air_supply` | one mapped instance per chunk: supply diffusers |
 | `place_smoke_detectors` | one mapped instance per chunk: smoke detectors under the chosen standard |
 | `publish` | evaluates each room; writes its files + `summary.json` to `<output_dir>/<run id>-<hash>/` at once |
+
+A room's files are `<id>.json`, `<id>.report.json` and `<id>.svg`, plus `<id>.dxf` (the plan in the drawing's
+coordinates) for a room from a drawing and `<id>.luminaire.svg` (polar curves) for an IES/LDT luminaire.
 
 Paths are relative to the data folder (`$CEILING_GRID_DATA_DIR`, default the repository's `data/`);
 inputs leaving it are refused, and `output_dir` must lie in the output root
@@ -62,7 +66,8 @@ params = {
         items={"type": "string", "minLength": 1},
         minItems=1,
         title="Room files or folders",
-        description="One per line: room JSON files or folders of them, relative to the data folder "
+        description="One per line: room files (.json), DXF plans (.dxf), IFC models (.ifc) or folders of them, "
+        "relative to the data folder "
         "(default: the sample rooms in data/input).",
     ),
     "detector_standard": Param(
