@@ -72,3 +72,69 @@ def test_the_dxf_is_reproducible_and_only_for_drawn_rooms(exported: tuple[Path, 
     with PipelineRunner(max_workers=1) as runner:
         paths = write_room_outputs(runner.run_full_pipeline(make_room(8, 6)), tmp_path)
     assert set(paths) == {"grid", "report", "svg"}  # a room drawn as cells has no source drawing to go back to
+
+
+# ----- IFC: the ceilings back into the model ---------------------------------------------------------
+
+from tests.support.ifc_build import ModelSpec, SpaceSpec, write_model  # noqa: E402
+
+SPACES = [SpaceSpec("1.01", "Office", [(0, 0), (6.3, 0), (6.3, 4.9), (0, 4.9)]),
+          SpaceSpec("1.02", "Meeting", [(7, 0), (13, 0), (13, 5), (7, 5)], height=3.0)]
+
+
+@pytest.mark.parametrize(("schema", "unit"), [("IFC4", "mm"), ("IFC2X3", "m")])
+def test_the_model_gets_its_fittings_in_their_spaces_at_ceiling_height(tmp_path: Path, schema: str,
+                                                                      unit: str) -> None:
+    import ifcopenshell
+    import ifcopenshell.util.element as element
+    import ifcopenshell.util.placement as placement
+    import ifcopenshell.util.unit as ifc_unit
+
+    from ceiling_grid.exporters.ifc import PSET_NAME, ceiling_ifc_text
+
+    model_path = write_model(ModelSpec(schema, unit, SPACES), tmp_path / "model.ifc")
+    rooms = read_rooms(model_path)
+    with PipelineRunner(max_workers=1) as runner:
+        results = [runner.run_full_pipeline(room) for room in rooms]
+    text = ceiling_ifc_text(model_path, [(r.final_grid, r.report) for r in results])
+    assert text == ceiling_ifc_text(model_path, [(r.final_grid, r.report) for r in results])  # reproducible
+    (tmp_path / "out.ifc").write_text(text)
+    out = ifcopenshell.open(str(tmp_path / "out.ifc"))
+    scale = ifc_unit.calculate_unit_scale(out)
+    lights = out.by_type("IfcFlowTerminal" if schema == "IFC2X3" else "IfcLightFixture")
+    lights = [e for e in lights if element.get_psets(e)[PSET_NAME].get("LuminousFluxLm")]
+    assert len(lights) == sum(r.headline["lights"] for r in results)
+    sensors = out.by_type("IfcDistributionControlElement")
+    assert len(sensors) == sum(r.headline["detectors"] for r in results)
+    for e in [*lights, *sensors]:
+        space = element.get_container(e)
+        assert space.is_a("IfcSpace")
+        spec = next(s for s in SPACES if s.name == space.Name)
+        x, y, z = placement.get_local_placement(e.ObjectPlacement)[:3, 3] * scale
+        xs, ys = [p[0] for p in spec.outline], [p[1] for p in spec.outline]
+        assert min(xs) < x < max(xs) and min(ys) < y < max(ys)  # inside its space, in the model's own frame
+        assert z == pytest.approx(spec.height, abs=1e-6)  # at the ceiling
+    if schema == "IFC4":
+        assert {s.PredefinedType for s in out.by_type("IfcSensor")} == {"SMOKESENSOR"}
+    else:
+        assert {element.get_type(s).PredefinedType for s in sensors} == {"SMOKESENSOR"}
+
+
+def test_run_and_publish_write_the_model_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ceiling_grid import orchestration as orch
+    from ceiling_grid.cli import EXIT_OK, main
+
+    model_path = write_model(ModelSpec("IFC4", "mm", SPACES), tmp_path / "model.ifc")
+    assert main(["run", str(model_path), "--out", str(tmp_path / "out"), "--workers", "1"]) == EXIT_OK
+    assert "ceilings of 2 spaces" in capsys.readouterr().out
+    assert (tmp_path / "out" / "model.ceiling.ifc").is_file()
+    data = tmp_path / "data"
+    (data / "input").mkdir(parents=True)
+    (data / "input" / "model.ifc").write_bytes(model_path.read_bytes())
+    chunks = orch.load_rooms(["input"], base=data)
+    for stage in orch.STAGES:
+        chunks = [orch.run_stage_on_chunk(stage, c) for c in chunks]
+    summary = orch.publish(chunks, run_id="manual__ifc", base=data)
+    assert "model.ceiling.ifc" in summary["files"]
+    published = Path(summary["output_dir"]) / "model.ceiling.ifc"
+    assert published.read_bytes() == (tmp_path / "out" / "model.ceiling.ifc").read_bytes()

@@ -176,7 +176,7 @@ def _load_rooms(args: argparse.Namespace) -> tuple[list[tuple[Path, RoomGrid]], 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .observability import PipelineTelemetry
-    from .outputs import write_room_outputs
+    from .outputs import atomic_write_text, model_export_texts, write_room_outputs
     from .runner import PipelineRunner
 
     rooms, code = _load_rooms(args)
@@ -191,12 +191,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     show_bar = len(rooms) > 1 and sys.stderr.isatty()
     telemetry = PipelineTelemetry()
     runner = PipelineRunner(max_workers=args.workers, observer=telemetry)
+    by_model: dict[Path, list[Any]] = {}
     try:
         with runner, _progress(len(rooms), show_bar) as advance:
-            for _path, grid in rooms:
+            for path, grid in rooms:
                 try:
                     result = runner.run_full_pipeline(grid)
                     write_room_outputs(result, out_dir, timings=args.timings)
+                    by_model.setdefault(path, []).append(result)
                 except InputError as exc:
                     print(one_line(exc), file=sys.stderr)
                     code = max(code, EXIT_USAGE)
@@ -214,6 +216,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                     if not result.report.compliant:
                         code = max(code, EXIT_FAILED)
                 advance(grid.grid_id)
+        for path, results in by_model.items():  # an IFC model gets its ceilings back, every room of it at once
+            for name, text in model_export_texts(path, results).items():
+                atomic_write_text(out_dir / name, text)
+                print(f"{path}: ceilings of {len(results)} spaces -> {out_dir / name}", flush=True)
     finally:
         telemetry.metrics.push(PUSH_JOB, {"instance": os.uname().nodename})
         telemetry.tracer.force_flush()

@@ -412,7 +412,7 @@ def publish(
     from .evaluator import evaluate
     from .fsio import write_synced
     from .observability.task import observe_published_room, observe_published_run
-    from .outputs import write_room_outputs
+    from .outputs import model_export_texts, write_room_outputs
     from .runs import RUN_MARKER, check_output_dir, check_run_folder, marker_text, run_folder_name
 
     limits = limits or Limits.from_env()
@@ -430,6 +430,7 @@ def publish(
     except OSError as exc:
         raise _storage_error(exc, f"cannot create the run folder {run_dir}") from exc
     rooms: list[dict[str, Any]] = []
+    by_model: dict[str, list[Any]] = {}
     try:
         for entry in entries:
             grid = _decode(entry, limits)
@@ -447,13 +448,22 @@ def publish(
                          lights=room["lights"], air_supply=room["air_supply"],
                          smoke_detectors=room["smoke_detectors"], models=room["models"])
                 rooms.append(room)
+                by_model.setdefault(str(entry.get("source", "")), []).append(result)
+        model_files: list[str] = []
+        for label, results in by_model.items():  # an IFC model gets its ceilings back, every space at once
+            try:
+                for name, text in model_export_texts(base / label, results).items():
+                    write_synced(staging / name, text)
+                    model_files.append(name)
+            except OSError as exc:
+                raise _storage_error(exc, f"cannot write the model export of {label} to {run_dir}") from exc
         summary = {
             "run_id": run_id,
             "output_dir": str(run_dir),
             "folder": name,
             "rooms": len(rooms),
             "compliant": sum(1 for r in rooms if r["compliant"]),
-            "files": sorted(f for r in rooms for f in r["files"]),
+            "files": sorted([*(f for r in rooms for f in r["files"]), *model_files]),
             "results": rooms,
         }
         try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "build_report",
     "dumps_grid",
     "dumps_stable",
+    "model_export_texts",
     "room_output_texts",
     "to_jsonable",
     "write_room_outputs",
@@ -166,6 +167,16 @@ def room_output_texts(result: PipelineResult, timings: bool = False, svg: bool =
 
             texts[luminaire_svg_name(result.grid_id)] = polar_svg(dist)
     return texts
+
+
+def model_export_texts(source: str | os.PathLike[str], results: Sequence[PipelineResult]) -> dict[str, str]:
+    """``{file name: text}`` of what goes back into a source model: ``<model>.ceiling.ifc`` for an IFC input
+    (every room of it laid out, in its spaces); nothing for other inputs."""
+    if Path(source).suffix.lower() != ".ifc" or not results:
+        return {}
+    from .exporters.ifc import ceiling_ifc_name, ceiling_ifc_text
+
+    return {ceiling_ifc_name(str(source)): ceiling_ifc_text(Path(source), [(r.final_grid, r.report) for r in results])}
 
 
 def write_room_outputs(
