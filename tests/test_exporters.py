@@ -128,6 +128,7 @@ def test_run_and_publish_write_the_model_back(tmp_path: Path, capsys: pytest.Cap
     assert main(["run", str(model_path), "--out", str(tmp_path / "out"), "--workers", "1"]) == EXIT_OK
     assert "ceilings of 2 spaces" in capsys.readouterr().out
     assert (tmp_path / "out" / "model.ceiling.ifc").is_file()
+    assert {p.name for p in (tmp_path / "out").glob("*.dxf")} == {"1.01-Office.dxf", "1.02-Meeting.dxf"}
     data = tmp_path / "data"
     (data / "input").mkdir(parents=True)
     (data / "input" / "model.ifc").write_bytes(model_path.read_bytes())
