@@ -106,6 +106,12 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _examples_copy(target: Path) -> Path:
+    """The checkout's data/examples beside the host's data/input (compose mounts both under /opt/airflow/data)."""
+    shutil.copytree(REPO_ROOT / "data" / "examples", target, dirs_exist_ok=True)
+    return target
+
+
 def doc_exec_commands() -> list[tuple[str, str]]:
     """``docker compose exec <service> <command>`` lines of QUICKSTART.md and DEPLOYMENT.md."""
     found = []
@@ -138,7 +144,8 @@ def rehearse(
         db_name=f"cg_rh_{uuid.uuid4().hex[:10]}",
         port_start=port_start,
         redis_db=REDIS_DB,
-        host_dirs={"data/input": small_room_dir(host / "data/input"), "data/output": out, "logs": logs},
+        host_dirs={"data/input": small_room_dir(host / "data/input"), "data/output": out, "logs": logs,
+                   "data/examples": _examples_copy(host / "data/examples")},
     )
     stack.create_database()
     try:
