@@ -24,6 +24,7 @@ __all__ = [
     "array_shapes",
     "axis_tiles",
     "fixture_rules",
+    "gap_limit_m",
     "lpd_w_m2",
     "lumen_count",
     "lumen_method_count",
@@ -84,6 +85,11 @@ def lpd_w_m2(room: PreparedRoom, count: int) -> float:
     return count * room.power_w / room.geometry.area_m2
 
 
+def gap_limit_m(room: PreparedRoom, shr_max: float = DEFAULT_SHR_MAX) -> float:
+    """Hard L4: the longest allowed gap between neighbouring fixtures along a row or column, SHR_max Hm + one tile."""
+    return shr_max * room.mounting_height_m + room.tile
+
+
 def nearest_neighbour_shr(room: PreparedRoom, lights_xy: np.ndarray) -> np.ndarray:
     """(n,) nearest-neighbour spacing / Hm of each luminaire (0 when there is only one)."""
     xy = room.light_centres(np.asarray(lights_xy).reshape(-1, 2))
@@ -138,7 +144,7 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     spacing_ok = shr <= shr_max + 1e-9
     wall_ok = np.ones(n, dtype=bool)
     gap_ok = np.ones(n, dtype=bool)
-    gap_limit = shr_max * hm + t
+    gap_limit = gap_limit_m(room, shr_max)
     max_gap = 0.0
     if n == 0:
         return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
@@ -192,7 +198,7 @@ def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
         return True
     centres = room.light_centres(rest)
     tree = cKDTree(centres)
-    limit = shr_max * room.mounting_height_m + room.tile
+    limit = gap_limit_m(room, shr_max)
     affected = np.array(sorted(tree.query_ball_point(room.light_centres(tiles[drop])[0], limit + 1e-9)),
                         dtype=np.int64)
     if len(affected) == 0:
@@ -324,9 +330,8 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     occ = np.zeros_like(free) if occupied is None else np.asarray(occupied, dtype=bool)
     x0, x1, y0, y1 = room.tile_bbox
     sx, sy = room.light_size
-    single = (sx, sy) == (1, 1)
-    start_ok = free if single else room.anchor_mask(free)  # first tiles whose whole footprint is free
-    in_room = room.in_room if single else room.anchor_mask(room.in_room)
+    start_ok = room.anchor_mask(free)  # first tiles whose whole footprint is free
+    in_room = room.light_in_room
     cols, rows = _shift_blocked_lines(room, axis_lines(room, 0, nx), axis_lines(room, 1, ny), start_ok, occ,
                                       in_room)
     targets = [(x, y) for y in rows for x in cols if in_room[y, x] and not occ[y, x]]
@@ -342,7 +347,7 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     centre = ((x0 + x1 - (sx - 1)) / 2, (y0 + y1 - (sy - 1)) / 2)  # the centre lines, in first-tile terms
     for k in blocked:
         x, y = targets[k]
-        open_ = free & ~used if single else room.anchor_mask(free & ~used)
+        open_ = room.anchor_mask(free & ~used)
         spot = _move_in_line(x, y, open_, *centre)
         if spot is None:
             fy, fx = np.nonzero(open_)
@@ -365,7 +370,7 @@ def _shift_blocked_lines(room: PreparedRoom, cols: list[int], rows: list[int], f
     even within the L6 tolerance. ``free`` and ``in_room`` are in first-tile terms (whole footprints)."""
     lines = {0: list(cols), 1: list(rows)}
     h, w = free.shape
-    most = math.floor((DEFAULT_SHR_MAX * room.mounting_height_m + room.tile) / room.tile + 1e-9)  # L4 gap, tiles
+    most = math.floor(gap_limit_m(room) / room.tile + 1e-9)  # the L4 gap limit, in tiles
 
     def targets(line: int, axis: int) -> list[tuple[int, int]]:  # (x, y) of the targets on one line
         pts = [(line, y) for y in lines[1]] if axis == 0 else [(x, line) for x in lines[0]]
@@ -533,7 +538,7 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     col_size = np.bincount(col)[col]
     aligned = ((row_size >= 2) | (n_cols == 1)) & ((col_size >= 2) | (n_rows == 1))
     occupancy = _occupancy(room, tiles)
-    in_room = room.in_room if room.light_size == (1, 1) else room.anchor_mask(room.in_room)
+    in_room = room.light_in_room
     mirror_x, mirror_y = np.array(_band_mirror(room, 0)), np.array(_band_mirror(room, 1))
     matched = occupancy | ~in_room  # the mirror holds a fixture, or the room has no ceiling there
     ux, uy = np.nonzero(occupancy.T)  # each occupied tile once

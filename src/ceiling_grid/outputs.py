@@ -183,8 +183,8 @@ def write_room_outputs(
     result: PipelineResult, out_dir: str | os.PathLike[str], timings: bool = False, svg: bool = True,
     *, staged: bool = False,
 ) -> dict[str, Path]:
-    """Write ``<id>.json``, ``<id>.report.json``, ``<id>.svg`` (and ``<id>.luminaire.svg``, the polar curves of a
-    photometric file) together (all or none); return paths by kind.
+    """Write ``<id>.json``, ``<id>.report.json``, ``<id>.svg`` (and ``<id>.luminaire.svg`` / ``<id>.dxf``, see
+    :func:`room_output_texts`) together (all or none); return paths by kind.
 
     The files are staged and committed as one group (:func:`ceiling_grid.fsio.commit_files`): a
     full disk, Ctrl-C or a kill never leaves a room with its grid but without its report or plan.

@@ -81,6 +81,11 @@ class CandelaLookup:
         gamma = np.degrees(np.arctan2(np.hypot(dx, dy), hm))
         return np.asarray(self._rgi(np.stack([c, gamma], axis=-1)))
 
+    def illuminance(self, dx: np.ndarray, dy: np.ndarray, hm: float) -> np.ndarray:
+        """Direct horizontal illuminance (lx) at the offsets (dx, dy): E = I(C, γ) cos γ / d² = I hm / d³."""
+        d2 = dx * dx + dy * dy + hm * hm
+        return np.asarray(self.intensity(dx, dy, hm) * hm / (d2 * np.sqrt(d2)))
+
 
 @dataclass(frozen=True)
 class SummedFlux:
@@ -197,14 +202,10 @@ def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float
 
 
 def _file_kernel(src: np.ndarray, pts: np.ndarray, hm: float, lookup: CandelaLookup, share: float) -> np.ndarray:
-    """(len(src), len(pts)) direct illuminance of point sources each carrying ``share`` of the file's intensity.
-
-    E = I(C, γ) cos γ / d² = I hm / d³.
-    """
+    """(len(src), len(pts)) direct illuminance of point sources each carrying ``share`` of the file's intensity."""
     dx = np.subtract.outer(pts[:, 0], src[:, 0]).T
     dy = np.subtract.outer(pts[:, 1], src[:, 1]).T
-    d2 = dx * dx + dy * dy + hm * hm
-    return np.asarray(share * lookup.intensity(dx, dy, hm) * hm / (d2 * np.sqrt(d2)))
+    return np.asarray(share * lookup.illuminance(dx, dy, hm))
 
 
 def _kernel(ph: RoomPhotometry, src: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -330,8 +331,7 @@ def _summed_flux_table(lookup: CandelaLookup, tile: float, k: int, hm: float, wi
     cx = (np.arange(-nx, nx) + 0.5) * h
     cy = (np.arange(-ny, ny) + 0.5) * h
     dx, dy = np.meshgrid(cx, cy, indexing="ij")
-    d2 = dx * dx + dy * dy + hm * hm
-    flux = lookup.intensity(dx, dy, hm) * hm / (d2 * np.sqrt(d2)) * (h * h) / lookup.lumens
+    flux = lookup.illuminance(dx, dy, hm) * (h * h) / lookup.lumens
     table = np.zeros((2 * nx + 1, 2 * ny + 1))
     table[1:, 1:] = flux.cumsum(axis=0).cumsum(axis=1)
     table.setflags(write=False)

@@ -114,6 +114,13 @@ class PreparedRoom:
         return out
 
     @cached_property
+    def light_in_room(self) -> np.ndarray:
+        """(h, w) first tiles of a luminaire whose whole footprint lies in the room (read-only)."""
+        out = self.anchor_mask(self.in_room)
+        out.setflags(write=False)
+        return out
+
+    @cached_property
     def tile_bbox(self) -> tuple[int, int, int, int]:
         """(x0, x1, y0, y1): the first and last tile column and row inside the room."""
         iy, ix = np.nonzero(self.in_room)

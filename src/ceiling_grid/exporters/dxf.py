@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import math
 import threading
 from typing import Any
 
 import numpy as np
 
 from ..evaluator.report import ComplianceReport
+from ..footprint import grid_to_source
 from ..geometry import geometry_of
 from ..grid import Component, RoomGrid
 from ..prepared import prepare
@@ -33,16 +33,13 @@ class SourceFrame:
         source = grid.metadata.get("source") or {}
         self.units_code, self.scale = _UNITS.get(str(source.get("units", "m")), _UNITS["m"])
         if placement:
-            self.ox, self.oy = (float(v) for v in placement["origin_m"])
-            self.angle = float(placement["angle_deg"])
+            ox, oy = (float(v) for v in placement["origin_m"])
+            self.origin, self.angle = (ox, oy), float(placement["angle_deg"])
         else:  # a room drawn as cells: the grid's own frame, y up, origin at the bottom-left corner
-            self.ox, self.oy, self.angle = 0.0, grid.height * grid.tile_size_m, 0.0
-        a = math.radians(self.angle)
-        self.cos, self.sin = math.cos(a), math.sin(a)
+            self.origin, self.angle = (0.0, grid.height * grid.tile_size_m), 0.0
 
     def point(self, gx: float, gy: float) -> tuple[float, float]:
-        x = self.ox + gx * self.cos + gy * self.sin
-        y = self.oy + gx * self.sin - gy * self.cos
+        x, y = grid_to_source(self.origin, self.angle, gx, gy)
         return (x * self.scale, y * self.scale)
 
 

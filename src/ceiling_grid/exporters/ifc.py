@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluator.report import ComplianceReport
+from ..footprint import grid_to_source
 from ..grid import Component, RoomGrid
 from ..prepared import prepare
 
@@ -130,14 +131,12 @@ def ceiling_ifc_text(source: str | Path, rooms: Sequence[tuple[RoomGrid, Complia
                 space = next((s for s in model.by_type("IfcSpace") if s.GlobalId == src.get("global_id")), None)
                 if space is None or not placement:
                     continue
-                a = np.radians(float(placement["angle_deg"]))
                 ox, oy = (float(v) for v in placement["origin_m"])
                 z = float(src.get("floor_z_m", 0.0)) + grid.ceiling_height_m
                 for comp, points in _points(grid).items():
                     ifc4_class, predefined, old_class, type_class = _CLASSES[comp]
                     for gx, gy in points:
-                        x = ox + gx * np.cos(a) + gy * np.sin(a)
-                        y = oy + gx * np.sin(a) - gy * np.cos(a)
+                        x, y = grid_to_source((ox, oy), float(placement["angle_deg"]), gx, gy)
                         name = f"{grid.grid_id} {comp.value} ({gx:.2f}, {gy:.2f})"
                         if ifc2x3:
                             element = run("root.create_entity", model, ifc_class=old_class, name=name)

@@ -7,13 +7,15 @@ cell-list schema. DXF and IFC importers (adapters) produce outlines and reuse ``
 
 from __future__ import annotations
 
-from .placement import GridPlacement, contains_point, place_grid, polygon_area, self_intersection
-from .polygon import POLYGON_KEYS, is_polygon_room, polygon_room_payload, room_from_outline
+from .placement import GridPlacement, contains_point, grid_to_source, place_grid, polygon_area, self_intersection
+from .polygon import POLYGON_KEYS, circle_polygon, is_polygon_room, polygon_room_payload, room_from_outline
 
 __all__ = [
     "POLYGON_KEYS",
     "GridPlacement",
+    "circle_polygon",
     "contains_point",
+    "grid_to_source",
     "is_polygon_room",
     "place_grid",
     "polygon_area",

@@ -15,6 +15,7 @@ __all__ = [
     "GridPlacement",
     "Polygon",
     "contains_point",
+    "grid_to_source",
     "place_grid",
     "polygon_area",
     "self_intersection",
@@ -109,6 +110,13 @@ def _share_inside(poly: np.ndarray, x0: np.ndarray, y0: np.ndarray, t: float) ->
     return out
 
 
+def grid_to_source(origin: tuple[float, float], angle_deg: float, gx: float, gy: float) -> tuple[float, float]:
+    """Grid metres (gx along a tile row, gy down the plan) to the drawing's metres, for a grid whose top-left corner
+    is at ``origin`` and whose x axis points at ``angle_deg`` (see ``metadata.placement``)."""
+    a = math.radians(angle_deg)
+    return (origin[0] + gx * math.cos(a) + gy * math.sin(a), origin[1] + gx * math.sin(a) - gy * math.cos(a))
+
+
 @dataclass(frozen=True)
 class GridPlacement:
     """Where the tile grid sits in the source drawing. Tile rows run down the plan as in the drawing (the
@@ -125,9 +133,7 @@ class GridPlacement:
 
     def to_source(self, gx: float, gy: float) -> tuple[float, float]:
         """Grid metres (x along a tile row, y down the columns) to source metres."""
-        a = math.radians(self.angle_deg)
-        return (self.origin[0] + gx * math.cos(a) + gy * math.sin(a),
-                self.origin[1] + gx * math.sin(a) - gy * math.cos(a))
+        return grid_to_source(self.origin, self.angle_deg, gx, gy)
 
     def as_dict(self) -> dict[str, object]:
         return {"tile_m": self.tile_m, "origin_m": [round(v, 6) for v in self.origin],

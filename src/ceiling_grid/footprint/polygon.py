@@ -17,10 +17,17 @@ from ..config import DEFAULT_TILE_SIZE_M
 from ..errors import Issue, RoomValidationError
 from .placement import GridPlacement, place_grid, polygon_area, self_intersection
 
-__all__ = ["POLYGON_KEYS", "is_polygon_room", "polygon_room_payload", "room_from_outline"]
+__all__ = ["CIRCLE_SIDES", "POLYGON_KEYS", "circle_polygon", "is_polygon_room", "polygon_room_payload",
+           "room_from_outline"]
 
 POLYGON_KEYS = ("outline", "holes", "columns")
-_CIRCLE_SIDES = 24
+CIRCLE_SIDES = 24  # a round column's footprint is this regular polygon
+
+
+def circle_polygon(cx: float, cy: float, r: float) -> np.ndarray:
+    """(CIRCLE_SIDES, 2) vertices of a round column's footprint, counter-clockwise."""
+    a = np.linspace(0, 2 * math.pi, CIRCLE_SIDES, endpoint=False)
+    return np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], axis=1)
 
 
 def is_polygon_room(data: Any) -> bool:
@@ -62,9 +69,7 @@ def _column(value: Any, path: str, source: str) -> np.ndarray:
         raise RoomValidationError(source, [Issue(path, f"{path} is not a column footprint", fix)])
     cx, cy = float(centre[0]), float(centre[1])
     if isinstance(value.get("radius"), int | float) and value["radius"] > 0:
-        r = float(value["radius"])
-        a = np.linspace(0, 2 * math.pi, _CIRCLE_SIDES, endpoint=False)
-        return np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], axis=1)
+        return circle_polygon(cx, cy, float(value["radius"]))
     size = value.get("size")
     if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int | float) and v > 0 for v in size):
         w, d = float(size[0]) / 2, float(size[1]) / 2

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import DEFAULT_LIMITS, DEFAULT_TILE_SIZE_M, Limits
 from ..errors import Issue, RoomValidationError
-from ..footprint import contains_point, room_from_outline, self_intersection
+from ..footprint import circle_polygon, contains_point, room_from_outline, self_intersection
 from .common import check_size, room_id
 
 __all__ = ["DEFAULT_COLUMN_LAYERS", "DEFAULT_ROOM_LAYERS", "UNIT_METRES", "DxfOptions", "dxf_room_payloads"]
@@ -21,7 +21,6 @@ DEFAULT_ROOM_LAYERS = ("A-AREA", "A-AREA-BNDY", "A-ROOM", "ROOM", "ROOMS", "SPAC
 DEFAULT_COLUMN_LAYERS = ("S-COLS", "S-COLUMN", "A-COLS", "COLUMN", "COLUMNS")
 UNIT_METRES = {1: 0.0254, 2: 0.3048, 4: 0.001, 5: 0.01, 6: 1.0, 10: 0.9144, 14: 0.1, 21: 1200.0 / 3937.0}
 UNIT_NAMES = {1: "in", 2: "ft", 4: "mm", 5: "cm", 6: "m", 10: "yd", 14: "dm", 21: "US survey ft"}
-_CIRCLE_SIDES = 24
 
 
 @dataclass(frozen=True)
@@ -84,9 +83,7 @@ def _columns(msp: Any, layers: set[str], scale: float) -> list[np.ndarray]:
         if e.dxf.layer.upper() not in layers:
             continue
         if e.dxftype() == "CIRCLE":
-            cx, cy, r = float(e.dxf.center[0]), float(e.dxf.center[1]), float(e.dxf.radius)
-            a = np.linspace(0, 2 * np.pi, _CIRCLE_SIDES, endpoint=False)
-            cols.append(np.stack([cx + r * np.cos(a), cy + r * np.sin(a)], axis=1) * scale)
+            cols.append(circle_polygon(float(e.dxf.center[0]), float(e.dxf.center[1]), float(e.dxf.radius)) * scale)
         else:
             pts = _outline(e)
             if pts is not None and len(pts) >= 3:

@@ -394,10 +394,11 @@ def _anneal(pb: _Problem, idx: np.ndarray, rng: np.random.Generator, iterations:
         j = int(pb.index[ny_, nx_])
         if j < 0 or used[j]:
             continue
-        if cover is not None:
-            own = np.zeros_like(cover)
-            own[y : y + sy, x : x + sx] = 1
-            if (cover - own)[ny_ : ny_ + sy, nx_ : nx_ + sx].any():
+        if cover is not None:  # the new footprint must be free of every fixture but this one
+            cover[y : y + sy, x : x + sx] -= 1
+            clash = bool(cover[ny_ : ny_ + sy, nx_ : nx_ + sx].any())
+            cover[y : y + sy, x : x + sx] += 1
+            if clash:
                 continue
         e_new = e - pb.v[idx[i]] + pb.v[j]
         f_new = float(pb.violation(e_new))
