@@ -463,6 +463,7 @@ def publish(
             "folder": name,
             "rooms": len(rooms),
             "compliant": sum(1 for r in rooms if r["compliant"]),
+            "infeasible": sum(1 for r in rooms if r["infeasible"]),
             "files": sorted([*(f for r in rooms for f in r["files"]), *model_files]),
             "results": rooms,
         }
@@ -517,6 +518,8 @@ def pipeline_result(grid: RoomGrid, report: Any, stages: Sequence[Mapping[str, A
 
 def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Path], out_dir: Path) -> dict[str, Any]:
     """One room's line of ``summary.json``: status, counts, chosen models, §8 stage scores, files."""
+    from .outputs import regularity_figures
+
     report = result.report
     grid = result.final_grid
     headline = result.headline
@@ -533,6 +536,10 @@ def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Pat
         "smoke_detectors": int(headline["detectors"]),
         "em_lux": headline.get("em_lux"),
         "u0": headline.get("u0"),
+        "worst_coverage_m": headline.get("worst_coverage_m"),
+        "r_cover_m": headline.get("r_cover_m"),
+        "infeasible": bool(report.infeasible),
+        "regularity": regularity_figures(report),
         "files": sorted(str(Path(p).relative_to(out_dir)) for p in paths.values()),
     }
 

@@ -37,6 +37,7 @@ __all__ = [
     "dumps_grid",
     "dumps_stable",
     "model_export_texts",
+    "regularity_figures",
     "room_output_texts",
     "to_jsonable",
     "write_room_outputs",
@@ -114,7 +115,7 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
         },
         "luminaire": result.final_grid.luminaire.description(),
         "headline": result.headline,
-        "regularity": _regularity(report),
+        "regularity": regularity_figures(report),
         "selection": selection,
         "compliance": report.to_dict(),
         "infeasible": report.infeasible,
@@ -127,7 +128,7 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
     return data
 
 
-def _regularity(report: ComplianceReport) -> dict[str, Any] | None:
+def regularity_figures(report: ComplianceReport) -> dict[str, Any] | None:
     """The luminaire layout's L6 figures (rows, columns, symmetry, gap deviation, offsets, aligned fraction)."""
     lights = report.stages.get("lights")
     rule = next((r for r in lights.rules if r.rule == "L6"), None) if lights else None
