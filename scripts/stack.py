@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -194,6 +195,7 @@ class Stack:
     secrets: dict[str, str] = field(default_factory=dict)
     components: Sequence[str] = ALL_COMPONENTS
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_users: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (role, password), e.g. a viewer
     inherit_airflow_env: bool = False
     preload: bool = True
     bin_dir: Path = Path(sys.executable).parent
@@ -248,7 +250,8 @@ class Stack:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_log_port),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.username}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                [f"{self.username}:admin", *(f"{name}:{role}" for name, (role, _) in self.extra_users.items())]),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             **STACK_DEFAULTS,
         })
@@ -322,8 +325,9 @@ class Stack:
                 current = json.loads(self.passwords_file.read_text() or "{}")
             except json.JSONDecodeError:
                 current = {}
-        if current.get(self.username) != self.password:
-            current[self.username] = self.password
+        wanted = {self.username: self.password, **{name: pw for name, (_, pw) in self.extra_users.items()}}
+        if any(current.get(name) != pw for name, pw in wanted.items()):
+            current.update(wanted)
             self.passwords_file.write_text(json.dumps(current))
             self.passwords_file.chmod(0o600)
         self.airflow("db", "migrate", timeout=300)
@@ -439,11 +443,14 @@ class Stack:
         raise StackError(f"not healthy after {timeout:.0f} s (still unhealthy: {', '.join(bad)}); see "
                          f"{self.home / 'stack-logs'}/<component>.log")
 
-    def token(self) -> str:
-        r = httpx.post(f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password},
+    def token(self, username: str | None = None) -> str:
+        """A JWT from ``POST /auth/token`` for the admin (or for one of ``extra_users``)."""
+        username = username or self.username
+        password = self.password if username == self.username else self.extra_users[username][1]
+        r = httpx.post(f"{self.base_url}/auth/token", json={"username": username, "password": password},
                        timeout=10)
         if r.status_code not in (200, 201):
-            raise StackError(f"login as {self.username!r} failed: HTTP {r.status_code} {r.text[:200]} "
+            raise StackError(f"login as {username!r} failed: HTTP {r.status_code} {r.text[:200]} "
                              "(check AIRFLOW_ADMIN_USERNAME / AIRFLOW_ADMIN_PASSWORD in .env)")
         return str(r.json()["access_token"])
 
@@ -508,6 +515,12 @@ class Stack:
                        params={"map_index": map_index, "deserialize": True})
         r.raise_for_status()
         return r.json()["value"]
+
+    def plan_file(self, client: httpx.Client, run_id: str, name: str) -> Any:
+        """One file of a published run through the plan view plugin (JSON decoded, else text)."""
+        r = client.get(f"/ceiling-grid/runs/{quote(run_id, safe='')}/files/{quote(name, safe='')}")
+        r.raise_for_status()
+        return r.json() if name.endswith(".json") else r.text
 
     def task_log(self, client: httpx.Client, run_id: str, task_id: str, try_number: int = 1,
                  map_index: int = -1, dag_id: str = DAG_ID) -> list[dict[str, Any]]:

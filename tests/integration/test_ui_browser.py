@@ -79,3 +79,21 @@ def test_trigger_from_the_ui_form_and_see_success(page: Any, airflow_stack: Any,
     summary = airflow_stack.xcom(client, run_id, "publish")
     mapped = [ti for ti in airflow_stack.task_instances(client, run_id) if ti["task_id"] == "place_lights"]
     assert len(mapped) == -(-summary["rooms"] // 3)
+
+    # The run's "Ceiling plans" tab (the plugin's dag_run external view): one plan per room, as many luminaire
+    # symbols drawn as its report counts.
+    page.goto(f"{airflow_stack.base_url}/dags/ceiling_grid_pipeline/runs/{run_id}", wait_until="networkidle")
+    page.get_by_role("link", name="Ceiling plans").first.click()
+    page.wait_for_url("**/plugin/ceiling-plans")
+    frame = page.frame_locator("iframe").first
+    expect(frame.get_by_role("heading", name="Ceiling plans")).to_be_visible()
+    expect(frame.locator("table.rooms tr[data-grid-id]")).to_have_count(summary["rooms"])
+    page.screenshot(path=str(SCREENSHOTS / "airflow_ui_ceiling_plans_tab.png"), full_page=True)
+    for room in summary["results"]:
+        figure = frame.locator(f'figure.plan[data-grid-id="{room["grid_id"]}"]')
+        expect(figure.locator("svg")).to_have_count(1)
+        expect(figure.locator("g.light-layer g.luminaire")).to_have_count(room["lights"])
+        report = airflow_stack.plan_file(client, run_id, f'{room["grid_id"]}.report.json')
+        assert report["headline"]["lights"] == room["lights"]
+    frame.locator('figure.plan[data-grid-id="classroom"]').screenshot(
+        path=str(SCREENSHOTS / "airflow_ui_ceiling_plan_classroom.png"))
