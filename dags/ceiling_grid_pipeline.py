@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Asset, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, get_current_context, task
 
 DAG_ID = "ceiling_grid_pipeline"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -41,6 +41,12 @@ FROM_FILE = "from file"
 DETECTOR_STANDARDS = ("nfpa72", "bs5839_1", "cen_ts_54_14")  # = ceiling_grid.config.DETECTOR_STANDARDS
 ROOM_TYPES = ("office", "open_plan", "conference", "classroom", "classroom_2011", "corridor", "us_office_30fc")
 DEFAULT_CHUNK_SIZE = 25  # benchmarks/bench_airflow.py: 200 rooms 69 s at 25 vs 133 s at 10 (2 cores)
+# publish's outlet: one asset event per published run, its summary in the event's extra
+CEILING_PLANS = Asset(name="ceiling_grid_plans", group="ceiling-grid")
+# An input error ends its task with ceiling_grid.errors.InputRejected (a SystemExit: one line, no traceback);
+# a retry cannot fix it. Matched by its base class so the DAG file imports nothing of ceiling_grid.
+NO_RETRY_ON_INPUT_ERROR = ExceptionRetryPolicy(rules=[RetryRule(
+    exception="builtins.SystemExit", action=RetryAction.FAIL, reason="input error: a retry cannot fix it")])
 
 
 def _alert(context: Any) -> None:
@@ -57,6 +63,7 @@ default_args = {
     "retry_exponential_backoff": 2.0,  # Airflow 3: a multiplier; 5 s, then 10 s
     "max_retry_delay": timedelta(minutes=2),
     "on_failure_callback": _alert,
+    "retry_policy": NO_RETRY_ON_INPUT_ERROR,
 }
 
 params = {
@@ -99,6 +106,15 @@ params = {
         maximum=1000,
         title="Rooms per mapped task",
         description="Rooms are processed in chunks; each chunk is one mapped task instance per stage.",
+    ),
+    "on_invalid": Param(
+        "fail",
+        type="string",
+        enum=["fail", "skip"],
+        title="Invalid room file",
+        description="'fail': one invalid room file fails the run at once, naming every bad file (no retry); "
+        "'skip': lay out the valid rooms and list the skipped files with their errors in the summary, "
+        "the plan view and the log.",
     ),
     "on_infeasible": Param(
         "fail",
@@ -151,12 +167,12 @@ def ceiling_grid_pipeline() -> None:
         """Smoke detectors on each room of the chunk."""
         return _stage("smoke_detectors", chunk)
 
-    @task(show_return_value_in_logs=False)
+    @task(show_return_value_in_logs=False, outlets=[CEILING_PLANS])
     def publish(chunks: Any) -> dict[str, Any]:
         """Evaluate every room and write its layout, report and SVG plus summary.json."""
         from ceiling_grid.airflow_tasks import publish_task
 
-        return publish_task(chunks, get_current_context(), DEFAULT_DATA_DIR)
+        return publish_task(chunks, get_current_context(), DEFAULT_DATA_DIR, asset=CEILING_PLANS)
 
     chunks = load_rooms()
     lit = place_lights.expand(chunk=chunks)

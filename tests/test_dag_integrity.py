@@ -29,6 +29,7 @@ import json, sys
 from datetime import timedelta
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.definitions.mappedoperator import MappedOperator
+from ceiling_grid.errors import InputError, InputRejected, TransientError
 
 bag = DagBag(dag_folder=sys.argv[1])
 dag = bag.dags.get(sys.argv[2])
@@ -51,6 +52,11 @@ if dag is not None:
             "retry_delay_s": secs(t.retry_delay), "max_retry_delay_s": secs(t.max_retry_delay),
             "mapped": isinstance(t, MappedOperator), "downstream": sorted(t.downstream_task_ids),
             "on_failure_callback": bool(t.on_failure_callback),
+            "retry_policy": {name: t.retry_policy.evaluate(exc, try_number=1, max_tries=3).action.value
+                             for name, exc in (("rejected", InputRejected(InputError("bad room"))),
+                                               ("transient", TransientError("disk full")))}
+                            if getattr(t, "retry_policy", None) else None,
+            "outlets": [getattr(o, "name", str(o)) for o in (t.outlets or [])],
             "show_return_value_in_logs": (t.partial_kwargs.get("show_return_value_in_logs")
                                           if isinstance(t, MappedOperator) else t.show_return_value_in_logs),
         }
@@ -123,6 +129,15 @@ def test_every_task_retries_with_backoff_and_alerts(facts: dict[str, Any]) -> No
         assert t["show_return_value_in_logs"] is False, task_id
 
 
+def test_an_input_rejection_is_never_retried_and_publish_emits_the_plans_asset(facts: dict[str, Any]) -> None:
+    """The retry policy fails InputRejected (a bad input's one-line exit) at once and leaves other errors to the
+    retries; publish's outlet is the ceiling_grid_plans asset downstream DAGs schedule on."""
+    for task_id, t in facts["tasks"].items():
+        assert t["retry_policy"] == {"rejected": "fail", "transient": "default"}, task_id
+    assert facts["tasks"]["publish"]["outlets"] == ["ceiling_grid_plans"]
+    assert all(t["outlets"] == [] for task_id, t in facts["tasks"].items() if task_id != "publish")
+
+
 def test_dag_settings(facts: dict[str, Any]) -> None:
     """Manual-only (no schedule, no catchup), active when created, tagged, documented, bounded concurrency."""
     dag = facts["dag"]
@@ -137,7 +152,9 @@ def test_dag_settings(facts: dict[str, Any]) -> None:
 def test_params_form_a_real_trigger_form(facts: dict[str, Any]) -> None:
     """Each param has a type and description; enums list exactly the standards and room types of config."""
     params = facts["params"]
-    assert set(params) == {"inputs", "detector_standard", "room_type", "output_dir", "chunk_size", "on_infeasible"}
+    assert set(params) == {"inputs", "detector_standard", "room_type", "output_dir", "chunk_size", "on_infeasible",
+                           "on_invalid"}
+    assert params["on_invalid"]["enum"] == ["fail", "skip"] and params["on_invalid"]["default"] == "fail"
     for name, schema in params.items():
         assert schema.get("type") and schema.get("description"), name
     assert params["detector_standard"]["enum"] == ["from file", *(str(k) for k in DETECTOR_STANDARDS)]

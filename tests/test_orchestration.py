@@ -16,7 +16,7 @@ import structlog
 from ceiling_grid import airflow_tasks as tasks
 from ceiling_grid import orchestration as orch
 from ceiling_grid.config import DEFAULT_LIMITS
-from ceiling_grid.errors import InfeasibleRoomError, InputError, PayloadTooLargeError, TransientError
+from ceiling_grid.errors import InfeasibleRoomError, InputError, InputRejected, PayloadTooLargeError, TransientError
 from ceiling_grid.grid import Component, RoomGrid, parse_room
 from ceiling_grid.models.base import Infeasible, Judge, ModelResult, Stage
 from ceiling_grid.runner import PipelineRunner
@@ -25,7 +25,8 @@ from ceiling_grid.testing import make_room, room_payload
 
 # What the DAG's form sends by default (dags/ceiling_grid_pipeline.py params).
 DAG_DEFAULTS: dict[str, Any] = {"inputs": ["input"], "detector_standard": "from file", "room_type": "from file",
-                                "output_dir": "output", "chunk_size": 25, "on_infeasible": "fail"}
+                                "output_dir": "output", "chunk_size": 25, "on_infeasible": "fail",
+                                "on_invalid": "fail"}
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ROOMS = REPO / "data" / "input"
@@ -180,9 +181,7 @@ def test_guard_payload_names_the_limit_and_both_fixes(tmp_path: Path, monkeypatc
     monkeypatch.setenv("CEILING_GRID_DATA_DIR", str(tmp_path))
     context = {"params": {**DAG_DEFAULTS, "chunk_size": 3}, "run_id": "guard_1",
                "ti": SimpleNamespace(dag_id="ceiling_grid_pipeline", task_id="load_rooms", try_number=1, map_index=-1)}
-    from airflow.sdk.exceptions import AirflowFailException
-
-    with pytest.raises(AirflowFailException, match="one room is over the guard") as alone:
+    with pytest.raises(InputRejected, match="one room is over the guard") as alone:
         tasks.load_rooms_task(context, DAG_DEFAULTS)
     assert "smaller chunk_size cannot help" in str(alone.value) and "(now 3)" not in str(alone.value)
 
@@ -190,17 +189,18 @@ def test_guard_payload_names_the_limit_and_both_fixes(tmp_path: Path, monkeypatc
 # ----- fail-fast scope -------------------------------------------------------------------------
 
 def test_task_scope_turns_input_errors_into_a_no_retry_failure() -> None:
-    """InputError becomes AirflowFailException (no retry) after one input_rejected log line."""
-    from airflow.sdk.exceptions import AirflowFailException
-
+    """InputError ends the task as InputRejected (exit 1: no traceback, no chained error) after ONE log line."""
     info = tasks.TaskInfo(run_id="r1", task_id="load_rooms", try_number=1)
-    with structlog.testing.capture_logs() as logs, pytest.raises(AirflowFailException) as exc_info, \
+    with structlog.testing.capture_logs() as logs, pytest.raises(InputRejected) as exc_info, \
             tasks.task_scope(info):
         raise InputError("room.json: cells[3].x = 9 is outside width 4 (fix: use 0 <= x < 4)")
-    assert "cells[3].x" in str(exc_info.value)
-    assert isinstance(exc_info.value.__cause__, InputError)
+    assert isinstance(exc_info.value, SystemExit) and exc_info.value.code == 1
+    assert str(exc_info.value) == "InputError: room.json: cells[3].x = 9 is outside width 4 (fix: use 0 <= x < 4)"
+    assert exc_info.value.__cause__ is None and exc_info.value.__suppress_context__
     [event] = [e for e in logs if e["event"] == "input_rejected"]
-    assert event["retry"] is False and "cells[3].x" in event["error"]
+    assert event["retry"] == "false" and "cells[3].x" in event["error"]
+    assert sum("cells[3].x" in str(v) for e in logs for v in e.values()) == 1
+
 
 
 def test_task_scope_lets_transient_errors_retry() -> None:
@@ -373,3 +373,62 @@ def test_a_troffer_room_naming_a_data_folder_ies_file_runs_chunk_by_chunk_withou
     assert "troffer_office.luminaire.svg" in summary["files"]  # the polar curves, linked from the plan's legend
     plan = (Path(summary["output_dir"]) / "troffer_office.svg").read_text()
     assert '<a href="troffer_office.luminaire.svg" class="photometry-link">' in plan
+
+
+# ----- on_invalid ---------------------------------------------------------------------------------
+
+def _mixed_inputs(tmp_path: Path) -> Path:
+    write_rooms(tmp_path / "input", [(8, 6), (6, 5)])
+    (tmp_path / "input" / "broken.json").write_text('{"grid_id": "broken", "width": 2, "height": 1, "cells": [')
+    (tmp_path / "input" / "typo.json").write_text(json.dumps(
+        room_payload(2, 1, grid_id="typo") | {"room_type": "ofice"}))
+    return tmp_path
+
+
+def test_on_invalid_fail_names_every_bad_file_and_loads_nothing(tmp_path: Path) -> None:
+    base = _mixed_inputs(tmp_path)
+    with pytest.raises(InputError, match="2 of 4 room files are invalid") as err:
+        orch.load_batch(["input"], base=base)
+    assert "input/broken.json" in str(err.value) and "did you mean 'office'?" in str(err.value)
+
+
+def test_on_invalid_skip_lays_out_the_good_rooms_and_the_summary_lists_the_skipped(tmp_path: Path) -> None:
+    base = _mixed_inputs(tmp_path)
+    with structlog.testing.capture_logs() as logs:
+        loaded = orch.load_batch(["input"], base=base, on_invalid="skip")
+    assert [e["grid"]["grid_id"] for chunk in loaded.chunks for e in chunk] == ["room-00", "room-01"]
+    assert [f.source for f in loaded.skipped] == ["input/broken.json", "input/typo.json"]
+    assert sorted(e["source"] for e in logs if e["event"] == "room_file_skipped") == [f.source for f in loaded.skipped]
+    chunks = loaded.chunks
+    for stage in orch.STAGES:
+        chunks = [orch.run_stage_on_chunk(stage, c, fail_on_infeasible=False) for c in chunks]
+    summary = orch.publish(chunks, run_id="skip_1", base=base, skipped=loaded.skipped)
+    assert summary["rooms"] == 2 and [s["source"] for s in summary["skipped"]] == ["input/broken.json",
+                                                                                   "input/typo.json"]
+    written = json.loads((Path(summary["output_dir"]) / "summary.json").read_text())
+    assert written["skipped"][1]["error"].startswith("input/typo.json: room_type = 'ofice'")
+
+
+def test_on_invalid_skip_with_no_valid_room_left_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "input").mkdir()
+    (tmp_path / "input" / "broken.json").write_text("{")
+    with pytest.raises(InputError, match="on_invalid='skip', but no valid room is left"):
+        orch.load_batch(["input"], base=tmp_path, on_invalid="skip")
+    with pytest.raises(InputError, match="did you mean 'skip'"):
+        orch.load_batch(["input"], base=tmp_path, on_invalid="skp")
+
+
+def test_all_items_reads_a_sequence_by_one_slice() -> None:
+    """publish reads the mapped results with one slice: a sequence is never indexed past its end."""
+
+    class Strict(list[int]):
+        def __getitem__(self, key: Any) -> Any:
+            if isinstance(key, int) and key >= len(self):
+                raise AssertionError(f"asked for offset {key} of {len(self)}")
+            return super().__getitem__(key)
+
+        def __iter__(self) -> Any:
+            raise AssertionError("iterated item by item")
+
+    assert tasks.all_items(Strict([1, 2, 3])) == [1, 2, 3]
+    assert tasks.all_items(iter([4, 5])) == [4, 5]

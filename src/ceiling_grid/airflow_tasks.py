@@ -3,7 +3,8 @@
 The DAG file (``dags/ceiling_grid_pipeline.py``) calls one function here per task. Each binds the
 task's identifiers to its logs, opens its telemetry, refuses unknown trigger keys, runs the batch
 step from :mod:`ceiling_grid.orchestration` and guards what goes to XCom. An input error fails
-the task on this try (``AirflowFailException``); a transient one propagates, so retries apply.
+the task on this try (``InputRejected``: one log line, no traceback, no retry); a transient one propagates,
+so retries apply.
 Airflow is imported lazily, so everything here also runs (and is tested) in plain Python.
 """
 
@@ -21,24 +22,29 @@ import structlog
 
 from . import orchestration as orch
 from .config import Limits
-from .errors import InputError, PayloadTooLargeError
+from .errors import InputError, InputRejected, PayloadTooLargeError
+from .logs import get_logger
 
 __all__ = [
     "ALERT_WEBHOOK_ENV",
     "OBJECT_STORAGE_XCOM_BACKEND",
+    "SKIPPED_XCOM_KEY",
     "TaskInfo",
     "alert_on_failure",
+    "all_items",
+    "asset_extra",
     "build_alert",
     "check_trigger",
     "guard_payload",
     "load_rooms_task",
+    "plans_digest_task",
     "publish_task",
     "stage_task",
     "task_families",
     "task_scope",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 ALERT_WEBHOOK_ENV = "CEILING_GRID_ALERT_WEBHOOK_URL"
 DEFAULT_ALERT_TIMEOUT_S = 3.0
@@ -75,22 +81,14 @@ class TaskInfo:
                 "try_number": self.try_number, "map_index": self.map_index}
 
 
-def _fail_now(message: str) -> BaseException | None:
-    """Airflow's no-retry exception, or None when Airflow is not installed (plain Python)."""
-    try:
-        from airflow.sdk.exceptions import AirflowFailException
-    except ImportError:  # pragma: no cover - Airflow is a runtime dependency of the DAG only
-        return None
-    return AirflowFailException(message)
-
-
 @contextmanager
 def task_scope(info: TaskInfo, families: frozenset[str] | None = None) -> Iterator[None]:
     """Bind the task identifiers to every structlog line, and turn input errors into a fail-now.
 
     ``InputError`` (malformed, oversized or impossible room) and ``PayloadTooLargeError`` cannot be
-    cured by a retry: they are logged once with the full validation message and re-raised as
-    Airflow's ``AirflowFailException``, which fails the task on this try. Anything else (e.g.
+    cured by a retry: they are logged once, as one ``input_rejected`` line with the whole message,
+    and end the task as ``InputRejected`` (exit 1, no traceback), which the DAG's retry policy
+    (``retry_policy`` in the DAG's default_args) fails on this try. Anything else (e.g.
     ``TransientError``) propagates unchanged, so Airflow's retries apply. ``families`` are the metric
     families the task pushes at exit (default: its own timings only).
     """
@@ -104,10 +102,7 @@ def task_scope(info: TaskInfo, families: frozenset[str] | None = None) -> Iterat
         except (InputError, PayloadTooLargeError) as exc:
             log.error("input_rejected",  # noqa: TRY400 - a rejected input needs its message, not a traceback
                       error_type=type(exc).__name__, error=str(exc), retry=False)
-            fail = _fail_now(f"{type(exc).__name__}: {exc}")
-            if fail is None:
-                raise
-            raise fail from exc
+            raise InputRejected(exc) from None
 
 
 # ----- payload guard ----------------------------------------------------------------------
@@ -162,20 +157,31 @@ def task_families(kind: str) -> frozenset[str]:
     return {"stage": MODEL_FAMILIES, "publish": RUN_FAMILIES}.get(kind, frozenset()) | TASK_FAMILIES
 
 
+SKIPPED_XCOM_KEY = "skipped"  # load_rooms -> publish: the files on_invalid='skip' left out
+
+
 def load_rooms_task(context: Mapping[str, Any], declared: Iterable[str],
                     default_data_dir: Path | None = None) -> list[list[dict[str, Any]]]:
-    """``load_rooms``: check the trigger and the output folder, validate every room, chunk them for XCom."""
+    """``load_rooms``: check the trigger and the output folder, validate every room, chunk them for XCom.
+
+    With ``on_invalid='skip'``, the files left out go to XCom under ``skipped`` for ``publish``.
+    """
     p = context["params"]
     with task_scope(TaskInfo.from_context(context), task_families("load")):
         check_trigger(getattr(context.get("dag_run"), "conf", None), declared)
         limits = Limits.from_env()
         chunk_size = int(p["chunk_size"])
-        chunks = orch.load_rooms(p["inputs"], detector_standard=p["detector_standard"], room_type=p["room_type"],
+        loaded = orch.load_batch(p["inputs"], detector_standard=p["detector_standard"], room_type=p["room_type"],
                                  chunk_size=chunk_size, base=orch.data_dir(default_data_dir), limits=limits,
-                                 output_dir=p["output_dir"], run_id=str(context["run_id"]))
-        for i, chunk in enumerate(chunks):
+                                 output_dir=p["output_dir"], run_id=str(context["run_id"]),
+                                 on_invalid=str(p.get("on_invalid", "fail")))
+        for i, chunk in enumerate(loaded.chunks):
             guard_payload(chunk, limits, f"load_rooms chunk {i}", chunk_size)
-        return chunks
+        skipped = guard_payload([f.to_dict() for f in loaded.skipped], limits, "load_rooms skipped files")
+        ti = context.get("ti")
+        if skipped and ti is not None:
+            ti.xcom_push(key=SKIPPED_XCOM_KEY, value=skipped)
+        return loaded.chunks
 
 
 def stage_task(stage: str, chunk: Sequence[Mapping[str, Any]], context: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -187,15 +193,81 @@ def stage_task(stage: str, chunk: Sequence[Mapping[str, Any]], context: Mapping[
         return guard_payload(out, limits, f"{stage} chunk", int(p["chunk_size"]))
 
 
+def all_items(chunks: Iterable[T]) -> list[T]:
+    """Every item of a mapped task's results in one request.
+
+    Iterating Airflow's lazy XCom sequence asks for one item past the end, which the supervisor
+    logs as a false ``XCom not found`` error on every successful run; a slice is one request.
+    """
+    return list(chunks[:]) if isinstance(chunks, Sequence) else list(chunks)
+
+
+def _skipped_files(context: Mapping[str, Any]) -> list[orch.SkippedFile]:
+    """The files load_rooms skipped (validated again: XCom is data from another process)."""
+    ti = context.get("ti")
+    raw = ti.xcom_pull(task_ids="load_rooms", key=SKIPPED_XCOM_KEY) if ti is not None else None
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(f, Mapping) and isinstance(f.get("source"), str)
+                                            and isinstance(f.get("error"), str) for f in raw):
+        raise InputError(f"XCom {SKIPPED_XCOM_KEY!r} of load_rooms is not a list of {{source, error}} "
+                         "(fix: clear and re-run the whole DAG run)")
+    return [orch.SkippedFile(str(f["source"]), str(f["error"])) for f in raw]
+
+
+def asset_extra(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The asset event's ``extra``: what a downstream DAG needs to find and judge the run's plans."""
+    return {"run_id": summary["run_id"], "rooms": summary["rooms"], "compliant": summary["compliant"],
+            "infeasible": summary.get("infeasible", 0), "skipped": len(summary.get("skipped", [])),
+            "output_dir": summary["output_dir"], "folder": summary["folder"]}
+
+
 def publish_task(chunks: Iterable[Sequence[Mapping[str, Any]]], context: Mapping[str, Any],
-                 default_data_dir: Path | None = None) -> dict[str, Any]:
-    """``publish``: evaluate every room, write the run folder, return the run's summary."""
+                 default_data_dir: Path | None = None, asset: Any = None) -> dict[str, Any]:
+    """``publish``: evaluate every room, write the run folder, return the run's summary.
+
+    With ``asset`` (the task's outlet), its asset event carries :func:`asset_extra`.
+    """
     p = context["params"]
     with task_scope(TaskInfo.from_context(context), task_families("publish")):
         limits = Limits.from_env()
-        summary = orch.publish(list(chunks), run_id=str(context["run_id"]), output_dir=p["output_dir"],
-                               base=orch.data_dir(default_data_dir), limits=limits)
+        summary = orch.publish(all_items(chunks), run_id=str(context["run_id"]), output_dir=p["output_dir"],
+                               base=orch.data_dir(default_data_dir), limits=limits,
+                               skipped=_skipped_files(context))
+        if asset is not None and context.get("outlet_events") is not None:
+            context["outlet_events"][asset].extra.update(asset_extra(summary))
         return guard_payload(summary, limits, "publish summary")
+
+
+def plans_digest_task(context: Mapping[str, Any], asset: Any,
+                      default_data_dir: Path | None = None) -> list[dict[str, Any]]:
+    """A consumer of the plans asset: per triggering event, the run's counts and the rooms that need a look.
+
+    The event's ``extra`` only names the run; its summary is read from the run's own folder, found
+    under the output root by the run id (a folder elsewhere, or of another run, is never read).
+    """
+    from .published import RunCatalog
+    from .runs import output_root
+
+    with task_scope(TaskInfo.from_context(context)):
+        catalog = RunCatalog(output_root(orch.data_dir(default_data_dir)))
+        digests = []
+        for event in context["triggering_asset_events"][asset]:
+            extra = getattr(event, "extra", None) or {}
+            run_id = extra.get("run_id")
+            run = catalog.find(run_id) if isinstance(run_id, str) else None
+            if run is None:
+                log.warning("plans_not_found", run_id=str(run_id)[:250],
+                            hint="the run folder is gone or was never published under this output root")
+                continue
+            summary = run.summary()
+            attention = sorted(str(r.get("grid_id")) for r in summary.get("results", []) if not r.get("compliant"))
+            digest = {"run_id": run_id, "folder": run.path.name, "rooms": int(summary.get("rooms", 0)),
+                      "compliant": int(summary.get("compliant", 0)), "needs_attention": attention,
+                      "skipped": [str(f.get("source")) for f in summary.get("skipped", [])]}
+            log.info("plans_received", **digest)
+            digests.append(digest)
+        return digests
 
 
 # ----- alerting ---------------------------------------------------------------------------------
@@ -204,6 +276,8 @@ def build_alert(context: Mapping[str, Any]) -> dict[str, Any]:
     """The alert of a failed task as one flat JSON-able dict: dag, task, run, try, exception type and text."""
     info = TaskInfo.from_context(context)
     exc = context.get("exception")
+    kind = exc.error_type if isinstance(exc, InputRejected) else type(exc).__name__
+    text = exc.message if isinstance(exc, InputRejected) else str(exc)
     return {
         "alert": "task_failed",
         "dag_id": info.dag_id,
@@ -211,9 +285,10 @@ def build_alert(context: Mapping[str, Any]) -> dict[str, Any]:
         "run_id": info.run_id,
         "try_number": info.try_number,
         "map_index": info.map_index,
-        "exception_type": type(exc).__name__ if isinstance(exc, BaseException) else None,
+        "exception_type": kind if isinstance(exc, BaseException) else None,
         # "error", not "exception": structlog treats an "exception" key as a traceback to format.
-        "error": str(exc)[:2000] if exc is not None else None,
+        "error": text[:2000] if exc is not None else None,
+        "retry": not isinstance(exc, InputRejected),
     }
 
 
@@ -226,7 +301,10 @@ def alert_on_failure(
     a failing webhook is logged and never raises (an alert must not mask the task's own failure).
     """
     alert = build_alert(context)
-    log.error("task_failed_alert", **{k: v for k, v in alert.items() if k != "alert"})
+    shown = {k: v for k, v in alert.items() if k != "alert"}
+    if isinstance(context.get("exception"), InputRejected):  # its message is the input_rejected line above
+        shown["error"] = "see input_rejected above"
+    log.error("task_failed_alert", **shown)
     url = os.environ.get(ALERT_WEBHOOK_ENV, "").strip()
     if url:
         try:

@@ -15,12 +15,16 @@ Hierarchy::
     ├── StageFailedError             - a model raised instead of returning a layout (a bug, not bad input)
     └── TransientError               - an outside fault (disk, network) that a retry may cure
 
+    SystemExit
+    └── InputRejected                - an Airflow task ends on an input error: exit 1, no traceback, no retry
+
 Every message says what went wrong *and* what to do next.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,6 +32,7 @@ __all__ = [
     "CeilingGridError",
     "InfeasibleRoomError",
     "InputError",
+    "InputRejected",
     "Issue",
     "LimitExceededError",
     "NotRegularFileError",
@@ -37,7 +42,17 @@ __all__ = [
     "RoomValidationError",
     "StageFailedError",
     "TransientError",
+    "did_you_mean",
 ]
+
+
+def did_you_mean(value: object, options: Iterable[str]) -> str:
+    """``"did you mean 'light'? "`` for a near miss among ``options`` (case ignored), else ``""``."""
+    if not isinstance(value, str):
+        return ""
+    choices = {o.lower(): o for o in options}
+    close = difflib.get_close_matches(value.lower(), list(choices), n=1, cutoff=0.6)
+    return f"did you mean {choices[close[0]]!r}? " if close else ""
 
 
 class CeilingGridError(Exception):
@@ -150,3 +165,19 @@ class StageFailedError(CeilingGridError):
 
 class TransientError(CeilingGridError):
     """An outside fault (I/O, network) that may succeed on retry."""
+
+
+class InputRejected(SystemExit):
+    """The end of an Airflow task whose input was rejected (the one-line message was logged already).
+
+    Airflow's task runner logs an exception with its whole traceback, but a ``SystemExit`` as one
+    ``Task exited`` line; the DAG's ``retry_policy`` fails it at once.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(1)
+        self.error_type = type(error).__name__
+        self.message = str(error)
+
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.message}"

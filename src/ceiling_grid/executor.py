@@ -16,9 +16,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-import structlog
-
 from .grid import RoomGrid
+from .logs import get_logger
 from .models.base import Judge, Judgement, ModelResult, PlacementModel
 from .records import ModelRun
 
@@ -27,7 +26,7 @@ __all__ = ["DEFAULT_MAX_WORKERS", "START_METHOD_ENV", "ModelExecutor", "judge_fo
 DEFAULT_MAX_WORKERS = 3
 START_METHOD_ENV = "CEILING_GRID_MP_START_METHOD"  # fork (Linux default), forkserver or spawn
 
-log = structlog.get_logger("ceiling_grid.executor")
+log = get_logger("ceiling_grid.executor")
 
 
 def _judge_lights(grid: RoomGrid) -> Judgement:

@@ -32,7 +32,7 @@ from .config import (
     LuminaireSpec,
     RoomTypeSpec,
 )
-from .errors import InputError, Issue, LimitExceededError, RoomValidationError
+from .errors import InputError, Issue, LimitExceededError, RoomValidationError, did_you_mean
 from .photometric_files import Distribution
 
 __all__ = [
@@ -320,7 +320,8 @@ class RoomGrid(BaseModel):
     @classmethod
     def _known_room_type(cls, value: str) -> str:
         if value not in ROOM_TYPES:
-            raise ValueError(f"unknown room_type {value!r}; use one of {', '.join(sorted(ROOM_TYPES))}")
+            raise ValueError(f"unknown room_type {value!r}; {did_you_mean(value, ROOM_TYPES)}"
+                             f"use one of {', '.join(sorted(ROOM_TYPES))}")
         return value
 
     @model_validator(mode="after")
@@ -618,6 +619,10 @@ def _issues_from_pydantic(err: pydantic.ValidationError) -> list[Issue]:
             issues.append(Issue(path, f"{path} is missing", _FIXES["missing"]))
         elif e["type"] == "extra_forbidden":
             issues.append(Issue(path, f"{path} is not a known field", _FIXES["extra_forbidden"]))
+        elif e["type"] in ("enum", "literal_error"):
+            options = re.findall(r"'([^']*)'", str((e.get("ctx") or {}).get("expected", "")))
+            hint = did_you_mean(e.get("input"), options)
+            issues.append(Issue(path, f"{path} = {_short(e.get('input'))}: {msg}", hint + _FIXES["enum"]))
         else:
             issues.append(Issue(path, f"{path} = {_short(e.get('input'))}: {msg}", _FIXES.get(e["type"], "")))
     return issues

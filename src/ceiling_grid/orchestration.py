@@ -30,7 +30,9 @@ from .errors import (
     InputError,
     OutputLocationError,
     TransientError,
+    did_you_mean,
 )
+from .logs import get_logger
 
 if TYPE_CHECKING:
     from .grid import RoomGrid
@@ -40,8 +42,12 @@ __all__ = [
     "DEFAULT_INPUTS",
     "DEFAULT_OUTPUT_DIR",
     "FROM_FILE",
+    "ON_INVALID",
+    "LoadedRooms",
+    "SkippedFile",
     "chunk_rooms",
     "data_dir",
+    "load_batch",
     "load_rooms",
     "pipeline_result",
     "publish",
@@ -49,7 +55,7 @@ __all__ = [
     "run_stage_on_chunk",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_CHUNK_SIZE = 25  # benchmarks/bench_airflow.py: 200 rooms 69 s at 25 vs 133 s at 10 (2 cores)
 MAX_CHUNK_SIZE = 1000
@@ -164,6 +170,28 @@ def _trigger_overrides(detector_standard: str | None, room_type: str | None) -> 
             "room_type": room_type if room_type and room_type != FROM_FILE else None}
 
 
+@dataclass(frozen=True)
+class LoadedRooms:
+    """What ``load_batch`` read: the rooms in chunks, and the files skipped with ``on_invalid='skip'``."""
+
+    chunks: list[list[dict[str, Any]]]
+    skipped: tuple[SkippedFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """An input file left out of a run (``on_invalid='skip'``), with its one-line error."""
+
+    source: str
+    error: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "error": self.error}
+
+
+ON_INVALID = ("fail", "skip")
+
+
 def load_rooms(
     inputs: str | Sequence[str] | None = None,
     *,
@@ -175,12 +203,31 @@ def load_rooms(
     output_dir: str | None = None,
     run_id: str | None = None,
 ) -> list[list[dict[str, Any]]]:
+    """The chunks of ``load_batch`` with ``on_invalid='fail'``: any invalid file fails the whole batch."""
+    return load_batch(inputs, detector_standard=detector_standard, room_type=room_type, chunk_size=chunk_size,
+                      base=base, limits=limits, output_dir=output_dir, run_id=run_id).chunks
+
+
+def load_batch(
+    inputs: str | Sequence[str] | None = None,
+    *,
+    detector_standard: str | None = FROM_FILE,
+    room_type: str | None = FROM_FILE,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    base: Path | None = None,
+    limits: Limits | None = None,
+    output_dir: str | None = None,
+    run_id: str | None = None,
+    on_invalid: str = "fail",
+) -> LoadedRooms:
     """Validate every room file named by ``inputs`` and split the rooms into chunks of room entries.
 
-    Every file is checked before failing, so one run reports every bad file at once. Raises
-    ``InputError`` naming each file, JSON path and fix; duplicate ``grid_id`` values are an error
-    too (they would overwrite each other's outputs). With ``output_dir`` (and ``run_id``), the
-    folder ``publish`` will write is checked first, so a bad one fails before any layout work.
+    Every file is checked before failing, so one run reports every bad file at once. With
+    ``on_invalid='fail'`` it raises ``InputError`` naming each file, JSON path and fix; with
+    ``'skip'`` the bad files are left out and returned as ``skipped`` (an error only if no room is
+    left). A repeated ``grid_id`` counts as invalid (it would overwrite the other's outputs). With
+    ``output_dir`` (and ``run_id``), the folder ``publish`` will write is checked first, so a bad
+    one fails before any layout work.
     """
     from .importers import read_rooms
     from .runs import check_output_dir, check_run_folder, run_folder_name
@@ -188,6 +235,9 @@ def load_rooms(
     limits = limits or Limits.from_env()
     base = (base or data_dir()).resolve()
     chunk_size = int(chunk_size)
+    if on_invalid not in ON_INVALID:
+        raise InputError(f"on_invalid = {on_invalid!r}: {did_you_mean(on_invalid, ON_INVALID)}"
+                         f"use one of {', '.join(ON_INVALID)}")
     chunk_rooms([], chunk_size)  # validate chunk_size before reading anything
     files = _room_files(_as_list(inputs), base)
     if output_dir is not None:
@@ -196,27 +246,31 @@ def load_rooms(
         if run_id is not None:
             check_run_folder(out / run_folder_name(run_id), run_id, room_paths)
     entries: list[dict[str, Any]] = []
-    problems: list[str] = []
+    problems: list[SkippedFile] = []
     ids = RoomIds()
     overrides = _trigger_overrides(detector_standard, room_type)
     for label, path in files:
         try:
             grids = [with_overrides(g, overrides, label, limits) for g in read_rooms(path, limits, data_dir=base)]
         except InputError as exc:
-            problems.append(str(exc).replace(str(path), label))
+            problems.append(SkippedFile(label, str(exc).replace(str(path), label)))
             continue
         for grid in grids:
             clash = ids.claim(grid.grid_id, label)
             if clash:
-                problems.append(clash)
+                problems.append(SkippedFile(label, clash))
                 continue
             entries.append({"source": label, "grid": grid.to_payload(), "stages": []})
-    if problems:
-        raise InputError(f"{len(problems)} of {len(files)} room files are invalid:\n" + "\n".join(problems))
+    if problems and (on_invalid == "fail" or not entries):
+        what = "" if on_invalid == "fail" else " (on_invalid='skip', but no valid room is left)"
+        raise InputError(f"{len(problems)} of {len(files)} room files are invalid{what}:\n"
+                         + "\n".join(p.error for p in problems))
+    for problem in problems:
+        log.warning("room_file_skipped", source=problem.source, error=problem.error)
     chunks = chunk_rooms(entries, chunk_size, int(limits.xcom_max_bytes * CHUNK_BYTES_SHARE))
-    log.info("rooms_loaded", rooms=len(entries), chunks=len(chunks), chunk_size=chunk_size,
+    log.info("rooms_loaded", rooms=len(entries), chunks=len(chunks), chunk_size=chunk_size, skipped=len(problems),
              inputs=_as_list(inputs), data_dir=str(base))
-    return chunks
+    return LoadedRooms(chunks, tuple(problems))
 
 
 # ----- the stages -----------------------------------------------------------------------------
@@ -396,6 +450,7 @@ def publish(
     output_dir: str = DEFAULT_OUTPUT_DIR,
     base: Path | None = None,
     limits: Limits | None = None,
+    skipped: Sequence[SkippedFile] = (),
 ) -> dict[str, Any]:
     """Evaluate every room and write the run folder ``<output_dir>/<run folder>/`` as one unit.
 
@@ -464,6 +519,7 @@ def publish(
             "rooms": len(rooms),
             "compliant": sum(1 for r in rooms if r["compliant"]),
             "infeasible": sum(1 for r in rooms if r["infeasible"]),
+            "skipped": [f.to_dict() for f in skipped],
             "files": sorted([*(f for r in rooms for f in r["files"]), *model_files]),
             "results": rooms,
         }
@@ -477,7 +533,8 @@ def publish(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     observe_published_run(summary, run_dir)
-    log.info("run_published", rooms=summary["rooms"], compliant=summary["compliant"], output_dir=str(run_dir))
+    log.info("run_published", rooms=summary["rooms"], compliant=summary["compliant"],
+             infeasible=summary["infeasible"], skipped=len(skipped), output_dir=str(run_dir))
     return summary
 
 

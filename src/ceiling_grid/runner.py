@@ -19,6 +19,7 @@ import structlog
 from .errors import StageFailedError
 from .executor import DEFAULT_MAX_WORKERS, START_METHOD_ENV, ModelExecutor, judge_for, place
 from .grid import RoomGrid
+from .logs import get_logger
 from .models.base import ModelResult, PlacementModel
 from .records import (
     ModelRun,
@@ -40,7 +41,7 @@ __all__ = [
     "place",
 ]
 
-log = structlog.get_logger("ceiling_grid.runner")
+log = get_logger("ceiling_grid.runner")
 
 Selector = Callable[[Sequence[ModelResult]], ModelResult]
 

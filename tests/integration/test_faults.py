@@ -201,7 +201,7 @@ def test_rest_conf_with_malformed_rooms_fails_once_naming_every_file(input_runs:
     assert_failed_once(rl, run_id, "load_rooms")
     events = rl.stack.task_log(rl.admin, run_id, "load_rooms", 1)
     (rejected,) = [e for e in events if e.get("event") == "input_rejected"]
-    assert rejected["retry"] is False and rejected["error_type"] == "InputError"
+    assert rejected["retry"] == "false" and rejected["error_type"] == "InputError"
     files = sorted(p.name for p in CORPUS.glob("*.json"))
     assert f"{len(files)} of {len(files)} room files are invalid" in rejected["error"]
     for name in files:

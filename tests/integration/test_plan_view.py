@@ -61,3 +61,24 @@ def test_a_viewer_reads_the_run_summary_as_json(airflow_stack: Any, plan_run: di
     svg = httpx.get(f"{airflow_stack.base_url}/ceiling-grid/runs/{quote(RUN_ID, safe='')}/files/corridor.svg",
                     headers=auth)
     assert svg.status_code == 200 and svg.text.lstrip().startswith("<")
+
+
+def test_on_invalid_skip_lays_out_the_rest_and_lists_the_skipped_file(airflow_stack: Any,
+                                                                       client: httpx.Client) -> None:
+    run_id = airflow_stack.trigger(client, conf={"inputs": ["input/private_office.json", "bad"],
+                                                 "on_invalid": "skip"}, run_id="plan_view_skip")
+    assert airflow_stack.wait_run(client, run_id)["state"] == "success"
+    data = client.get(f"/ceiling-grid/api/runs/{run_id}").json()
+    assert data["rooms"] == 1 and [s["source"] for s in data["skipped"]] == ["bad/bad-room.json"]
+    assert "cells[1].x = 7 is outside width 3" in data["skipped"][0]["error"]
+    page = client.get(f"/ceiling-grid/runs/{run_id}").text
+    assert "Skipped input files" in page and "bad/bad-room.json" in page
+    events = airflow_stack.task_log(client, run_id, "load_rooms", 1)
+    assert [e["source"] for e in events if e.get("event") == "room_file_skipped"] == ["bad/bad-room.json"]
+
+
+def test_a_successful_run_logs_no_false_xcom_error(airflow_stack: Any, plan_run: dict[str, Any]) -> None:
+    """publish reads the mapped results in one slice: no 'XCom not found' for offset len(chunks)."""
+    log = (airflow_stack.home / "stack-logs" / "scheduler.log").read_text(errors="replace")
+    assert plan_run["rooms"] == len(ROOMS)
+    assert [line for line in log.splitlines() if "XCom not found" in line and RUN_ID in line] == []

@@ -89,7 +89,7 @@ def test_oversized_xcom_fails_the_run_once_with_the_offload_path(rl: rl_stack.Rl
     assert (tis["load_rooms"]["state"], tis["load_rooms"]["try_number"]) == ("failed", 1)
     events = rl.stack.task_log(rl.admin, run_id, "load_rooms", 1)
     (rejected,) = [e for e in events if e.get("event") == "input_rejected"]
-    assert rejected["error_type"] == "PayloadTooLargeError" and rejected["retry"] is False
+    assert rejected["error_type"] == "PayloadTooLargeError" and rejected["retry"] == "false"
     for phrase in ("XCom payload is", "over the guard of 524288 bytes", "CEILING_GRID_XCOM_MAX_BYTES",
                    "XComObjectStorageBackend", "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH"):
         assert phrase in rejected["error"], phrase

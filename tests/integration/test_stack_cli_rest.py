@@ -90,9 +90,13 @@ def test_bad_room_fails_fast_without_retry(airflow_stack: Any, client: Any,
     assert tis["publish"]["state"] == "upstream_failed"
     events = airflow_stack.task_log(client, run_id, "load_rooms", 1)
     rejected = [e for e in events if e.get("event") == "input_rejected"]
-    assert len(rejected) == 1 and rejected[0]["retry"] is False
+    assert len(rejected) == 1 and rejected[0]["retry"] == "false"
     assert "bad/bad-room.json" in rejected[0]["error"] and "cells[1].x = 7 is outside width 3" in rejected[0]["error"]
     alerts = [e for e in events if e.get("event") == "task_failed_alert"]
-    assert len(alerts) == 1 and alerts[0]["try_number"] == 1
+    assert len(alerts) == 1 and alerts[0]["try_number"] == 1 and alerts[0]["retry"] == "false"
+    # The message once, and no traceback: the task ends as one "Task exited" line, failed by the retry policy.
+    assert sum("cells[1].x = 7 is outside width 3" in str(e) for e in events) == 1
+    assert not [e for e in events if e.get("error_detail") or "Traceback" in str(e.get("event", ""))]
+    assert [e.get("exit_code") for e in events if e.get("event") == "Task exited"] == [1]
     posted = [a for a in alert_sink if a["run_id"] == run_id]
     assert len(posted) == 1 and posted[0]["task_id"] == "load_rooms" and "bad-room.json" in posted[0]["error"]

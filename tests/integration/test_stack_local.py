@@ -178,5 +178,5 @@ def test_a_nul_byte_in_the_conf_fails_load_rooms_on_try_one(local_stack: dict[st
         assert tis["publish"]["state"] == "upstream_failed"
         events = stack.task_log(client, run_id, "load_rooms", 1)
     (rejected,) = [e for e in events if e.get("event") == "input_rejected"]
-    assert rejected["retry"] is False
+    assert rejected["retry"] == "false"
     assert "inputs[0]: 'input/\\x00private_office.json' contains a NUL byte (fix: remove" in rejected["error"]

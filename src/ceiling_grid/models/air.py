@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import structlog
 from scipy.spatial import cKDTree
 
 from ..coverage import edge_distance, luminaires_in_throw
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
 from ..lighting import axis_tiles
+from ..logs import get_logger
 from ..prepared import prepare
 from ..setcover import uncovered
 from .base import Infeasible, Judge, ModelResult, Stage
@@ -36,7 +36,7 @@ from .detectors import (
 
 __all__ = ["AirSupplyModel", "supply_airflow"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_LLOYD_ITERATIONS = 25
 DEFAULT_JET_WINDOW = (0.7, 1.3)  # T50/L acceptance (§3.3)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-import structlog
 from scipy.spatial import cKDTree
 
 from .. import setcover
@@ -27,6 +26,7 @@ from ..config import DEFAULT_LIMITS, Limits
 from ..coverage import DESIGN_MARGIN_M, OPTIMUM_PROBLEM, site_clearances
 from ..geometry import RoomGeometry
 from ..grid import Component, RoomGrid
+from ..logs import get_logger
 from ..prepared import D1_LATTICE_STEP_M, PreparedRoom, prepare
 from ..setcover import DESIGN, cover_rows, greedy_cover, uncovered
 from .base import Infeasible, Judge, ModelResult, Stage
@@ -42,7 +42,7 @@ __all__ = [
     "detector_infeasibility",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_LATTICE_STEP_M = D1_LATTICE_STEP_M  # the checker's D1 lattice (§7.4): the model covers the same points
 DEFAULT_COVER_MARGIN_M = DESIGN_MARGIN_M  # §7.4: generators place so coverage passes with R - 0.05 m

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import structlog
 from scipy.spatial import cKDTree
 
 from ..cache import RoomCache
@@ -27,6 +26,7 @@ from ..lighting import (
     regularity,
     symmetric_shape,
 )
+from ..logs import get_logger
 from ..photometry import contribution_matrix
 from ..prepared import PreparedRoom, prepare
 from ..scoring import lighting_score
@@ -34,7 +34,7 @@ from .base import Infeasible, Judge, ModelResult, Stage
 
 __all__ = ["DEFAULT_DESIGN_MARGIN", "DEFAULT_SEED", "PROBLEM_CACHE", "LightModelA", "LightModelB", "LightModelC"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 PROBLEM_CACHE = RoomCache(8)  # the light models' own cache: frozen prepared rooms (contribution matrices)
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import structlog
 
+from ..logs import get_logger as _get_logger
+
 __all__ = ["DEFAULT_CLI_LOG_LEVEL", "configure_cli_logging", "get_logger"]
 
 DEFAULT_CLI_LOG_LEVEL = "warning"
@@ -15,7 +17,7 @@ DEFAULT_CLI_LOG_LEVEL = "warning"
 
 def get_logger(name: str) -> Any:
     """A structlog logger; library code logs key=value events and never configures anything."""
-    return structlog.get_logger(name)
+    return _get_logger(name)
 
 
 class _CurrentStderr:

@@ -14,8 +14,9 @@ import time
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, pushadd_to_gateway
+
+from ..logs import get_logger
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS",
@@ -49,7 +50,7 @@ _TIMESTAMP_FAMILIES = frozenset({
     "ceiling_grid_last_success_timestamp_seconds", "ceiling_grid_last_failure_timestamp_seconds",
 })
 
-log = structlog.get_logger("ceiling_grid.observability.metrics")
+log = get_logger("ceiling_grid.observability.metrics")
 
 
 class _PushView:

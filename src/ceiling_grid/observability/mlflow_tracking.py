@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import structlog
+from ..logs import get_logger
 
 __all__ = [
     "DEFAULT_HEALTH_TIMEOUT_S",
@@ -38,7 +38,7 @@ DEFAULT_HTTP_TIMEOUT_S = "30"
 MAX_PARAM_CHARS = 6000
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]+")
 
-log = structlog.get_logger("ceiling_grid.observability.mlflow")
+log = get_logger("ceiling_grid.observability.mlflow")
 
 _WARNED: set[str] = set()  # one warning per process: a dead tracking server is one line, not one per run
 

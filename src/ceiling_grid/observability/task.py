@@ -31,6 +31,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from ..logs import get_logger
 from ..records import STAGE_COMPONENT
 from .metrics import TASK_FAMILIES, PipelineMetrics
 from .tracing import PipelineTracer, run_parent_context
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-log = structlog.get_logger("ceiling_grid.observability.task")
+log = get_logger("ceiling_grid.observability.task")
 
 _current: ContextVar[TaskTelemetry | None] = ContextVar("ceiling_grid_task_telemetry", default=None)
 

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -35,6 +34,8 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from ..logs import get_logger
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
@@ -54,7 +55,7 @@ DEFAULT_FLUSH_TIMEOUT_MS = 10_000
 TRACER_NAME = "ceiling_grid.runner"
 DEFAULT_CONNECT_TIMEOUT_S = 1.0
 
-log = structlog.get_logger("ceiling_grid.observability.tracing")
+log = get_logger("ceiling_grid.observability.tracing")
 
 
 def run_trace_ids(dag_id: str, run_id: str) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from .catalog import DEFAULT_RECENT, RunCatalog, RunFolder
+from ..published import DEFAULT_RECENT, RunCatalog, RunFolder
 from .pages import run_list_page, run_page
 from .view import run_data, run_list_entry
 

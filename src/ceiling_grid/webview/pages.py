@@ -27,6 +27,7 @@ figcaption{margin-bottom:6px}
 a{color:#0b57d0}
 code{font-size:13px}
 """
+_NEW_TAB = 'target="_blank" rel="noopener"'
 _XML_PROLOGUE = re.compile(r"^\s*<\?xml[^>]*\?>\s*")
 
 
@@ -58,7 +59,7 @@ def _regularity(reg: Mapping[str, Any] | None) -> str:
 
 def _links(base: str, files: Mapping[str, str]) -> str:
     labels = {"json": "layout", "report": "report", "svg": "SVG", "luminaire_svg": "luminaire", "dxf": "DXF"}
-    return " · ".join(f'<a href="{escape(base)}/files/{escape(run_link(name))}" target="_blank" rel="noopener">{labels[kind]}</a>'
+    return " · ".join(f'<a href="{escape(base)}/files/{escape(run_link(name))}" {_NEW_TAB}>{labels[kind]}</a>'
                       for kind, name in files.items() if kind in labels)
 
 
@@ -69,7 +70,7 @@ def run_page(data: Mapping[str, Any], svg_text: Callable[[str], str | None]) -> 
     skipped: Sequence[Mapping[str, Any]] = data.get("skipped", [])
     meta = (f'Run <code>{escape(run_id)}</code> · {data["rooms"]} rooms, <span class="ok">{data["compliant"]} '
             f'compliant</span>, {data["infeasible"]} infeasible, {len(skipped)} skipped · '
-            f'<a href="{escape(base)}/files/summary.json" target="_blank" rel="noopener">summary.json</a> · '
+            f'<a href="{escape(base)}/files/summary.json" {_NEW_TAB}>summary.json</a> · '
             f'<a href="../runs">all runs</a>')
     head = ("<tr><th>room</th><th>status</th><th>lights</th><th>diffusers</th><th>detectors</th><th>Em</th>"
             "<th>U0</th><th>worst coverage</th><th>lights model</th><th>array</th><th>files</th></tr>")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .catalog import RunFolder
+from ..published import RunFolder
 
 __all__ = ["room_rows", "run_data", "run_link", "run_list_entry"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..runs import RUN_MARKER, run_folder_name
+from .runs import RUN_MARKER, run_folder_name
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
