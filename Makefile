@@ -47,8 +47,8 @@ up: setup ## start Airflow locally (airflow_home/, SQLite + LocalExecutor), prin
 demo: setup ## up if needed, trigger ceiling_grid_pipeline on data/input over REST, print the per-room summary
 	$(PY) scripts/stack.py demo
 
-trigger: setup ## trigger one run (REST; CLI=1 for `airflow dags trigger`), print its run id
-	$(PY) scripts/stack.py trigger $(if $(CLI),--cli) $(if $(CONF),--conf '$(CONF)')
+trigger: setup ## trigger one run over REST (CLI=1: `airflow dags trigger`), wait, print the per-room table (NO_WAIT=1: only the run id)
+	$(PY) scripts/stack.py trigger $(if $(CLI),--cli) $(if $(NO_WAIT),--no-wait) $(if $(CONF),--conf '$(CONF)')
 
 status: ## components, health and the latest runs of the local stack
 	$(PY) scripts/stack.py status

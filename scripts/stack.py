@@ -5,7 +5,7 @@ Usage (the Makefile targets call these)::
 
     python scripts/stack.py up        # start in the background, wait until healthy, print URL + login
     python scripts/stack.py demo      # up if needed, trigger on the sample rooms, wait, print per-room summary
-    python scripts/stack.py trigger [--cli] [--conf JSON] [--run-id ID] [--wait]
+    python scripts/stack.py trigger [--cli] [--conf JSON] [--run-id ID] [--no-wait]  # waits, prints the table
     python scripts/stack.py status
     python scripts/stack.py down
 
@@ -648,25 +648,33 @@ def cmd_trigger(stack: Stack, args: argparse.Namespace) -> int:
     with stack.client() as client:
         stack.wait_dag(client)
         stack.unpause(client)
+        how = "airflow dags trigger" if args.cli else "REST"
         run_id = stack.trigger_cli(conf, args.run_id) if args.cli else stack.trigger(client, conf, args.run_id)
-        print(run_id)
-        if args.wait:
-            run = stack.wait_run(client, run_id, timeout=args.timeout)
-            print(f"{run_id}: {run['state']}")
-            return 0 if run["state"] == "success" else 1
-    return 0
+        if args.no_wait:
+            print(run_id)
+            return 0
+        print(f"triggered {DAG_ID} run {run_id} ({how}); waiting ... (--no-wait / NO_WAIT=1 to return at once)")
+        return wait_and_report(stack, client, run_id, args.timeout)
+
+
+def _num(value: Any, digits: int) -> str:
+    return "-" if value is None else f"{float(value):.{digits}f}"
 
 
 def print_summary(summary: Mapping[str, Any]) -> None:
-    """The per-room table of a published run."""
+    """The per-room table of a published run, then the skipped files."""
     rows = summary.get("results", [])
-    print(f"{'room':24s} {'result':14s} {'lights':>6s} {'diff.':>5s} {'det.':>4s}  light model")
+    print(f"{'room':24s} {'result':14s} {'lights':>6s} {'diff.':>5s} {'det.':>4s} {'Em lx':>6s} {'U0':>5s}  "
+          "light model")
     for r in rows:
-        status = "COMPLIANT" if r["compliant"] else "NOT COMPLIANT"
-        print(f"{r['grid_id']:24s} {status:14s} {r['lights']:6d} {r['air_supply']:5d} {r['smoke_detectors']:4d}  "
-              f"{r['models'].get('lights', '?')}")
-    print(f"{summary.get('compliant')} of {summary.get('rooms')} rooms compliant; "
-          f"outputs in {summary.get('output_dir')}")
+        status = "COMPLIANT" if r["compliant"] else "INFEASIBLE" if r.get("infeasible") else "NOT COMPLIANT"
+        print(f"{r['grid_id']:24s} {status:14s} {r['lights']:6d} {r['air_supply']:5d} {r['smoke_detectors']:4d} "
+              f"{_num(r.get('em_lux'), 0):>6s} {_num(r.get('u0'), 2):>5s}  {r['models'].get('lights', '?')}")
+    for skipped in summary.get("skipped", []):
+        print(f"skipped {skipped.get('source')}: {skipped.get('error')}")
+    print(f"{summary.get('compliant')} of {summary.get('rooms')} rooms compliant"
+          + (f", {len(summary['skipped'])} files skipped" if summary.get("skipped") else "")
+          + f"; outputs in {summary.get('output_dir')}")
 
 
 def describe_error(event: Mapping[str, Any]) -> str:
@@ -679,15 +687,41 @@ def describe_error(event: Mapping[str, Any]) -> str:
     return str(details)
 
 
+def failure_lines(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The error lines of a failed task's log, each message once (an input error is one input_rejected line)."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for e in events:
+        if e.get("level") not in ("error", "critical"):
+            continue
+        text = describe_error(e)
+        if not text or text.startswith("see input_rejected") or any(text in s or s in text for s in seen):
+            continue
+        seen.add(text)
+        lines.append(f"  {e.get('event')}: {text[:1500]}")
+    return lines
+
+
 def _explain_failure(stack: Stack, client: httpx.Client, run_id: str) -> None:
     for ti in stack.task_instances(client, run_id):
         if ti["state"] in ("failed", "upstream_failed"):
             print(f"task {ti['task_id']}[{ti['map_index']}] {ti['state']} (try {ti['try_number']})")
             if ti["state"] == "failed":
                 events = stack.task_log(client, run_id, ti["task_id"], max(1, ti["try_number"]), ti["map_index"])
-                for e in events:
-                    if e.get("level") in ("error", "critical"):
-                        print(f"  {e.get('event')}: {describe_error(e)[:1500]}")
+                print("\n".join(failure_lines(events)))
+
+
+def wait_and_report(stack: Stack, client: httpx.Client, run_id: str, timeout: float) -> int:
+    """Wait for ``run_id``; print the per-room table and where to see the plans, or why it failed."""
+    t0 = time.monotonic()
+    run = stack.wait_run(client, run_id, timeout=timeout)
+    print(f"{run_id}: {run['state']} in {time.monotonic() - t0:.1f} s")
+    if run["state"] != "success":
+        _explain_failure(stack, client, run_id)
+        return 1
+    print_summary(stack.xcom(client, run_id, "publish"))
+    print(f"plans: {stack.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/plugin/ceiling-plans")
+    return 0
 
 
 def cmd_demo(stack: Stack, args: argparse.Namespace) -> int:
@@ -697,17 +731,9 @@ def cmd_demo(stack: Stack, args: argparse.Namespace) -> int:
     with stack.client() as client:
         stack.wait_dag(client)
         stack.unpause(client)
-        t0 = time.monotonic()
         run_id = stack.trigger(client, conf, args.run_id)
         print(f"triggered {DAG_ID} run {run_id} over REST; waiting ...")
-        run = stack.wait_run(client, run_id, timeout=args.timeout)
-        print(f"{run_id}: {run['state']} in {time.monotonic() - t0:.1f} s")
-        if run["state"] != "success":
-            _explain_failure(stack, client, run_id)
-            return 1
-        print_summary(stack.xcom(client, run_id, "publish"))
-        print(f"UI: {stack.base_url}/dags/{DAG_ID}/runs/{run_id}")
-    return 0
+        return wait_and_report(stack, client, run_id, args.timeout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -722,7 +748,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--run-id")
         if name == "trigger":
             p.add_argument("--cli", action="store_true", help="use `airflow dags trigger` instead of REST")
-            p.add_argument("--wait", action="store_true", help="wait for the run to finish")
+            p.add_argument("--no-wait", action="store_true",
+                           help="print the run id and return at once (default: wait and print the per-room table)")
     args = parser.parse_args(argv)
     if shutil.which("airflow", path=str(Path(sys.executable).parent)) is None:
         print(f"no airflow next to {sys.executable}; run `make setup` first", file=sys.stderr)

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,7 +121,7 @@ def test_dockerfile_layers_and_user() -> None:
     """Base image pinned, requirements before sources before DAGs, and a non-root final USER."""
     lines = [line.split(None, 1) for line in DOCKERFILE.read_text().splitlines() if line and not line.startswith("#")]
     instructions = [(parts[0].upper(), parts[1] if len(parts) > 1 else "") for parts in lines if parts[0].isalpha()]
-    assert instructions[0] == ("FROM", "apache/airflow:3.3.2-python3.12")
+    assert instructions[0] == ("FROM", "apache/airflow:3.3.2-python3.11")
     copies = [arg for op, arg in instructions if op == "COPY"]
     order = [next(i for i, c in enumerate(copies) if name in c) for name in ("requirements.txt", "src/", "dags/")]
     assert order == sorted(order)
@@ -129,12 +130,37 @@ def test_dockerfile_layers_and_user() -> None:
     assert "apache-airflow==3.3.2" in (REPO_ROOT / "requirements.txt").read_text()
 
 
+def _pins(text: str) -> dict[str, str]:
+    return {name.lower().replace("_", "-"): version
+            for name, version in re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, re.MULTILINE)}
+
+
+def test_the_image_python_the_lock_and_requirements_agree() -> None:
+    """The image's Python is the lock's; requirements.txt is fully pinned, to the lock's versions; the image
+    installs it with the lock as constraints (so the container runs what the tests ran)."""
+    dockerfile = DOCKERFILE.read_text()
+    lock = (REPO_ROOT / "requirements.lock").read_text()
+    lock_python = re.search(r"--python-version (\d+\.\d+)", lock)
+    image_python = re.search(r"^FROM apache/airflow:[\d.]+-python(\d+\.\d+)$", dockerfile, re.MULTILINE)
+    assert lock_python and image_python and lock_python.group(1) == image_python.group(1)
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == lock_python.group(1)  # the venv the tests use
+    lines = [ln.strip() for ln in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    unpinned = [ln for ln in lines if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", ln)]
+    assert unpinned == [], f"requirements.txt lines without an exact pin: {unpinned}"
+    pins, locked = _pins("\n".join(lines)), _pins(lock)
+    assert {n: v for n, v in pins.items() if locked.get(n) != v} == {}
+    install = re.search(r"^RUN pip install .*?(?<!\\)$", dockerfile, re.MULTILINE | re.DOTALL)
+    assert install and "-r /opt/ceiling-grid/requirements.txt" in install.group(0)
+    assert "-c /opt/ceiling-grid/requirements.lock" in install.group(0)
+
+
 def test_dockerignore_keeps_secrets_and_venv_out_of_the_context() -> None:
     """The build context is an allowlist: .env, .venv, .git and outputs are never sent to the builder."""
     lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
     assert "*" in lines
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert allowed == {"requirements.txt", "pyproject.toml", "README.md", "src", "dags"}
+    assert allowed == {"requirements.txt", "requirements.lock", "pyproject.toml", "README.md", "src", "dags"}
 
 
 # ----- security ----------------------------------------------------------------------------------------------

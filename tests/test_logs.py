@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from ceiling_grid import orchestration as orch
 from ceiling_grid.logs import get_logger, shown
 from ceiling_grid.testing import room_payload
+
+
+@pytest.fixture(autouse=True)
+def default_structlog() -> Iterator[None]:
+    """structlog's defaults (an earlier test may have configured the CLI's warning-level filter)."""
+    saved: dict[str, Any] = structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    structlog.configure(**saved)
 
 
 def test_shown_turns_only_booleans_into_words() -> None:
@@ -44,8 +57,6 @@ def test_the_pipelines_own_events_carry_no_json_booleans(tmp_path: Path) -> None
 
 def test_the_calling_line_is_the_callsite_not_this_module() -> None:
     """Airflow's ``loc=`` names the line that logged: the flag processor adds no wrapper frame."""
-    import structlog
-
     callsite = structlog.processors.CallsiteParameterAdder([structlog.processors.CallsiteParameter.MODULE])
     with capture_logs(processors=[callsite]) as events:
         get_logger("ceiling_grid.test").info("here", ok=True)

@@ -143,7 +143,7 @@ def test_dead_backends_warn_once_each_and_never_fail_the_rooms(data: Path, monke
     counts = Counter(e["event"] for e in logs if e["log_level"] == "warning")
     # one per task process for the gateway and the trace exporter, one per run for MLflow - never per room
     assert counts == {"metrics_push_failed": 3, "trace_export_failed": 3, "mlflow_unreachable": 1}
-    assert [e["ok"] for e in logs if e["event"] == "task_telemetry"] == [True, True, True]
+    assert [e["ok"] for e in logs if e["event"] == "task_telemetry"] == ["true", "true", "true"]
 
 
 class _Failing(SpanExporter):

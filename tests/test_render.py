@@ -75,9 +75,19 @@ def test_svg_is_well_formed_and_deterministic(room: RoomGrid) -> None:
     """The document parses as XML, has a title with the grid id, and two renders are identical."""
     svg = render_svg(room)
     root = ET.fromstring(svg)
-    assert root.tag == f"{SVG_NS}svg" and float(root.get("width", "0")) > 500
+    assert root.tag == f"{SVG_NS}svg"
+    # Responsive: the drawing scales to its container; the viewBox holds the whole plan and the legend.
+    assert root.get("width") == "100%" and root.get("height") is None
+    _, _, vb_w, vb_h = (float(v) for v in root.get("viewBox", "").split())
+    assert vb_w > 500 and vb_h > 300
     assert root.find(f"{SVG_NS}title").text == "Reflected ceiling plan plan-room"
     assert render_svg(room) == svg
+
+
+def test_displayed_numbers_are_rounded() -> None:
+    """A 9 ft ceiling reads 2.74 m in the title, not 2.7432 m."""
+    svg = render_svg(make_room(8, 6, ceiling_height_m=2.7432))
+    assert "ceiling 2.74 m" in svg and "2.7432" not in svg
 
 
 def test_lux_layer_matches_photometry(room: RoomGrid) -> None:

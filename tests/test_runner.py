@@ -176,7 +176,7 @@ def test_model_run_events_and_metrics(room: RoomGrid) -> None:
     assert set(runs) == {"FakeA", "FakeB", "FakeC"}
     b = runs["FakeB"]
     assert b["grid_id"] == "fake-room" and b["stage"] == "lights" and b["score"] == 180.0
-    assert b["confidence"] == 0.9 and b["compliant"] is True and b["count"] == 2 and b["placed"] == 2
+    assert b["confidence"] == 0.9 and b["compliant"] == "true" and b["count"] == 2 and b["placed"] == 2
     assert b["duration_s"] >= 0
     selected = [e for e in logs if e["event"] == "stage_selected"]
     assert len(selected) == 1 and selected[0]["model"] == "FakeB"

@@ -575,12 +575,12 @@ def pipeline_result(grid: RoomGrid, report: Any, stages: Sequence[Mapping[str, A
 
 def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Path], out_dir: Path) -> dict[str, Any]:
     """One room's line of ``summary.json``: status, counts, chosen models, §8 stage scores, files."""
-    from .outputs import regularity_figures
+    from .outputs import readable, regularity_figures
 
     report = result.report
     grid = result.final_grid
     headline = result.headline
-    return {
+    return readable({
         "grid_id": grid.grid_id,
         "source": entry.get("source"),
         "status": result.status(),
@@ -598,6 +598,6 @@ def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Pat
         "infeasible": bool(report.infeasible),
         "regularity": regularity_figures(report),
         "files": sorted(str(Path(p).relative_to(out_dir)) for p in paths.values()),
-    }
+    })
 
 

@@ -37,12 +37,14 @@ __all__ = [
     "dumps_grid",
     "dumps_stable",
     "model_export_texts",
+    "readable",
     "regularity_figures",
     "room_output_texts",
     "to_jsonable",
     "write_room_outputs",
 ]
 
+DEFAULT_REPORT_DIGITS = 4  # report figures: 0.1 mm, 0.0001 lx; the layout JSON keeps its input's precision
 REPORT_SCHEMA_VERSION = 2  # 2: the §8 lighting score of 2026-12 (L4 hard, L6 regularity) and the regularity block
 
 
@@ -74,6 +76,17 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return to_jsonable(value.to_dict())
     return str(value)
+
+
+def readable(value: Any, digits: int = DEFAULT_REPORT_DIGITS) -> Any:
+    """``value`` with every float rounded to ``digits`` decimals (45.599999999999994 -> 45.6), for people to read."""
+    if isinstance(value, float):
+        return round(value, digits) if math.isfinite(value) else value
+    if isinstance(value, Mapping):
+        return {k: readable(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [readable(v, digits) for v in value]
+    return value
 
 
 def dumps_stable(data: Any) -> str:
@@ -125,7 +138,7 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
         data["warnings"] = list(warnings)
     if timings:
         data["timings"] = result.timings()
-    return data
+    return readable(to_jsonable(data))
 
 
 def regularity_figures(report: ComplianceReport) -> dict[str, Any] | None:

@@ -248,7 +248,7 @@ def _title_lines(grid: RoomGrid, report: ComplianceReport | None) -> tuple[str, 
     spec = grid.room_spec
     heading = (
         f"{grid.grid_id} — {grid.detector_spec.title} — room type {grid.room_type} — "
-        f"{grid.width}×{grid.height} tiles of {grid.tile_size_m * 1000:g} mm, ceiling {grid.ceiling_height_m:g} m"
+        f"{grid.width}×{grid.height} tiles of {grid.tile_size_m * 1000:g} mm, ceiling {_metres(grid.ceiling_height_m)} m"
     )
     counts = " · ".join(
         _plural(len(grid.light_anchors()[0]) if c is Component.LIGHT else grid.count(c), word)
@@ -363,6 +363,11 @@ def _layout(grid: RoomGrid, fr: _Frame, has_lux: bool) -> tuple[_Legend, float, 
     return _Legend(items, lx, ly, cols, rows, below), width, height
 
 
+def _metres(value: float) -> str:
+    """A length for a person: two decimals at most (2.7432 -> 2.74, 3.0 -> 3)."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
 def _header(grid: RoomGrid, title: tuple[str, str, str, str], width: float, height: float,
             vmax: float) -> list[str]:
     """The SVG root, title, gradient definitions, background and the three title lines."""
@@ -373,7 +378,7 @@ def _header(grid: RoomGrid, title: tuple[str, str, str, str], width: float, heig
     )
     return [
         (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-         f'width="{_f(width)}" height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
+         f'width="100%" viewBox="0 0 {_f(width)} {_f(height)}" preserveAspectRatio="xMinYMin meet" '
          f'font-family="{FONT}">'),
         f"<title>Reflected ceiling plan {escape(grid.grid_id)}</title>",
         _DEFS.format(stops=stops),

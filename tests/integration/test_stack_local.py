@@ -158,10 +158,15 @@ def test_up_restarts_a_killed_scheduler_and_the_stack_runs_again(local_stack: di
     assert "restarted scheduler;" in up.stdout
     assert (run_dir / "api-server.pid").read_text() == api_before  # the healthy ones were left alone
     assert (run_dir / "scheduler.pid").read_text().split()[0] != str(old.pid)
-    run = stack_cmd("trigger", "--inputs", "input/private_office.json", "--wait", env=env)
-    assert run.returncode == 0 and run.stdout.strip().endswith(": success"), run.stdout + run.stderr
+    run = stack_cmd("trigger", "--inputs", "input/private_office.json", env=env)  # waits by default
+    assert run.returncode == 0 and ": success in " in run.stdout, run.stdout + run.stderr
+    row = r"^private_office\s+COMPLIANT\s+4\s+1\s+1\s+\d+\s+0\.\d\d\s+LightModel"
+    assert re.search(row, run.stdout, re.MULTILINE), run.stdout
+    assert "1 of 1 rooms compliant" in run.stdout and "/plugin/ceiling-plans" in run.stdout
+    quick = stack_cmd("trigger", "--inputs", "input/private_office.json", "--no-wait", env=env)
+    assert quick.returncode == 0 and quick.stdout.strip().startswith("rest__") and "\n" not in quick.stdout.strip()
     published = list((local_stack["home"].parent / "data" / "output").glob("*/summary.json"))
-    assert len(published) == 1, published
+    assert len(published) >= 1, published
 
 
 def test_a_nul_byte_in_the_conf_fails_load_rooms_on_try_one(local_stack: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +98,14 @@ def test_trigger_from_the_ui_form_and_see_success(page: Any, airflow_stack: Any,
         assert report["headline"]["lights"] == room["lights"]
     frame.locator('figure.plan[data-grid-id="classroom"]').screenshot(
         path=str(SCREENSHOTS / "airflow_ui_ceiling_plan_classroom.png"))
+
+    # The task log view shows every flag's value (a JSON boolean used to render as a bare "compliant=").
+    page.goto(f"{airflow_stack.base_url}/dags/ceiling_grid_pipeline/runs/{run_id}/tasks/publish",
+              wait_until="networkidle")
+    published = page.get_by_text("room_published").first
+    expect(published).to_be_visible()
+    lines = [ln for ln in page.locator("body").inner_text().splitlines() if "room_published" in ln]
+    assert len(lines) == summary["rooms"]
+    for line in lines:
+        assert re.search(r"\bcompliant=(true|false)\b", line), line
+    page.screenshot(path=str(SCREENSHOTS / "airflow_ui_publish_log.png"))
