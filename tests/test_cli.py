@@ -164,6 +164,18 @@ def test_usage_errors_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
 
 
+@pytest.mark.parametrize(("argv", "hint"), [
+    (["run", "x.json", "--out", "o", "--standard", "nfpa"], "'nfpa': did you mean 'nfpa72'?"),
+    (["run", "x.json", "--out", "o", "--room-type", "ofice"], "'ofice': did you mean 'office'?"),
+    (["run", "x.json", "--out", "o", "--log-level", "warn"], "'warn': did you mean 'warning'?"),
+    (["import", "x.dxf", "--out", "o", "--room-type", "clasroom"], "'clasroom': did you mean 'classroom'?"),
+])
+def test_a_mistyped_choice_says_what_was_meant(argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == EXIT_USAGE and hint in capsys.readouterr().err
+
+
 def test_installed_entry_point_help_has_examples() -> None:
     """The console script exists and its --help shows the examples and exit codes."""
     exe = shutil.which("ceiling-grid", path=str(Path(sys.executable).parent))

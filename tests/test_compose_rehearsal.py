@@ -161,6 +161,12 @@ def rehearse(
             + [f"--- {s}\n{stack.log(s)}" for s in stack.procs]
         )
         assert (out / run_folder_name(run_id) / "summary.json").is_file(), sorted(p.name for p in out.iterdir())
+        # The api-server's plan view reads what publish wrote (on a worker, under Celery) through its own
+        # mount of ./data/output: the volume every airflow service shares.
+        plans = httpx.get(f"{base}/ceiling-grid/api/runs/{run_id}", timeout=30,
+                          headers={"Authorization": f"Bearer {api_token(base, env)}"})
+        assert plans.status_code == 200, plans.text
+        assert plans.json()["rooms"] == 1 and plans.json()["results"][0]["grid_id"] == "rehearsal-office"
         assert list((logs / f"dag_id={DAG_ID}" / f"run_id={run_id}").glob("task_id=*/**/attempt=1.log"))
         for name in stack.procs:  # still healthy after the run
             assert stack.healthcheck(name).returncode == 0, name

@@ -233,3 +233,25 @@ def test_light_tiles_pair_into_troffers_along_their_long_axis() -> None:
     assert footprint_tiles(np.array([[1, 1], [3, 1]]), (2, 1)).tolist() == [[1, 1], [2, 1], [3, 1], [4, 1]]
     assert along_x.to_payload()["luminaire"]["length_tiles"] == 2
     assert "length_tiles" not in panels.to_payload()["luminaire"]
+
+
+def test_a_mistyped_enum_value_says_what_was_meant(tmp_path: Path) -> None:
+    """component, state, room_type and detector_standard: a near miss gets 'did you mean'; a far one does not."""
+    room = room_payload(2, 1, grid_id="typo")
+    room["cells"][0]["component"] = "lite"
+    room["cells"][1]["state"] = "colum"
+    room |= {"room_type": "ofice", "detector_standard": "nfpa"}
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps(room))
+    with pytest.raises(RoomValidationError) as err:
+        load_room(path)
+    text = str(err.value)
+    for hint in ("cells[0].component = 'lite'", "did you mean 'light'?", "did you mean 'column'?",
+                 "did you mean 'office'?", "did you mean 'nfpa72'?"):
+        assert hint in text, hint
+    room = room_payload(1, 1, grid_id="far")
+    room["cells"][0]["component"] = "chandelier"
+    path.write_text(json.dumps(room))
+    with pytest.raises(RoomValidationError) as err:
+        load_room(path)
+    assert "did you mean" not in str(err.value) and "use one of the listed values" in str(err.value)

@@ -14,7 +14,7 @@ from typing import Any
 from . import __version__
 from .batch import RoomIds, room_files_in, with_overrides
 from .config import DETECTOR_STANDARDS, ROOM_TYPES
-from .errors import CeilingGridError, InputError, RoomValidationError
+from .errors import CeilingGridError, InputError, RoomValidationError, did_you_mean
 from .grid import RoomGrid, load_room
 from .importers import DEFAULT_COLUMN_LAYERS, DEFAULT_ROOM_LAYERS
 from .observability.logging import DEFAULT_CLI_LOG_LEVEL, configure_cli_logging, get_logger
@@ -28,6 +28,21 @@ DEFAULT_WORKERS = 3
 PUSH_JOB = "ceiling_grid_cli"
 
 log = get_logger("ceiling_grid.cli")
+
+STANDARD_CHOICES = tuple(sorted(str(k) for k in DETECTOR_STANDARDS))
+ROOM_TYPE_CHOICES = tuple(sorted(ROOM_TYPES))
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _one_of(options: Sequence[str]) -> Any:
+    """An argparse type: one of ``options``, or an error that says which one was probably meant."""
+
+    def parse(value: str) -> str:
+        if value in options:
+            return value
+        raise argparse.ArgumentTypeError(f"{value!r}: {did_you_mean(value, options)}use one of {', '.join(options)}")
+
+    return parse
 
 EPILOG = """\
 examples:
@@ -384,10 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="room files (.json, .dxf, .ifc) or folders of them")
     run.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
-    run.add_argument(
-        "--standard", choices=sorted(str(k) for k in DETECTOR_STANDARDS), help="override every room's detector_standard"
-    )
-    run.add_argument("--room-type", choices=sorted(ROOM_TYPES), help="override every room's room_type")
+    run.add_argument("--standard", type=_one_of(STANDARD_CHOICES), metavar="{" + ",".join(STANDARD_CHOICES) + "}",
+                     help="override every room's detector_standard")
+    run.add_argument("--room-type", type=_one_of(ROOM_TYPE_CHOICES), metavar="{" + ",".join(ROOM_TYPE_CHOICES) + "}",
+                     help="override every room's room_type")
     run.add_argument(
         "--workers",
         type=_positive_int,
@@ -403,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-level",
         default=DEFAULT_CLI_LOG_LEVEL,
-        choices=["debug", "info", "warning", "error"],
+        type=_one_of(LOG_LEVELS),
+        metavar="{" + ",".join(LOG_LEVELS) + "}",
         help=f"log events at this level or above (default {DEFAULT_CLI_LOG_LEVEL})",
     )
     run.add_argument(
@@ -440,8 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="DXF layer with columns (repeatable; default: " + ", ".join(DEFAULT_COLUMN_LAYERS) + ")")
     imp.add_argument("--tile-size", type=float, default=0.6, metavar="M", help="grid module in m (0.6096 for 2 ft)")
     imp.add_argument("--ceiling-height", type=float, metavar="M", help="ceiling height for every room")
-    imp.add_argument("--room-type", choices=sorted(ROOM_TYPES), help="room type for every room")
-    imp.add_argument("--standard", choices=sorted(str(k) for k in DETECTOR_STANDARDS),
+    imp.add_argument("--room-type", type=_one_of(ROOM_TYPE_CHOICES), metavar="{" + ",".join(ROOM_TYPE_CHOICES) + "}",
+                     help="room type for every room")
+    imp.add_argument("--standard", type=_one_of(STANDARD_CHOICES), metavar="{" + ",".join(STANDARD_CHOICES) + "}",
                      help="detector standard for every room")
     imp.set_defaults(func=cmd_import)
 

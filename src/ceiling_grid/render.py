@@ -248,7 +248,8 @@ def _title_lines(grid: RoomGrid, report: ComplianceReport | None) -> tuple[str, 
     spec = grid.room_spec
     heading = (
         f"{grid.grid_id} — {grid.detector_spec.title} — room type {grid.room_type} — "
-        f"{grid.width}×{grid.height} tiles of {grid.tile_size_m * 1000:g} mm, ceiling {_metres(grid.ceiling_height_m)} m"
+        f"{grid.width}×{grid.height} tiles of {grid.tile_size_m * 1000:g} mm, "
+        f"ceiling {_metres(grid.ceiling_height_m)} m"
     )
     counts = " · ".join(
         _plural(len(grid.light_anchors()[0]) if c is Component.LIGHT else grid.count(c), word)
