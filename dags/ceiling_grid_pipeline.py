@@ -14,6 +14,13 @@ detectors; finally the independent evaluator checks every rule and the results a
 | `place_smoke_detectors` | one mapped instance per chunk: smoke detectors under the chosen standard |
 | `publish` | evaluates each room; writes its files + `summary.json` to `<output_dir>/<run id>-<hash>/` at once |
 
+`publish` also emits the asset `ceiling_grid_plans` (its `extra`: the run's counts and output folder), so other
+DAGs can be scheduled on new plans (example: `ceiling_plans_digest`).
+
+**See the plans** in this run's **Ceiling plans** tab (room table and every plan), or at
+`/ceiling-grid/api/runs/<run id>` as JSON. With `on_invalid = skip`, invalid room files are left out and listed
+there, in `summary.json` and in the `load_rooms` log; the default fails the run at once, naming every bad file.
+
 A room's files are `<id>.json`, `<id>.report.json` and `<id>.svg`, plus `<id>.dxf` (the plan in the drawing's
 coordinates) for a room from a drawing and `<id>.luminaire.svg` (polar curves) for an IES/LDT luminaire.
 
@@ -23,8 +30,8 @@ inputs leaving it are refused, and `output_dir` must lie in the output root
 slug plus a hash of the exact id), marked with the run id: a run never writes into the inputs or
 into another run's folder. Rooms move between tasks as JSON through XCom, guarded by
 `CEILING_GRID_XCOM_MAX_BYTES`: lower `chunk_size` (or use the object-storage XCom backend) if a
-chunk is too large. Failures emit one structured `task_failed_alert` log line (and a webhook POST
-when `CEILING_GRID_ALERT_WEBHOOK_URL` is set).
+chunk is too large. An input error is one `input_rejected` log line and no retry. Failures emit one
+structured `task_failed_alert` log line (and a webhook POST when `CEILING_GRID_ALERT_WEBHOOK_URL` is set).
 """
 
 from __future__ import annotations
