@@ -125,3 +125,22 @@ def test_results_carry_no_wall_clock_times_outside_the_run_record() -> None:
             assert not [k for k in keys(dict(run.result.diagnostics)) if timing_key.search(k)]
     timed = build_report(result, timings=True)["timings"]
     assert set(timed["stages"]) == {"lights", "air_supply", "smoke_detectors"} and timed["pipeline_s"] > 0
+
+
+def test_report_figures_are_rounded_for_people(result: PipelineResult) -> None:
+    """No float in the report carries more than 4 decimals (perimeter 45.6, not 45.599999999999994)."""
+    report = build_report(result)
+
+    def floats(value: object) -> list[float]:
+        if isinstance(value, float):
+            return [value]
+        if isinstance(value, dict):
+            return [f for v in value.values() for f in floats(v)]
+        if isinstance(value, list):
+            return [f for v in value for f in floats(v)]
+        return []
+
+    found = floats(report)
+    assert found and all(f == round(f, 4) for f in found)
+    geometry = report["compliance"]["stages"]["geometry"]["metrics"]
+    assert geometry["perimeter_m"] == 13.2 and geometry["area_m2"] == 10.8  # 6 x 5 tiles of 0.6 m
