@@ -192,20 +192,9 @@ class SkippedFile:
 ON_INVALID = ("fail", "skip")
 
 
-def load_rooms(
-    inputs: str | Sequence[str] | None = None,
-    *,
-    detector_standard: str | None = FROM_FILE,
-    room_type: str | None = FROM_FILE,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    base: Path | None = None,
-    limits: Limits | None = None,
-    output_dir: str | None = None,
-    run_id: str | None = None,
-) -> list[list[dict[str, Any]]]:
-    """The chunks of ``load_batch`` with ``on_invalid='fail'``: any invalid file fails the whole batch."""
-    return load_batch(inputs, detector_standard=detector_standard, room_type=room_type, chunk_size=chunk_size,
-                      base=base, limits=limits, output_dir=output_dir, run_id=run_id).chunks
+def load_rooms(inputs: str | Sequence[str] | None = None, **options: Any) -> list[list[dict[str, Any]]]:
+    """The chunks of :func:`load_batch` (same options) with ``on_invalid='fail'``: any invalid file fails them all."""
+    return load_batch(inputs, **options, on_invalid="fail").chunks
 
 
 def load_batch(
@@ -580,7 +569,7 @@ def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Pat
     report = result.report
     grid = result.final_grid
     headline = result.headline
-    return readable({
+    row: dict[str, Any] = readable({
         "grid_id": grid.grid_id,
         "source": entry.get("source"),
         "status": result.status(),
@@ -599,5 +588,6 @@ def _room_summary(result: Any, entry: Mapping[str, Any], paths: Mapping[str, Pat
         "regularity": regularity_figures(report),
         "files": sorted(str(Path(p).relative_to(out_dir)) for p in paths.values()),
     })
+    return row
 
 

@@ -138,7 +138,8 @@ def build_report(result: PipelineResult, timings: bool = False) -> dict[str, Any
         data["warnings"] = list(warnings)
     if timings:
         data["timings"] = result.timings()
-    return readable(to_jsonable(data))
+    rounded: dict[str, Any] = readable(to_jsonable(data))
+    return rounded
 
 
 def regularity_figures(report: ComplianceReport) -> dict[str, Any] | None:
