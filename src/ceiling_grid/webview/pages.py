@@ -49,12 +49,15 @@ def _status(row: Mapping[str, Any]) -> str:
 
 
 def _regularity(reg: Mapping[str, Any] | None) -> str:
+    """``4×4 regular``, or what keeps the array from being regular: symmetry in x/y and the aligned share."""
     if not reg:
         return "–"
-    grid = f'{reg.get("columns", "?")}×{reg.get("rows", "?")}'
-    symmetric = reg.get("symmetry_x") == 1.0 and reg.get("symmetry_y") == 1.0
-    word = "regular" if reg.get("regular") else "symmetric" if symmetric else "irregular"
-    return f"{escape(grid)} {word}"
+    grid = escape(f'{reg.get("columns", "?")}×{reg.get("rows", "?")}')
+    if reg.get("regular"):
+        return f"{grid} regular"
+    parts = [f"{label} {float(reg[key]):.0%}" for label, key in
+             (("sym x", "symmetry_x"), ("sym y", "symmetry_y"), ("aligned", "aligned_fraction")) if key in reg]
+    return f'{grid} <span class="warn">not regular</span> ({", ".join(parts)})'
 
 
 def _links(base: str, files: Mapping[str, str]) -> str:
