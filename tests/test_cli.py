@@ -294,3 +294,16 @@ def test_import_writes_room_files_prints_a_table_and_never_overwrites(
     assert main(["import", str(src), "--out", str(tmp_path)]) == EXIT_USAGE  # would overwrite its own input
     assert "would overwrite the input" in capsys.readouterr().err
     assert json.loads(src.read_text()) == footprint
+
+
+def test_the_cli_module_imports_nothing_heavy() -> None:
+    """`import ceiling_grid.cli` (what --help and usage errors pay) loads no numpy, scipy, pydantic or structlog:
+    each command imports what it needs."""
+    code = ("import sys, ceiling_grid.cli; "
+            "print(sorted(m for m in ('numpy', 'scipy', 'pydantic', 'structlog') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+    from ceiling_grid.cli import DEFAULT_CLI_LOG_LEVEL
+    from ceiling_grid.observability.logging import DEFAULT_CLI_LOG_LEVEL as CONFIGURED
+
+    assert DEFAULT_CLI_LOG_LEVEL == CONFIGURED

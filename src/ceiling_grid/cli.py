@@ -9,15 +9,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .batch import RoomIds, room_files_in, with_overrides
-from .config import DETECTOR_STANDARDS, ROOM_TYPES
+from .config import DEFAULT_COLUMN_LAYERS, DEFAULT_ROOM_LAYERS, DETECTOR_STANDARDS, ROOM_TYPES
 from .errors import CeilingGridError, InputError, RoomValidationError, did_you_mean
-from .grid import RoomGrid, load_room
-from .importers import DEFAULT_COLUMN_LAYERS, DEFAULT_ROOM_LAYERS
-from .observability.logging import DEFAULT_CLI_LOG_LEVEL, configure_cli_logging, get_logger
+
+if TYPE_CHECKING:
+    from .grid import RoomGrid
+
+# Heavy modules (numpy, pydantic, structlog, the pipeline) are imported by the command that needs them,
+# so `ceiling-grid --help` and a usage error start fast.
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
@@ -27,8 +29,7 @@ EXIT_USAGE = 2  # invalid input file or command-line usage
 DEFAULT_WORKERS = 3
 PUSH_JOB = "ceiling_grid_cli"
 
-log = get_logger("ceiling_grid.cli")
-
+DEFAULT_CLI_LOG_LEVEL = "warning"  # = observability.logging.DEFAULT_CLI_LOG_LEVEL (tests/test_cli.py checks)
 STANDARD_CHOICES = tuple(sorted(str(k) for k in DETECTOR_STANDARDS))
 ROOM_TYPE_CHOICES = tuple(sorted(ROOM_TYPES))
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -79,6 +80,8 @@ def expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[_Problem]]:
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
+            from .batch import room_files_in
+
             found = room_files_in(p)
             if not found:
                 problems.append(_Problem(raw, f"{raw}: folder has no *.json room files (fix: pass a folder of rooms)"))
@@ -122,6 +125,7 @@ def _data_dir() -> Path | None:
 def load_with_overrides(path: Path, standard: str | None, room_type: str | None) -> list[RoomGrid]:
     """Every room in ``path`` (one per room file, one per outline of a DXF plan) with ``--standard`` /
     ``--room-type`` applied (None: as in the file)."""
+    from .batch import with_overrides
     from .importers import read_rooms
 
     return [with_overrides(grid, {"detector_standard": standard, "room_type": room_type}, str(path))
@@ -170,6 +174,8 @@ def _room_files(inputs: Sequence[str]) -> tuple[list[Path], int]:
 def _load_rooms(args: argparse.Namespace) -> tuple[list[tuple[Path, RoomGrid]], int]:
     """Every room of the inputs with the overrides applied, and the exit code so far (unique ids enforced)."""
     files, code = _room_files(args.inputs)
+    from .batch import RoomIds
+
     ids = RoomIds()
     rooms: list[tuple[Path, RoomGrid]] = []
     for path in files:
@@ -272,6 +278,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     src = Path(args.grid)
     try:
+        from .grid import load_room
+
         grid = load_room(src, data_dir=_data_dir())
     except InputError as exc:
         print(one_line(exc), file=sys.stderr)
@@ -327,6 +335,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"--out {out}: is a file, not a folder (fix: pass a folder; it is created if missing)", file=sys.stderr)
         return EXIT_USAGE
     rows: list[tuple[str, ...]] = []
+    from .batch import RoomIds, with_overrides
+
     ids = RoomIds()
     fields = {k: v for k, v in (("ceiling_height_m", args.ceiling_height), ("room_type", args.room_type),
                                 ("detector_standard", args.standard)) if v is not None}
@@ -480,6 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     json_logs = True if getattr(args, "json_logs", False) else None
+    from .observability.logging import configure_cli_logging
+
     configure_cli_logging(json=json_logs, level=getattr(args, "log_level", DEFAULT_CLI_LOG_LEVEL))
     try:
         return int(args.func(args))

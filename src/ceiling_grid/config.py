@@ -11,6 +11,10 @@ import os
 from dataclasses import dataclass
 from enum import StrEnum
 
+# DXF import: the layers that hold room outlines and columns unless the user names others
+DEFAULT_ROOM_LAYERS = ("A-AREA", "A-AREA-BNDY", "A-ROOM", "ROOM", "ROOMS", "SPACE", "SPACES")
+DEFAULT_COLUMN_LAYERS = ("S-COLS", "S-COLUMN", "A-COLS", "COLUMN", "COLUMNS")
+
 __all__ = [
     "DEFAULT_BEAM_WALL_RATIO",
     "DEFAULT_CEILING_HEIGHT_M",

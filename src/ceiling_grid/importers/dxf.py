@@ -10,15 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from ..config import DEFAULT_LIMITS, DEFAULT_TILE_SIZE_M, Limits
+from ..config import DEFAULT_COLUMN_LAYERS, DEFAULT_LIMITS, DEFAULT_ROOM_LAYERS, DEFAULT_TILE_SIZE_M, Limits
 from ..errors import Issue, RoomValidationError
 from ..footprint import circle_polygon, contains_point, room_from_outline, self_intersection
 from .common import check_size, room_id
 
 __all__ = ["DEFAULT_COLUMN_LAYERS", "DEFAULT_ROOM_LAYERS", "UNIT_METRES", "DxfOptions", "dxf_room_payloads"]
 
-DEFAULT_ROOM_LAYERS = ("A-AREA", "A-AREA-BNDY", "A-ROOM", "ROOM", "ROOMS", "SPACE", "SPACES")
-DEFAULT_COLUMN_LAYERS = ("S-COLS", "S-COLUMN", "A-COLS", "COLUMN", "COLUMNS")
 UNIT_METRES = {1: 0.0254, 2: 0.3048, 4: 0.001, 5: 0.01, 6: 1.0, 10: 0.9144, 14: 0.1, 21: 1200.0 / 3937.0}
 UNIT_NAMES = {1: "in", 2: "ft", 4: "mm", 5: "cm", 6: "m", 10: "yd", 14: "dm", 21: "US survey ft"}
 
