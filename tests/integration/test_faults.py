@@ -226,9 +226,12 @@ def test_infeasible_room_fails_the_run_once_naming_the_rule(input_runs: dict[str
     (failed,) = [k for k, t in states.items() if t["state"] == "failed"]
     assert failed[0] in ("place_lights", "place_air_supply", "place_smoke_detectors")
     assert states[failed]["try_number"] == 1
-    text = errors_in_log(rl, run_id, failed[0], map_index=failed[1])
-    assert "InfeasibleRoomError" in text and "infeasible/all-blocked.json: infeasible under rule " in text
-    assert "on_infeasible='report'" in text
+    events = rl.stack.task_log(rl.admin, run_id, failed[0], 1, map_index=failed[1])
+    (rejected,) = [e for e in events if e.get("event") == "input_rejected"]  # one line, no traceback
+    assert rejected["error_type"] == "InfeasibleRoomError" and rejected["retry"] == "false"
+    assert "infeasible/all-blocked.json: infeasible under rule " in rejected["error"]
+    assert "on_infeasible='report'" in rejected["error"]
+    assert not [e for e in events if e.get("error_detail")]
 
 
 def test_a_nul_byte_in_the_conf_is_refused_by_postgresql_at_trigger_time(rl: rl_stack.RlStack) -> None:

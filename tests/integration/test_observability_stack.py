@@ -69,7 +69,7 @@ def test_task_log_events_carry_task_identity_and_domain_figures(obs_run: dict[st
         assert isinstance(e["count"], int) and e["count"] > 0
     assert len({e["trace_id"] for e in runs}) == 1
     telemetry = [e for e in events if e.get("event") == "task_telemetry"]
-    assert len(telemetry) == 1 and telemetry[0]["ok"] is True and telemetry[0]["exported_spans"] is True
+    assert len(telemetry) == 1 and telemetry[0]["ok"] == "true" and telemetry[0]["exported_spans"] == "true"
 
 
 def test_publish_log_has_one_pipeline_done_per_room_with_figures(obs_run: dict[str, Any], airflow_stack: Any,
@@ -82,7 +82,8 @@ def test_publish_log_has_one_pipeline_done_per_room_with_figures(obs_run: dict[s
     for gid, e in done.items():
         r = results[gid]
         assert (e["lights"], e["diffusers"], e["detectors"]) == (r["lights"], r["air_supply"], r["smoke_detectors"])
-        assert e["em_lux"] == pytest.approx(r["em_lux"]) and e["u0"] == pytest.approx(r["u0"])
+        # summary.json rounds its figures to 4 decimals (outputs.readable); the log line keeps full precision
+        assert e["em_lux"] == pytest.approx(r["em_lux"], abs=1e-4) and e["u0"] == pytest.approx(r["u0"], abs=1e-4)
         assert isinstance(e["worst_coverage_m"], float) and e["worst_coverage_m"] > 0
         if not any(rule.startswith("D") for rule in e["failed_rules"]):
             assert e["worst_coverage_m"] <= e["r_cover_m"] + 1e-9
