@@ -127,7 +127,9 @@ def test_the_json_api_and_the_run_list(client: TestClient) -> None:
 
 
 def test_unknown_runs_traversal_and_unlisted_files_are_404(client: TestClient) -> None:
-    assert client.get("/runs/no_such_run").status_code == 404
+    missing = client.get("/runs/no_such_run")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "No ceiling plans for this run" in missing.text and "no_such_run" in missing.text
     assert client.get("/api/runs/no_such_run").json()["detail"].startswith("no published ceiling-grid run")
     assert client.get("/runs/..%2F..%2Fetc").status_code == 404
     assert client.get(f"/runs/{run_link(RUN_ID)}/files/..%2F..%2Finput%2Foffice_a.json").status_code == 404

@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from ..published import DEFAULT_RECENT, RunCatalog, RunFolder
-from .pages import run_list_page, run_page
+from .pages import not_found_page, run_list_page, run_page
 from .view import run_data, run_list_entry
 
 __all__ = ["DAG_ID", "airflow_auth", "create_app", "default_catalog"]
@@ -70,7 +70,9 @@ def create_app(catalog: Callable[[], RunCatalog] = default_catalog,
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def one_run_page(run_id: str) -> HTMLResponse:
-        run = find(run_id)
+        run = catalog().find(run_id)
+        if run is None:  # e.g. the "Ceiling plans" tab of another DAG's run: a page, not raw JSON
+            return HTMLResponse(not_found_page(run_id), status_code=404, headers=_HEADERS)
         return HTMLResponse(run_page(run_data(run), run.text), headers=_HEADERS)
 
     @app.get("/api/runs/{run_id}")

@@ -10,7 +10,7 @@ from typing import Any
 
 from .view import run_link
 
-__all__ = ["run_list_page", "run_page"]
+__all__ = ["not_found_page", "run_list_page", "run_page"]
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px;color:#1a1a1a}
@@ -121,3 +121,12 @@ def run_list_page(runs: Sequence[Mapping[str, Any]]) -> str:
     table = (f'<table class="runs">{head}{"".join(rows)}</table>' if rows
              else "<p>No published runs yet: trigger <code>ceiling_grid_pipeline</code> and come back.</p>")
     return _doc("Ceiling plans · recent runs", f"<h1>Ceiling plans: recent runs</h1>{table}")
+
+
+def not_found_page(run_id: str) -> str:
+    """The page of a run with no published plans (another DAG's run, a failed run, an unknown id)."""
+    body = (f"<h1>No ceiling plans for this run</h1><p class=meta>Run <code>{escape(run_id[:250])}</code> has no "
+            "published plans. Plans appear here once a run of <code>ceiling_grid_pipeline</code> has finished its "
+            "<code>publish</code> task; runs of other DAGs, and runs that failed before publish, have none. "
+            '<a href="../runs">All runs with plans</a>.</p>')
+    return _doc("Ceiling plans · not found", body)
