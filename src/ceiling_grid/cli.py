@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import DEFAULT_COLUMN_LAYERS, DEFAULT_ROOM_LAYERS, DETECTOR_STANDARDS, ROOM_TYPES
+from .config import (
+    DEFAULT_CLI_LOG_LEVEL,
+    DEFAULT_COLUMN_LAYERS,
+    DEFAULT_ROOM_LAYERS,
+    DETECTOR_STANDARDS,
+    ROOM_TYPES,
+)
 from .errors import CeilingGridError, InputError, RoomValidationError, did_you_mean
 
 if TYPE_CHECKING:
@@ -29,21 +35,21 @@ EXIT_USAGE = 2  # invalid input file or command-line usage
 DEFAULT_WORKERS = 3
 PUSH_JOB = "ceiling_grid_cli"
 
-DEFAULT_CLI_LOG_LEVEL = "warning"  # = observability.logging.DEFAULT_CLI_LOG_LEVEL (tests/test_cli.py checks)
 STANDARD_CHOICES = tuple(sorted(str(k) for k in DETECTOR_STANDARDS))
 ROOM_TYPE_CHOICES = tuple(sorted(ROOM_TYPES))
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _one_of(options: Sequence[str]) -> Any:
-    """An argparse type: one of ``options``, or an error that says which one was probably meant."""
+def _one_of(options: Sequence[str]) -> dict[str, Any]:
+    """argparse ``type`` and ``metavar`` for one of ``options``: a miss says which one was probably meant
+    (argparse's own ``choices`` only lists them)."""
 
     def parse(value: str) -> str:
         if value in options:
             return value
         raise argparse.ArgumentTypeError(f"{value!r}: {did_you_mean(value, options)}use one of {', '.join(options)}")
 
-    return parse
+    return {"type": parse, "metavar": "{" + ",".join(options) + "}"}
 
 EPILOG = """\
 examples:
@@ -409,9 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="room files (.json, .dxf, .ifc) or folders of them")
     run.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
-    run.add_argument("--standard", type=_one_of(STANDARD_CHOICES), metavar="{" + ",".join(STANDARD_CHOICES) + "}",
+    run.add_argument("--standard", **_one_of(STANDARD_CHOICES),
                      help="override every room's detector_standard")
-    run.add_argument("--room-type", type=_one_of(ROOM_TYPE_CHOICES), metavar="{" + ",".join(ROOM_TYPE_CHOICES) + "}",
+    run.add_argument("--room-type", **_one_of(ROOM_TYPE_CHOICES),
                      help="override every room's room_type")
     run.add_argument(
         "--workers",
@@ -428,8 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-level",
         default=DEFAULT_CLI_LOG_LEVEL,
-        type=_one_of(LOG_LEVELS),
-        metavar="{" + ",".join(LOG_LEVELS) + "}",
+        **_one_of(LOG_LEVELS),
         help=f"log events at this level or above (default {DEFAULT_CLI_LOG_LEVEL})",
     )
     run.add_argument(
@@ -466,9 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="DXF layer with columns (repeatable; default: " + ", ".join(DEFAULT_COLUMN_LAYERS) + ")")
     imp.add_argument("--tile-size", type=float, default=0.6, metavar="M", help="grid module in m (0.6096 for 2 ft)")
     imp.add_argument("--ceiling-height", type=float, metavar="M", help="ceiling height for every room")
-    imp.add_argument("--room-type", type=_one_of(ROOM_TYPE_CHOICES), metavar="{" + ",".join(ROOM_TYPE_CHOICES) + "}",
+    imp.add_argument("--room-type", **_one_of(ROOM_TYPE_CHOICES),
                      help="room type for every room")
-    imp.add_argument("--standard", type=_one_of(STANDARD_CHOICES), metavar="{" + ",".join(STANDARD_CHOICES) + "}",
+    imp.add_argument("--standard", **_one_of(STANDARD_CHOICES),
                      help="detector standard for every room")
     imp.set_defaults(func=cmd_import)
 

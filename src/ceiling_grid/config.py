@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from enum import StrEnum
 
+DEFAULT_CLI_LOG_LEVEL = "warning"  # the ceiling-grid command's --log-level
 # DXF import: the layers that hold room outlines and columns unless the user names others
 DEFAULT_ROOM_LAYERS = ("A-AREA", "A-AREA-BNDY", "A-ROOM", "ROOM", "ROOMS", "SPACE", "SPACES")
 DEFAULT_COLUMN_LAYERS = ("S-COLS", "S-COLUMN", "A-COLS", "COLUMN", "COLUMNS")

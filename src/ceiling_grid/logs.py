@@ -1,10 +1,11 @@
 """Loggers for library code: structlog events whose yes/no fields read ``true``/``false`` in every log viewer.
 
 Airflow's UI log view shows ``compliant=`` with nothing after it for a JSON boolean, so every
-boolean field is logged as the string ``"true"`` or ``"false"``. The logger is structlog's own lazy
-proxy with one processor put in front of whatever chain is configured when it is first used:
-nothing here configures structlog (Airflow, in a task, or the CLI owns that), and no wrapper frame
-sits between the caller and structlog, so Airflow's ``loc=`` still names the calling line.
+boolean field is logged as the string ``"true"`` or ``"false"``. Each use assembles structlog's own
+logger (``structlog.wrap_logger``) with one processor put in front of whatever chain is configured
+at that moment: nothing here configures structlog (Airflow, in a task, or the CLI owns that), no
+state is shared between threads, and no wrapper frame sits between the caller and structlog, so
+Airflow's ``loc=`` still names the calling line.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from structlog._config import BoundLoggerLazyProxy
 
 __all__ = ["flags_as_words", "get_logger", "shown"]
 
@@ -31,17 +31,20 @@ def flags_as_words(_logger: Any, _method: str, event_dict: MutableMapping[str, A
     return event_dict
 
 
-class _FlagsAsWordsProxy(BoundLoggerLazyProxy):
-    """structlog's lazy logger, assembled with :func:`flags_as_words` ahead of the configured processors."""
+class _FlagsAsWordsLogger:
+    """Hands out structlog loggers assembled with :func:`flags_as_words` ahead of the configured processors."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
 
     def bind(self, **new_values: Any) -> Any:
-        self._processors = [flags_as_words, *structlog.get_config()["processors"]]
-        try:
-            return super().bind(**new_values)
-        finally:
-            self._processors = None
+        processors = [flags_as_words, *structlog.get_config()["processors"]]
+        return structlog.wrap_logger(None, processors=processors, logger_factory_args=(self._name,)).bind(**new_values)
+
+    def __getattr__(self, method: str) -> Any:  # log.info(...) calls structlog's own bound method: no extra frame
+        return getattr(self.bind(), method)
 
 
 def get_logger(name: str) -> Any:
     """The logger of module ``name`` (library code logs key=value events and never configures anything)."""
-    return _FlagsAsWordsProxy(None, logger_factory_args=(name,))
+    return _FlagsAsWordsLogger(name)

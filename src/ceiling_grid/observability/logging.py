@@ -8,16 +8,10 @@ from typing import Any
 
 import structlog
 
-from ..logs import get_logger as _get_logger
+from ..config import DEFAULT_CLI_LOG_LEVEL
+from ..logs import get_logger
 
 __all__ = ["DEFAULT_CLI_LOG_LEVEL", "configure_cli_logging", "get_logger"]
-
-DEFAULT_CLI_LOG_LEVEL = "warning"
-
-
-def get_logger(name: str) -> Any:
-    """A structlog logger; library code logs key=value events and never configures anything."""
-    return _get_logger(name)
 
 
 class _CurrentStderr:
