@@ -217,9 +217,10 @@ def _skipped_files(context: Mapping[str, Any]) -> list[orch.SkippedFile]:
 
 def asset_extra(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The asset event's ``extra``: what a downstream DAG needs to find and judge the run's plans."""
-    return {"run_id": summary["run_id"], "rooms": summary["rooms"], "compliant": summary["compliant"],
-            "infeasible": summary.get("infeasible", 0), "skipped": len(summary.get("skipped", [])),
-            "output_dir": summary["output_dir"], "folder": summary["folder"]}
+    from .published import run_counts
+
+    return {"run_id": summary["run_id"], **run_counts(summary), "output_dir": summary["output_dir"],
+            "folder": summary["folder"]}
 
 
 def publish_task(chunks: Iterable[Sequence[Mapping[str, Any]]], context: Mapping[str, Any],
@@ -246,7 +247,7 @@ def plans_digest_task(context: Mapping[str, Any], asset: Any,
     The event's ``extra`` only names the run; its summary is read from the run's own folder, found
     under the output root by the run id (a folder elsewhere, or of another run, is never read).
     """
-    from .published import RunCatalog
+    from .published import RunCatalog, run_counts
     from .runs import output_root
 
     with task_scope(TaskInfo.from_context(context)):
@@ -260,10 +261,11 @@ def plans_digest_task(context: Mapping[str, Any], asset: Any,
                 log.warning("plans_not_found", run_id=str(run_id)[:250],
                             hint="the run folder is gone or was never published under this output root")
                 continue
-            summary = run.summary()
+            summary = run.summary
+            counts = run_counts(summary)
             attention = sorted(str(r.get("grid_id")) for r in summary.get("results", []) if not r.get("compliant"))
-            digest = {"run_id": run_id, "folder": run.path.name, "rooms": int(summary.get("rooms", 0)),
-                      "compliant": int(summary.get("compliant", 0)), "needs_attention": attention,
+            digest = {"run_id": run_id, "folder": run.path.name, "rooms": counts["rooms"],
+                      "compliant": counts["compliant"], "needs_attention": attention,
                       "skipped": [str(f.get("source")) for f in summary.get("skipped", [])]}
             log.info("plans_received", **digest)
             digests.append(digest)

@@ -32,6 +32,7 @@ from .records import PipelineResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
+    "ROOM_FILE_SUFFIXES",
     "atomic_write_text",
     "build_report",
     "dumps_grid",
@@ -44,6 +45,9 @@ __all__ = [
     "write_room_outputs",
 ]
 
+# A room's output files by kind: <grid id><suffix> (the .luminaire.svg and .dxf only where they apply)
+ROOM_FILE_SUFFIXES = {"grid": ".json", "report": ".report.json", "svg": ".svg", "luminaire": ".luminaire.svg",
+                      "dxf": ".dxf"}
 DEFAULT_REPORT_DIGITS = 4  # report figures: 0.1 mm, 0.0001 lx; the layout JSON keeps its input's precision
 REPORT_SCHEMA_VERSION = 2  # 2: the §8 lighting score of 2026-12 (L4 hard, L6 regularity) and the regularity block
 
@@ -208,11 +212,10 @@ def write_room_outputs(
     """
     out = Path(out_dir)
     grid_id = result.grid_id
-    kinds = {"grid": ".json", "report": ".report.json", "svg": ".svg", "luminaire": ".luminaire.svg", "dxf": ".dxf"}
-    for suffix in kinds.values():
+    for suffix in ROOM_FILE_SUFFIXES.values():
         _safe_target(out, grid_id, suffix)
     texts = room_output_texts(result, timings=timings, svg=svg)
-    kinds = {kind: suffix for kind, suffix in kinds.items() if f"{grid_id}{suffix}" in texts}
+    kinds = {kind: suffix for kind, suffix in ROOM_FILE_SUFFIXES.items() if f"{grid_id}{suffix}" in texts}
     if staged:
         for name, text in texts.items():
             write_synced(out / name, text)

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_RUN_ID_CHARS",
     "RunCatalog",
     "RunFolder",
+    "run_counts",
     "valid_run_id",
 ]
 
@@ -37,6 +39,14 @@ _MEDIA_TYPES = {
     ".dxf": "image/vnd.dxf",
     ".ifc": "application/x-step",
 }
+
+
+def run_counts(summary: Mapping[str, Any]) -> dict[str, int]:
+    """A published run's rooms, compliant, infeasible and skipped files, counted from its ``summary.json``."""
+    rooms = [r for r in summary.get("results", []) if isinstance(r, Mapping)]
+    return {"rooms": len(rooms), "compliant": sum(1 for r in rooms if r.get("compliant")),
+            "infeasible": sum(1 for r in rooms if r.get("infeasible")),
+            "skipped": sum(1 for f in summary.get("skipped", []) if isinstance(f, Mapping))}
 
 
 def valid_run_id(run_id: str) -> bool:
@@ -58,10 +68,16 @@ class RunFolder:
     run_id: str
     path: Path
 
+    @cached_property
     def summary(self) -> dict[str, Any]:
-        """``summary.json`` as written by ``publish`` (an empty run if it is unreadable)."""
+        """``summary.json`` as written by ``publish``, read once (an empty run if it is unreadable)."""
         data = _read_json(self.path / SUMMARY)
         return data if isinstance(data, dict) else {"run_id": self.run_id, "rooms": 0, "results": []}
+
+    @cached_property
+    def listed(self) -> frozenset[str]:
+        """The names of the files this run may serve: what ``summary.json`` lists, and the summary itself."""
+        return frozenset({str(f) for f in self.summary.get("files", [])} | {SUMMARY})
 
     def published_at(self) -> float:
         """When ``summary.json`` was written (seconds since the epoch)."""
@@ -72,8 +88,7 @@ class RunFolder:
 
     def file(self, name: str) -> Path | None:
         """The run's file ``name`` if ``summary.json`` lists it (or it is the summary) and it lies in the folder."""
-        listed = {str(f) for f in self.summary().get("files", [])} | {SUMMARY}
-        if name not in listed or "/" in name or "\\" in name or name.startswith("."):
+        if name not in self.listed or "/" in name or "\\" in name or name.startswith("."):
             return None
         candidate = self.path / name
         if candidate.is_symlink() or not candidate.is_file():

@@ -61,7 +61,7 @@ def _regularity(reg: Mapping[str, Any] | None) -> str:
 
 
 def _links(base: str, files: Mapping[str, str]) -> str:
-    labels = {"json": "layout", "report": "report", "svg": "SVG", "luminaire_svg": "luminaire", "dxf": "DXF"}
+    labels = {"grid": "layout", "report": "report", "svg": "SVG", "luminaire": "luminaire", "dxf": "DXF"}
     return " · ".join(f'<a href="{escape(base)}/files/{escape(run_link(name))}" {_NEW_TAB}>{labels[kind]}</a>'
                       for kind, name in files.items() if kind in labels)
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ..published import RunFolder
+from ..outputs import ROOM_FILE_SUFFIXES
+from ..published import RunFolder, run_counts
 
 __all__ = ["room_rows", "run_data", "run_link", "run_list_entry"]
 
@@ -35,12 +36,8 @@ def room_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     for room in summary.get("results", []):
         if not isinstance(room, Mapping):
             continue
-        files = [str(f) for f in room.get("files", [])]
+        listed = {str(f) for f in room.get("files", [])}
         grid_id = str(room.get("grid_id", ""))
-        by_kind = {
-            "json": f"{grid_id}.json", "report": f"{grid_id}.report.json", "svg": f"{grid_id}.svg",
-            "luminaire_svg": f"{grid_id}.luminaire.svg", "dxf": f"{grid_id}.dxf",
-        }
         rows.append({
             "grid_id": grid_id,
             "source": room.get("source"),
@@ -57,29 +54,28 @@ def room_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
             "r_cover_m": _rounded(room.get("r_cover_m"), 2),
             "models": dict(room.get("models") or {}),
             "regularity": _regularity(room.get("regularity")),
-            "files": {kind: name for kind, name in by_kind.items() if name in files},
+            "files": {kind: f"{grid_id}{suffix}" for kind, suffix in ROOM_FILE_SUFFIXES.items()
+                      if f"{grid_id}{suffix}" in listed},
         })
     return rows
 
 
 def run_data(run: RunFolder) -> dict[str, Any]:
     """The JSON of ``GET /ceiling-grid/api/runs/{run_id}``."""
-    summary = run.summary()
-    rows = room_rows(summary)
+    summary = run.summary
+    counts = run_counts(summary)
     return {
         "run_id": run.run_id,
         "folder": run.path.name,
-        "rooms": len(rows),
-        "compliant": sum(1 for r in rows if r["compliant"]),
-        "infeasible": sum(1 for r in rows if r["infeasible"]),
+        "rooms": counts["rooms"],
+        "compliant": counts["compliant"],
+        "infeasible": counts["infeasible"],
         "skipped": [dict(s) for s in summary.get("skipped", []) if isinstance(s, Mapping)],
-        "results": rows,
+        "results": room_rows(summary),
     }
 
 
 def run_list_entry(run: RunFolder) -> dict[str, Any]:
     """One line of the recent-runs list."""
-    data = run_data(run)
     return {"run_id": run.run_id, "folder": run.path.name, "published_at": run.published_at(),
-            "rooms": data["rooms"], "compliant": data["compliant"], "infeasible": data["infeasible"],
-            "skipped": len(data["skipped"])}
+            **run_counts(run.summary)}
