@@ -9,8 +9,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@test -x $(PY) || uv venv --quiet --python python3.11 $(VENV) || python3 -m venv $(VENV)
-	VIRTUAL_ENV=$(abspath $(VENV)) uv pip install --quiet -r requirements.lock
+	VIRTUAL_ENV=$(abspath $(VENV)) uv pip install --quiet --compile-bytecode -r requirements.lock
 	VIRTUAL_ENV=$(abspath $(VENV)) uv pip install --quiet --no-deps -e .
+	@# bytecode is written now, once: where PYTHONDONTWRITEBYTECODE is set, every process (each CLI run, each
+	@# Airflow component and task) would otherwise compile scipy, airflow and the package from source again
+	$(PY) -m compileall -q -j 0 src dags > /dev/null
 	@touch $@
 
 setup: $(VENV)/.installed ## create .venv with the pinned lock and the package

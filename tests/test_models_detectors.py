@@ -195,8 +195,9 @@ def test_same_room_same_tiles_whatever_the_time_limit():
 
 
 def test_exhausted_node_budget_is_reported():
-    """With a one-node ILP budget on a 30 x 30 office the model still covers the room and says why it is unproven."""
-    room = make_room(30, 30, detector_standard="nfpa72")
+    """With a one-node ILP budget on a 30 x 30 office the model still covers the room and says why it is unproven
+    (CEN/TS: under NFPA 72 the half-spacing grid would take over from the greedy fallback)."""
+    room = make_room(30, 30, detector_standard="cen_ts_54_14")
     result = place(SmokeDetectorModel(node_budget=1), room)
     assert result.compliant and evaluate_detectors(result.grid).compliant
     d = result.diagnostics
@@ -238,3 +239,44 @@ def test_model_puts_a_detector_in_every_beam_pocket(standard: str) -> None:
     assert {int((x > 6) + (x > 13)) for x in xs.tolist()} == {0, 1, 2}
     smooth = place(SmokeDetectorModel(), make_room(20, 10, ceiling_height_m=3.0, detector_standard=standard))
     assert smooth.count < result.count
+
+
+def test_big_nfpa_rectangle_never_needs_more_than_the_square_spacing_count() -> None:
+    """A 36 x 36 m NFPA office: the R - 0.05 m disc cover on 0.6 m tiles needs 20, NFPA's own half-spacing
+    method (D1-alt) 4 x 4 = 16. The model takes the 16: a full grid, gaps <= S, walls <= S/2, symmetric about
+    both centre lines, and the independent checker passes it."""
+    from ceiling_grid.models.detectors import half_spacing_layout
+
+    room = make_room(60, 60, detector_standard="nfpa72")
+    result = place(SmokeDetectorModel(), room)
+    assert result.diagnostics["solver"] == "nfpa_half_spacing"
+    assert "half-spacing grid: 16 detectors against 20" in result.diagnostics["solver_reason"]
+    report = evaluate_detectors(result.grid)
+    assert report.compliant
+    assert result.count == report.metrics["n_square_spacing"] == 16
+    tiles = result.grid.positions(Component.SMOKE_DETECTOR)
+    xs, ys = sorted(set(tiles[:, 0].tolist())), sorted(set(tiles[:, 1].tolist()))
+    assert len(xs) * len(ys) == len(tiles)
+    for lines in (xs, ys):
+        assert [59 - v for v in reversed(lines)] == lines  # mirrored about the centre line
+        gaps = np.diff([-0.5, *lines, 59.5]) * 0.6
+        assert gaps[1:-1].max() <= 9.144 and max(gaps[0], gaps[-1]) <= 4.572
+    bs = make_room(60, 60, detector_standard="bs5839_1")
+    assert half_spacing_layout(prepare(bs), candidate_sites(bs)) is None  # an NFPA method only
+
+
+def test_half_spacing_grid_runs_between_the_luminaire_rows() -> None:
+    """Luminaires on every fourth column and row (tiles 2, 6, ...): lines clear of them along one axis need 5
+    (4 would have to reach tile 52 from tile 7 in gaps of 15, through luminaire-free columns only: 7, 21, 36, 51
+    falls short), and the cross lines may then sit anywhere: 5 x 4 = 20, every tile clear of the luminaires."""
+    from ceiling_grid.models.detectors import half_spacing_layout
+
+    lights = {(x, y): "light" for x in range(2, 60, 4) for y in range(2, 60, 4)}
+    room = make_room(60, 60, detector_standard="nfpa72", components=lights)
+    sites = candidate_sites(room)
+    chosen = half_spacing_layout(prepare(room), sites)
+    assert chosen is not None and len(chosen) == 20
+    tiles = sites.tiles[chosen]
+    assert not {(int(x), int(y)) for x, y in tiles.tolist()} & set(lights)
+    xs, ys = set(tiles[:, 0].tolist()), set(tiles[:, 1].tolist())
+    assert len(xs) * len(ys) == 20 and (all(x % 4 != 2 for x in xs) or all(y % 4 != 2 for y in ys))

@@ -101,7 +101,8 @@ def test_solver_finds_and_proves_the_brute_force_minimum(seed: int, convex: bool
 
 
 def test_proof_with_an_incumbent_and_without_budget() -> None:
-    """A known optimal cover is proven by an infeasible capped MIP; with no budget PROOF says why, DESIGN falls back."""
+    """A known optimal cover is proven (no cover of a subset beats it); with no budget PROOF says why and
+    DESIGN falls back."""
     from ceiling_grid.setcover import DESIGN, PROOF, solve_cover
 
     geo, sites, pts, radius, a = _instance(1, False)
@@ -116,3 +117,24 @@ def test_proof_with_an_incumbent_and_without_budget() -> None:
     assert greedy.chosen is not None and not greedy.from_ilp and greedy.budget_exhausted
     assert a[:, greedy.chosen].any(axis=1).all()
 
+
+
+def test_the_work_budget_stops_the_ilp_before_a_mip_that_would_pass_it() -> None:
+    """A MIP whose coverage matrix would take the entries past ``work_budget`` is not started: the answer is the
+    greedy cover (DESIGN) or no proof (PROOF), the same on every call, and the reason names the work budget."""
+    from dataclasses import replace
+
+    from ceiling_grid.setcover import DESIGN, PROOF, solve_cover, uncovered
+
+    geo, sites, pts, radius, _a = _instance(2, True)
+    full = solve_cover(geo, sites, pts, radius, PROOF)
+    assert full.proven and 0 < full.work <= PROOF.work_budget
+    for search in (DESIGN, PROOF):
+        tight = replace(search, work_budget=full.work - 1)
+        out = solve_cover(geo, sites, pts, radius, tight)
+        assert out.budget_exhausted and not out.safety_hit and out.work < full.work
+        assert out.reason is not None and "work budget" in out.reason
+        assert solve_cover(geo, sites, pts, radius, tight).work == out.work
+    greedy = solve_cover(geo, sites, pts, radius, replace(DESIGN, work_budget=0))
+    assert greedy.chosen is not None and not greedy.from_ilp and greedy.work == 0
+    assert not uncovered(geo, sites[greedy.chosen], pts, radius).any()

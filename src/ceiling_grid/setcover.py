@@ -26,6 +26,7 @@ from .geometry import RoomGeometry
 __all__ = [
     "DEFAULT_MAX_ROUNDS",
     "DEFAULT_NODE_BUDGET",
+    "DEFAULT_WORK_BUDGET",
     "DESIGN",
     "PROOF",
     "CoverSearch",
@@ -42,7 +43,8 @@ __all__ = [
 TOL = 1e-9
 DEFAULT_NODE_BUDGET = 400  # branch-and-bound nodes over all rounds: the deterministic work budget
 DEFAULT_MAX_ROUNDS = 40  # row-generation rounds before the budget counts as used up
-DEFAULT_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node budget decides the answer
+DEFAULT_WORK_BUDGET = 60_000  # coverage-matrix entries summed over the MIPs: the deterministic cost cap
+DEFAULT_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node and work budgets decide the answer
 DEFAULT_NEW_ROWS_PER_RADIUS = 8.0  # one new point per cell of side radius / this in each round
 
 
@@ -191,9 +193,13 @@ class CoverSearch:
     to the greedy cover when the budget runs out (the design model). ``initial_cell`` and
     ``new_rows_per_radius`` size the row-generation rounds (cells of side radius / these);
     ``gap_fraction`` / (upper + 1) is the relative MIP gap, below the absolute gap that proves a count.
+    ``work_budget`` caps the entries of the (reduced) coverage matrices handed to HiGHS, summed over the
+    rounds: a MIP that would pass it is not started. Node counts alone do not bound the work, because HiGHS
+    spends most of a hard round at the root (1-25 s at 40 x 60 tiles); entries are known before the solve.
     """
 
     node_budget: int = DEFAULT_NODE_BUDGET
+    work_budget: int = DEFAULT_WORK_BUDGET
     max_rounds: int = DEFAULT_MAX_ROUNDS
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
     tie_break: float = 0.0
@@ -233,6 +239,7 @@ class CoverSolution:
     budget_exhausted: bool
     safety_hit: bool
     reason: str | None
+    work: int = 0  # coverage-matrix entries handed to HiGHS
 
     @property
     def count(self) -> int | None:
@@ -245,25 +252,20 @@ class _Milp:
     bound: float | None  # dual bound, valid for these rows
     nodes: int
     safety_hit: bool  # the wall-clock net stopped HiGHS
-    infeasible: bool  # no cover of these rows within the cap
 
 
 def _milp(a: sparse.csr_matrix, cost: np.ndarray, *, node_limit: int, upper: int, gap_fraction: float,
-          time_limit_s: float, cap: int | None) -> _Milp:
+          time_limit_s: float) -> _Milp:
     n = a.shape[1]
     options: dict[str, Any] = {"time_limit": max(0.05, time_limit_s), "disp": False, "presolve": True,
                                "node_limit": max(1, int(node_limit)), "mip_rel_gap": gap_fraction / (upper + 1.0)}
     cons = [LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf)]
-    if cap is not None:
-        cons.append(LinearConstraint(np.ones((1, n)), lb=0, ub=cap))
     res = milp(cost, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
     nodes = int(getattr(res, "mip_node_count", 0) or 0)
-    if res.status == 2:
-        return _Milp(None, None, nodes, False, True)
     b = getattr(res, "mip_dual_bound", None)
     bound = float(b) if b is not None and np.isfinite(b) else None
     x = np.nonzero(res.x > 0.5)[0] if res.x is not None else None
-    return _Milp(x, bound, nodes, res.status == 1, False)  # status 1: the time (not node) limit
+    return _Milp(x, bound, nodes, res.status == 1)  # status 1: the time (not node) limit
 
 
 def _initial_subset(points: np.ndarray, radius: float, cell: float, anchors: np.ndarray) -> np.ndarray:
@@ -295,14 +297,16 @@ def solve_cover(  # noqa: C901 - one row-generation loop with its budget, proof 
     points = np.asarray(points, dtype=float).reshape(-1, 2)
     w = np.zeros(len(sites)) if weights is None else np.asarray(weights, dtype=float)
     if len(points) == 0:
-        return CoverSolution(np.zeros(0, dtype=np.int64), True, 0, False, 0, 0, 0, False, False, None)
+        return CoverSolution(np.zeros(0, dtype=np.int64), True, 0, False, 0, 0, 0, False, False, None, 0)
     if len(sites) == 0:
-        return CoverSolution(None, False, None, False, 0, 0, 0, False, False, "no legal detector site")
+        return CoverSolution(None, False, None, False, 0, 0, 0, False, False, "no legal detector site", 0)
     deadline = time.perf_counter() + search.time_limit_s
     tree = cKDTree(sites)
     rank = weight_rank(w)
     budget_reason = (f"deterministic ILP budget used up ({search.node_budget} nodes, {search.max_rounds} rounds) "
                      "before the count was proven")
+    work_reason = (f"deterministic ILP work budget used up ({search.work_budget} coverage-matrix entries) "
+                   "before the count was proven")
     safety_reason = f"wall-clock safety net ({search.time_limit_s:g} s) expired; raise Limits.ilp_time_limit_s"
     subset = _initial_subset(points, radius, search.initial_cell,
                              np.zeros(0, dtype=np.int64) if anchors is None else np.asarray(anchors))
@@ -312,7 +316,7 @@ def solve_cover(  # noqa: C901 - one row-generation loop with its budget, proof 
     best_from_ilp = proven = exhausted = safety = False
     lower: float | None = None
     nodes_left = max(0, int(search.node_budget))
-    rounds = rows = nodes = 0
+    rounds = rows = nodes = work = 0
     reason: str | None = None
     ilp_on = True
     proof_margin = max(search.tie_break - 1e-9, 1e-6)  # bound above count - 1 + this proves the count
@@ -328,15 +332,15 @@ def solve_cover(  # noqa: C901 - one row-generation loop with its budget, proof 
             ilp_on, exhausted, safety, reason = False, True, True, safety_reason
         if ilp_on:
             ar, kept = reduce_cover(a, rank, max_passes=search.presolve_passes, dedupe=search.dedupe)
+            if work + ar.nnz > search.work_budget:
+                ilp_on, exhausted, reason = False, True, work_reason
+        if ilp_on:
+            work += ar.nnz
             upper = len(best) if best is not None else len(greedy_cover(ar, w[kept]))
             cost = 1.0 + search.tie_break * w[kept] / (ar.shape[1] + 1.0)
-            cap = len(best) - 1 if search.prove and best is not None else None
             out = _milp(ar, cost, node_limit=nodes_left, upper=upper, gap_fraction=search.gap_fraction,
-                        time_limit_s=deadline - time.perf_counter(), cap=cap)
+                        time_limit_s=deadline - time.perf_counter())
             nodes += out.nodes
-            if out.infeasible and best is not None:  # no cover of even these points beats the incumbent
-                lower, proven = float(len(best)), True
-                break
             nodes_left -= max(1, out.nodes)
             if out.bound is not None:
                 lower = out.bound if lower is None else max(lower, out.bound)  # valid: fewer rows than the full set
@@ -353,9 +357,7 @@ def solve_cover(  # noqa: C901 - one row-generation loop with its budget, proof 
         if len(bad) == 0:
             if best is None or len(x) < len(best) or (from_ilp and len(x) == len(best)):
                 best, best_from_ilp = x, from_ilp
-            if proven or not search.prove:
-                break
-            continue  # prove: cap the count below this cover and solve again
+            break  # proven, or the budget stopped HiGHS on rows that already cover everything
         proven = False
         if best is not None and lower is not None and len(best) <= math.ceil(lower - search.tie_break - 1e-6):
             break  # the incumbent already meets the proven bound
@@ -370,4 +372,4 @@ def solve_cover(  # noqa: C901 - one row-generation loop with its budget, proof 
         exhausted, reason = False, None
     elif reason is None and search.prove:
         reason = budget_reason  # HiGHS stopped at the node limit without a proof
-    return CoverSolution(best, bool(optimal), lb, best_from_ilp, rounds, rows, nodes, exhausted, safety, reason)
+    return CoverSolution(best, bool(optimal), lb, best_from_ilp, rounds, rows, nodes, exhausted, safety, reason, work)

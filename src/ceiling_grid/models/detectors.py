@@ -22,7 +22,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .. import setcover
-from ..config import DEFAULT_LIMITS, Limits
+from ..config import DEFAULT_LIMITS, DetectorStandard, Limits
 from ..coverage import DESIGN_MARGIN_M, OPTIMUM_PROBLEM, site_clearances
 from ..geometry import RoomGeometry
 from ..grid import Component, RoomGrid
@@ -40,6 +40,7 @@ __all__ = [
     "candidate_sites",
     "cover_problem",
     "detector_infeasibility",
+    "half_spacing_layout",
 ]
 
 log = get_logger(__name__)
@@ -178,6 +179,7 @@ class _Cover:
     nodes: int = 0
     budget_exhausted: bool = False
     reason: str | None = None
+    work: int = 0
 
 
 def solve_cover(
@@ -200,7 +202,7 @@ def solve_cover(
     # "highs": the ILP found or proved the count; otherwise the incumbent won and HiGHS only gave the bound
     solver = "highs" if out.from_ilp or out.proven else "pattern+highs_bound"
     return _Cover(out.chosen, solver, out.proven, out.lower_bound, out.rounds, out.rows, out.nodes,
-                  out.budget_exhausted, out.reason)
+                  out.budget_exhausted, out.reason, out.work)
 
 
 def _square_targets(box: tuple[float, float, float, float], r: float) -> list[np.ndarray]:
@@ -284,6 +286,80 @@ def pattern_cover(
     return best if best is not None else np.zeros(0, dtype=np.int64)
 
 
+def _axis_lines(lo: float, hi: float, coords: np.ndarray, s: float) -> list[np.ndarray]:
+    """Line positions along one axis for the NFPA half-spacing method, taken from ``coords``: the fewest
+    lines with gaps <= ``s`` and both walls <= ``s``/2, and among those the set closest (sum of distances)
+    to the evenly spread ideal, so the lines are as even and symmetric as the legal positions allow.
+    Empty when no set of ``coords`` meets the spacing."""
+    c = np.unique(np.round(np.asarray(coords, dtype=float), 6))
+    start, end = c - lo <= s / 2 + EPS, hi - c <= s / 2 + EPS
+    if not start.any() or not end.any():
+        return []
+    gap = c[None, :] - c[:, None]  # gap[k, j] = c[j] - c[k]
+    reach = (gap > EPS) & (gap <= s + EPS)  # reach[k, j]: line j may follow line k
+    ok = start.copy()  # positions the i-th line can take
+    n = 1
+    while not (ok & end).any():  # the fewest lines: widen the reachable set one line at a time
+        nxt = reach[ok].any(axis=0)
+        if not (nxt & ~ok).any() and n > 1:
+            return []
+        ok, n = nxt, n + 1
+        if n > len(c):
+            return []
+    ideal = lo + (np.arange(n) + 0.5) * (hi - lo) / n
+    cost = np.where(start, np.abs(c - ideal[0]), np.inf)
+    back = np.zeros((n, len(c)), dtype=np.int64)
+    for i in range(1, n):
+        via = np.where(reach, cost[:, None], np.inf)  # via[k, j]: cost of reaching j from k
+        back[i] = via.argmin(axis=0)
+        cost = via.min(axis=0) + np.abs(c - ideal[i])
+    cost = np.where(end, cost, np.inf)
+    j = int(cost.argmin())
+    if not np.isfinite(cost[j]):
+        return []
+    lines = [j]
+    for i in range(n - 1, 0, -1):
+        lines.append(int(back[i, lines[-1]]))
+    return [c[lines[::-1]]]
+
+
+def half_spacing_layout(room: PreparedRoom, sites: CandidateSites) -> np.ndarray | None:
+    """Site indices of an NFPA 72 half-spacing grid (17.7.3.2.3.1(1)): a complete rows x columns grid of
+    candidate tiles, gaps <= S, walls <= S/2, in a plain rectangle (no beam pockets, not a corridor);
+    None where the rule does not apply or no such grid fits the legal tiles.
+
+    Lines are drawn first along the axis whose lines are clearest of luminaires and air terminals (the
+    columns or rows with the most legal tiles), then the other axis takes only positions legal on every one
+    of them, so a lit room's grid runs between its luminaire rows."""
+    spec = room.detector_spec
+    geo = room.detection
+    if (spec.key is not DetectorStandard.NFPA72 or not spec.s_nominal_m or room.lattice.corridor
+            or room.zones[1] != 1 or not geo.is_rectangle or len(sites.centres) == 0):
+        return None
+    s = spec.s_nominal_m
+    xy = np.round(sites.centres, 6)
+    index = {(float(x), float(y)): i for i, (x, y) in enumerate(xy)}
+    lo, hi = np.asarray(geo.bbox[:2]), np.asarray(geo.bbox[2:])
+    best: np.ndarray | None = None
+    for first in (0, 1):
+        second = 1 - first
+        coords, counts = np.unique(xy[:, first], return_counts=True)
+        for share in (1.0, 0.8, 0.0):  # the clearest lines first, then any
+            for lines in _axis_lines(lo[first], hi[first], coords[counts >= share * counts.max()], s):
+                on_all = [c for c in np.unique(xy[:, second])
+                          if all(_key(first, a, c) in index for a in lines)]
+                for cross in _axis_lines(lo[second], hi[second], np.asarray(on_all), s):
+                    if best is None or len(lines) * len(cross) < len(best):
+                        best = np.array(sorted(index[_key(first, a, c)] for a in lines for c in cross),
+                                        dtype=np.int64)
+    return best
+
+
+def _key(first: int, a: float, c: float) -> tuple[float, float]:
+    """The (x, y) site key of line position ``a`` on axis ``first`` and cross position ``c``."""
+    return (float(a), float(c)) if first == 0 else (float(c), float(a))
+
+
 @dataclass(frozen=True)
 class SmokeDetectorModel:
     """Minimum number of smoke detectors covering the ceiling (exact ILP, greedy for huge rooms)."""
@@ -349,6 +425,13 @@ class SmokeDetectorModel:
             else:
                 cover = _Cover(pattern, "pattern+greedy", False, None, 1, 0)
                 reason = f"{len(sites.centres)} candidates > ILP candidate limit {cap}"
+            grid_layout = half_spacing_layout(prepare(grid), sites) if not len(existing) else None
+            if grid_layout is not None and len(grid_layout) < len(cover.chosen):
+                # NFPA's own square-spacing method (D1-alt) needs fewer: the lattice optimum is the
+                # R - 0.05 m disc cover on 0.6 m tiles, which can exceed the S x S grid count
+                reason = (f"NFPA 72 half-spacing grid: {len(grid_layout)} detectors against "
+                          f"{len(cover.chosen)} from the {cover.solver} cover")
+                cover = _Cover(grid_layout, "nfpa_half_spacing", False, None, cover.rounds, cover.rows, cover.nodes)
             placed_tiles = sites.tiles[cover.chosen]
             lower = cover.lower_bound + len(existing) if cover.lower_bound is not None else None
             details.update(
@@ -360,6 +443,7 @@ class SmokeDetectorModel:
                 budget_exhausted=cover.budget_exhausted,
                 node_budget=self.node_budget if use_ilp else 0,
                 ilp_nodes=cover.nodes,
+                ilp_work=cover.work,
                 row_rounds=cover.rounds,
                 ilp_rows=cover.rows,
             )
