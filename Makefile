@@ -71,9 +71,10 @@ compose-lint: setup ## validate docker-compose.yml (+ profiles), the Dockerfile 
 # ----- benchmarks: docs/benchmarks.md + docs/img/bench_*.png (BENCH_FAST=1: one repeat, no 200x200, no Airflow) -----
 .PHONY: bench
 BENCH_FAST ?=
+BENCH_BEFORE ?=
 
 bench: setup ## speed/scale, quality vs references, Airflow overhead -> docs/benchmarks.md (~15 min; BENCH_FAST=1 ~3 min)
-	BENCH_FAST=$(BENCH_FAST) PYTHONPATH=$(CURDIR) $(PY) -m benchmarks.run
+	BENCH_FAST=$(BENCH_FAST) BENCH_BEFORE=$(BENCH_BEFORE) PYTHONPATH=$(CURDIR) $(PY) -m benchmarks.run
 
 .PHONY: audit
 audit: setup ## pip-audit requirements.lock; passes only if every package was audited and none has a fixable vulnerability

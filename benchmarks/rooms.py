@@ -12,7 +12,8 @@ from ceiling_grid.config import FT, DetectorStandard
 from ceiling_grid.grid import RoomGrid, parse_room
 from ceiling_grid.testing import room_payload
 
-__all__ = ["DEFAULT_ROOM_COUNT", "DEFAULT_SEED", "KINDS", "generate_payloads", "generate_rooms", "square_room"]
+__all__ = ["DEFAULT_ROOM_COUNT", "DEFAULT_SEED", "KINDS", "LARGE_ROOMS", "generate_payloads", "generate_rooms",
+           "large_rooms", "square_room"]
 
 DEFAULT_SEED = 20_261_123
 DEFAULT_ROOM_COUNT = 60
@@ -127,3 +128,32 @@ def generate_rooms(count: int = DEFAULT_ROOM_COUNT, seed: int = DEFAULT_SEED) ->
 def square_room(n: int, **params: Any) -> RoomGrid:
     """An empty ``n`` x ``n`` office (600 mm tiles, NFPA 72): the scaling series."""
     return parse_room(room_payload(n, n, grid_id=f"square-{n}", **params), source=f"square-{n}")
+
+
+# (grid_id, width, height, standard, shape): the worst single rooms up to 60 x 40 tiles, either side of the old
+# 2,000-site ILP cap (the 188-room run's cliff: 40 x 60 took 263 s, 59 x 39 113 s, 33 x 40 68 s), L and U shapes
+LARGE_ROOMS = (
+    ("large-33x40-nfpa72", 33, 40, "nfpa72", "rectangle"),
+    ("large-44x44-cen_ts_54_14", 44, 44, "cen_ts_54_14", "rectangle"),
+    ("large-40x60-nfpa72", 40, 60, "nfpa72", "rectangle"),
+    ("large-60x40-bs5839_1", 60, 40, "bs5839_1", "rectangle"),
+    ("large-59x39-cen_ts_54_14", 59, 39, "cen_ts_54_14", "rectangle"),
+    ("large-l-60x40-nfpa72", 60, 40, "nfpa72", "l"),
+    ("large-u-60x40-cen_ts_54_14", 60, 40, "cen_ts_54_14", "u"),
+)
+
+
+def large_rooms() -> list[RoomGrid]:
+    """:data:`LARGE_ROOMS` as empty open-plan offices (L: the top-right quarter is outside; U: a 20 x 20 notch)."""
+    out = []
+    for grid_id, w, h, standard, shape in LARGE_ROOMS:
+        if shape == "l":
+            outside = [(x, y) for y in range(h // 2) for x in range(w // 2, w)]
+        elif shape == "u":
+            outside = [(x, y) for y in range(h // 2, h) for x in range(w // 3, w - w // 3)]
+        else:
+            outside = []
+        payload = room_payload(w, h, grid_id=grid_id, outside=outside, detector_standard=standard,
+                               room_type="open_plan")
+        out.append(parse_room(payload, source=grid_id))
+    return out

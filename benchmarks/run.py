@@ -2,6 +2,7 @@
 
     python -m benchmarks.run                 # full run (about 10-15 minutes on 2 cores)
     python -m benchmarks.run --fast          # one repeat, no 200x200, no Airflow (BENCH_FAST=1)
+    python -m benchmarks.run --before REV    # also time REV's code in the same run (BENCH_BEFORE=REV)
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .machine import load_average, machine_info
-from .rooms import DEFAULT_ROOM_COUNT, DEFAULT_SEED, generate_rooms
-from .speed import DEFAULT_SIZES, run_series
+from .rooms import DEFAULT_ROOM_COUNT, DEFAULT_SEED, generate_rooms, large_rooms
+from .speed import DEFAULT_SIZES, run_series, startup_times
 
 __all__ = ["main", "run_airflow"]
 
@@ -30,6 +31,23 @@ DEFAULT_RESULTS = REPO / "benchmarks" / "results" / "latest.json"
 AIRFLOW_SCRIPT = REPO / "benchmarks" / "bench_airflow.py"
 FAST_SIZES = (10, 25, 50, 100)
 AIRFLOW_TIMEOUT_S = 900
+STARTUP_ROOM = "open_plan"  # the 24 x 14 sample room of the whole-process `ceiling-grid run` target
+
+
+@contextlib.contextmanager
+def _worktree(rev: str) -> Any:
+    """A temporary detached git worktree of ``rev`` (its bytecode written, like `make setup` does)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cg_before_") as tmp:
+        path = Path(tmp) / "tree"
+        subprocess.run(["git", "worktree", "add", "--quiet", "--detach", str(path), rev], cwd=REPO, check=True)
+        try:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(path / "src")], check=False,
+                           capture_output=True)
+            yield path
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO, check=False)
 
 
 def _repeats(full: bool) -> Any:
@@ -116,15 +134,16 @@ def _airflow_targets(data: Any) -> list[list[Any]]:
     ip = data.get("floor_inprocess_s")
     if isinstance(ip, int | float):
         limit = TARGETS["airflow_ratio"] * ip + TARGETS["airflow_slack_s"]
+        limit_text = f"≤ {TARGETS['airflow_ratio']:g} × in-process + {TARGETS['airflow_slack_s']:g} s"
         for c in data.get("chunks", []):
             if _failed(c):
                 why = c.get("error") or c.get("failed") or f"run state {c.get('state')}"
                 rows.append([f"{data.get('rooms')}-room floor on Airflow, chunk_size {c['chunk_size']}",
-                             "≤ 2 × in-process + 30 s", f"run failed: {why[:90]}", _pf(False)])
+                             limit_text, f"run failed: {why[:90]}", _pf(False)])
                 continue
             af = c["seconds"]
             rows.append([f"{data.get('rooms')}-room floor on Airflow, chunk_size {c['chunk_size']}",
-                         "≤ 2 × in-process + 30 s", f"{af:.1f} s vs in-process {ip:.1f} s (limit {limit:.1f} s)",
+                         limit_text, f"{af:.1f} s vs in-process {ip:.1f} s (limit {limit:.1f} s)",
                          _pf(af <= limit)])
     return rows
 
@@ -134,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", default=os.environ.get("BENCH_FAST", "") not in ("", "0"),
                         help="one repeat, sizes up to 100, no Airflow (default from BENCH_FAST)")
     parser.add_argument("--no-airflow", action="store_true", help="skip the Airflow part")
+    parser.add_argument("--before", default=os.environ.get("BENCH_BEFORE") or None, metavar="REV",
+                        help="also time this git revision's code (a temporary worktree) in the same run, for the "
+                             "before/after table (default from BENCH_BEFORE; e.g. b87fb05)")
     parser.add_argument("--sizes", type=int, nargs="*", default=None, help="square sizes (tiles a side)")
     parser.add_argument("--rooms", type=int, default=DEFAULT_ROOM_COUNT, help="generated quality rooms")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -163,12 +185,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     reused: dict[str, Any] = json.loads(args.reuse.read_text()) if args.reuse else {}
     if reused:
         machine, speed, quality = reused["machine"], reused["speed"], reused["quality"]
+        startup = reused.get("startup", [])
         sizes = sorted({r["width"] for r in speed if r.get("kind") == "square"})
         _log(f"reusing speed and quality records of {machine['date_utc']} from {args.reuse}")
     else:
         speed = run_series(sizes, samples, _repeats(not args.fast), workers=args.workers, progress=_log)
+        open_plan = next((p for p in samples if p.stem == STARTUP_ROOM), samples[0])
+        startup = [{**startup_times(open_plan), "version": "after"}]
+        _log(f"startup after: {startup[0]}")
+        if args.before:
+            with _worktree(args.before) as old:
+                speed += run_series(sizes, [old / "data" / "input" / p.name for p in samples],
+                                    _repeats(False), workers=args.workers, progress=_log, repo=old,
+                                    version=f"before ({args.before})")
+                startup.append({**startup_times(old / "data" / "input" / open_plan.name, repo=old),
+                                "version": f"before ({args.before})"})
+                _log(f"startup before: {startup[-1]}")
         rooms = [("sample", load_room(p)) for p in samples]
         rooms += [("generated", g) for g in generate_rooms(args.rooms, args.seed)]
+        rooms += [("large", g) for g in large_rooms()]
         quality = run_quality(rooms, workers=args.workers, progress=_log)
 
     airflow = None
@@ -185,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args.results.parent.mkdir(parents=True, exist_ok=True)
     settings = {"fast": args.fast, "sizes": "/".join(map(str, sizes)), "workers": args.workers,
-                "generated_rooms": args.rooms, "seed": args.seed}
+                "generated_rooms": args.rooms, "seed": args.seed, "before": args.before}
     if reused and args.reuse_airflow:
         took = f"Document regenerated from the recorded results of {machine['date_utc']} (nothing re-measured)."
     elif reused:
@@ -201,12 +236,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_end = reused.get("load_end") if reused else load_average()
     if not reused:
         args.results.write_text(json.dumps({"machine": machine, "speed": speed, "quality": quality,
-                                            "airflow": airflow, "load_end": load_end}, indent=1, default=str))
+                                            "startup": startup, "airflow": airflow, "load_end": load_end},
+                                           indent=1, default=str))
     elif airflow is not None:
         args.results.write_text(json.dumps({**reused, "airflow": airflow, "airflow_load_end": load_average()},
                                            indent=1, default=str))
     text = render_markdown(machine, speed, quality, airflow, args.out, args.img_dir, notes=notes, settings=settings,
-                           load_end=load_end, findings=findings)
+                           load_end=load_end, findings=findings, startup=startup)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     _log(f"wrote {args.out} in {time.perf_counter() - t_start:.0f} s")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_SIZES", "measure", "measure_in_subprocess", "run_series"]
+__all__ = ["DEFAULT_SIZES", "code_env", "measure", "measure_in_subprocess", "run_series", "startup_times"]
 
 DEFAULT_SIZES = (10, 25, 50, 100, 200)
 DEFAULT_WORKERS = 3
@@ -118,10 +118,15 @@ def measure(grid: Any, workers: int = DEFAULT_WORKERS) -> dict[str, Any]:
     }
 
 
-def measure_in_subprocess(args: Sequence[str], timeout_s: float = 900.0) -> dict[str, Any]:
-    """Run ``python -m benchmarks.speed ARGS`` in a new interpreter and return its JSON."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.speed", *args], cwd=REPO, env=env,
+def code_env(repo: Path = REPO) -> dict[str, str]:
+    """The environment of a subprocess that runs ``repo``'s code (its ``benchmarks`` and ``src``) first."""
+    path = [str(repo), str(repo / "src"), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}
+
+
+def measure_in_subprocess(args: Sequence[str], timeout_s: float = 900.0, repo: Path = REPO) -> dict[str, Any]:
+    """Run ``python -m benchmarks.speed ARGS`` of ``repo`` (another checkout: the "before") in a new interpreter."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.speed", *args], cwd=repo, env=code_env(repo),
                           capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmarks.speed {' '.join(args)} failed (exit {proc.returncode}): "
@@ -135,8 +140,11 @@ def run_series(
     repeats: Callable[[int], int],
     workers: int = DEFAULT_WORKERS,
     progress: Callable[[str], None] = lambda s: None,
+    repo: Path = REPO,
+    version: str = "after",
 ) -> list[dict[str, Any]]:
-    """Square rooms of ``sizes`` tiles a side and the room files, ``repeats(cells)`` fresh runs each."""
+    """Square rooms of ``sizes`` tiles a side and the room files, ``repeats(cells)`` fresh runs each, with the
+    code of ``repo`` (records are tagged ``version``: this checkout is "after", an older one "before")."""
     out: list[dict[str, Any]] = []
     jobs: list[tuple[str, list[str], int]] = [(f"square-{n}", ["--square", str(n)], n * n) for n in sizes]
     for path in rooms:
@@ -147,13 +155,38 @@ def run_series(
     for name, args, cells in jobs:
         for rep in range(repeats(cells)):
             t0 = time.perf_counter()
-            rec = measure_in_subprocess([*args, "--workers", str(workers)])
-            seq = measure_in_subprocess([*args, "--lights-only"])  # side by side: same room, fresh process
-            rec.update(seq, kind="square" if name.startswith("square-") else "sample", repeat=rep)
+            rec = measure_in_subprocess([*args, "--workers", str(workers)], repo=repo)
+            seq = measure_in_subprocess([*args, "--lights-only"], repo=repo)  # side by side: same room, fresh process
+            rec.update(seq, kind="square" if name.startswith("square-") else "sample", repeat=rep, version=version)
             out.append(rec)
-            progress(f"speed {name} #{rep + 1}: pipeline {rec['pipeline_s']:.2f} s, "
+            progress(f"speed {version} {name} #{rep + 1}: pipeline {rec['pipeline_s']:.2f} s, "
                      f"tree RSS {rec['rss_tree_peak_mib']:.0f} MiB (wall {time.perf_counter() - t0:.1f} s)")
     return out
+
+
+def startup_times(room: Path, repeats: int = 3, repo: Path = REPO) -> dict[str, Any]:
+    """Whole-process seconds (medians of ``repeats``): ``import ceiling_grid.cli``, and ``ceiling-grid run`` on
+    the one ``room`` (a fresh output folder each time), with the code of ``repo``."""
+    import statistics
+    import tempfile
+
+    env = code_env(repo)
+    run = "import sys; from ceiling_grid.cli import main; sys.exit(main())"
+    imports, runs = [], []
+    with tempfile.TemporaryDirectory(prefix="cg_startup_") as tmp:
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        (folder / room.name).write_bytes(room.read_bytes())
+        for i in range(repeats):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import ceiling_grid.cli"], cwd=tmp, env=env, check=True)
+            imports.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", run, "run", str(folder), "--out", str(Path(tmp) / f"out{i}")],
+                           cwd=tmp, env=env, check=True, capture_output=True)
+            runs.append(time.perf_counter() - t0)
+    return {"room": room.stem, "import_cli_s": round(statistics.median(imports), 3),
+            "cli_run_s": round(statistics.median(runs), 3), "repeats": repeats}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

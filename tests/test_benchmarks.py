@@ -100,17 +100,18 @@ def test_quality_and_report_write_tables_and_pngs(tmp_path: Path) -> None:
 
 
 def test_airflow_figures_become_a_table_and_target_rows() -> None:
-    """bench_airflow's JSON turns into a chunk-size table and PASS/FAIL rows against 10 s and 2x + 30 s."""
+    """bench_airflow's JSON turns into a chunk-size table and PASS/FAIL rows against 5 s and 1.3x + 20 s."""
     from benchmarks.run import _airflow_markdown, _airflow_targets
 
     data = {"rooms": 200, "cli_one_s": 3.0, "floor_inprocess_s": 60.0, "one_room_s": 12.0,
             "one_room_runs_s": [11.0, 12.0, 13.0],
-            "chunks": [{"chunk_size": 10, "seconds": 140.0, "task_instances": 30, "task_seconds": 200.0},
+            "chunks": [{"chunk_size": 10, "seconds": 95.0, "task_instances": 30, "task_seconds": 200.0},
                        {"chunk_size": 50, "seconds": 160.0, "task_instances": 10, "task_seconds": 150.0},
                        {"chunk_size": 80, "seconds": 9.0, "state": "failed", "error": "XCom payload too large"}]}
     table = _airflow_markdown(data)
-    assert "chunk_size 10 | 140.0 | 2.33×" in table and "chunk_size 50 | 160.0" in table
+    assert "chunk_size 10 | 95.0 | 1.58×" in table and "chunk_size 50 | 160.0" in table
     rows = _airflow_targets(data)
     assert [r[-1] for r in rows] == ["**FAIL**", "**PASS**", "**FAIL**", "**FAIL**"]
     assert "XCom payload too large" in rows[-1][2] and "failed after 9.0" in table
+    assert rows[1][1] == "≤ 1.3 × in-process + 20 s" and "limit 98.0 s" in rows[1][2]
     assert _airflow_targets(None) == []

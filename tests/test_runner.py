@@ -101,13 +101,28 @@ def test_light_models_run_concurrently_in_separate_processes(room: RoomGrid) -> 
     """All three models are inside place() at once (a 3-party barrier passes) in three worker PIDs."""
     global _BARRIER
     _BARRIER = multiprocessing.get_context("fork").Barrier(3)
-    with PipelineRunner(max_workers=3, selector=_rank) as runner:
+    with PipelineRunner(max_workers=3, min_pool_tiles=0, selector=_rank) as runner:
         outcome = runner.run_parallel_stage(_models(wait=True), room)
     pids = {r.pid for r in outcome.runs}
     assert len(pids) == 3 and os.getpid() not in pids
     starts = [r.start_ns for r in outcome.runs]
     ends = [r.end_ns for r in outcome.runs]
     assert max(starts) < min(ends)  # every run started before any run finished
+
+
+def test_small_rooms_skip_the_pool(room: RoomGrid) -> None:
+    """A room under ``min_pool_tiles`` runs its models in-process, one after another, and starts no pool;
+    a room at the threshold races them in the workers."""
+    from ceiling_grid.executor import DEFAULT_POOL_MIN_TILES, pool_pays
+
+    assert not pool_pays(room) and pool_pays(make_room(50, 50)) and DEFAULT_POOL_MIN_TILES == 2500
+    with PipelineRunner(max_workers=3, selector=_rank, min_pool_tiles=31) as runner:
+        runner.executor.close()  # the context manager started it; show that the small room does not
+        small = runner.run_parallel_stage(_models(), room)
+        assert runner.executor._pool is None
+        big = runner.run_parallel_stage(_models(), make_room(6, 6, grid_id="six-by-six"))
+    assert {r.pid for r in small.runs} == {os.getpid()}
+    assert os.getpid() not in {r.pid for r in big.runs}
 
 
 def test_sequential_fallback_runs_in_process(room: RoomGrid) -> None:
@@ -121,7 +136,7 @@ def test_sequential_fallback_runs_in_process(room: RoomGrid) -> None:
 
 def test_selection_takes_highest_score_and_explains_it(room: RoomGrid) -> None:
     """The 180-point layout wins over 150 and 120, and the reason names the runner-up."""
-    with PipelineRunner(max_workers=3, selector=_rank) as runner:
+    with PipelineRunner(max_workers=3, min_pool_tiles=0, selector=_rank) as runner:
         outcome = runner.run_parallel_stage(_models(), room)
     assert outcome.selected.model == "FakeB"
     assert outcome.selected.grid.count(Component.LIGHT) == 2
@@ -143,7 +158,7 @@ def test_model_error_fails_the_stage_loudly(room: RoomGrid) -> None:
     """A raising model is logged with its traceback, counted as an error, and fails the stage by name."""
     metrics = PipelineMetrics()
     with (
-        PipelineRunner(max_workers=2, observer=PipelineTelemetry(metrics), selector=_rank) as runner,
+        PipelineRunner(max_workers=2, min_pool_tiles=0, observer=PipelineTelemetry(metrics), selector=_rank) as runner,
         capture_logs() as logs,
         pytest.raises(StageFailedError, match="Exploding raised ValueError: boom in the model"),
     ):
@@ -157,7 +172,7 @@ def test_model_error_fails_the_stage_loudly(room: RoomGrid) -> None:
 
 def test_dead_worker_fails_the_stage_and_the_pool_recovers(room: RoomGrid) -> None:
     """A worker that exits hard fails the stage; the next stage gets a fresh pool and succeeds."""
-    with PipelineRunner(max_workers=2, selector=_rank) as runner:
+    with PipelineRunner(max_workers=2, min_pool_tiles=0, selector=_rank) as runner:
         with pytest.raises(StageFailedError, match="worker process died"):
             runner.run_parallel_stage([DyingWorker("d", 1, 0.0), FakeA("FakeA", 1, 10.0)], room)
         outcome = runner.run_parallel_stage(_models(), room)
@@ -168,7 +183,7 @@ def test_model_run_events_and_metrics(room: RoomGrid) -> None:
     """Each run logs model_run with the key figures and updates the Prometheus samples."""
     metrics = PipelineMetrics()
     with (
-        PipelineRunner(max_workers=3, observer=PipelineTelemetry(metrics), selector=_rank) as runner,
+        PipelineRunner(max_workers=3, min_pool_tiles=0, observer=PipelineTelemetry(metrics), selector=_rank) as runner,
         capture_logs() as logs,
     ):
         runner.run_parallel_stage(_models(), room)
@@ -192,7 +207,8 @@ def test_model_spans_nest_under_the_stage_span(room: RoomGrid) -> None:
     tracer = PipelineTracer(otlp_from_env=False)
     exporter = InMemorySpanExporter()
     tracer.add_exporter(exporter)
-    with PipelineRunner(max_workers=3, observer=PipelineTelemetry(tracer=tracer), selector=_rank) as runner:
+    telemetry = PipelineTelemetry(tracer=tracer)
+    with PipelineRunner(max_workers=3, min_pool_tiles=0, observer=telemetry, selector=_rank) as runner:
         runner.run_parallel_stage(_models(), room)
     tracer.force_flush()
     spans = exporter.get_finished_spans()
@@ -220,7 +236,7 @@ def test_without_exporter_tracing_records_nothing(room: RoomGrid, monkeypatch: p
 
 def test_runner_reuses_one_pool_across_rooms(room: RoomGrid) -> None:
     """Two rooms through the same runner use the same worker processes."""
-    with PipelineRunner(max_workers=3, selector=_rank) as runner:
+    with PipelineRunner(max_workers=3, min_pool_tiles=0, selector=_rank) as runner:
         first = {r.pid for r in runner.run_parallel_stage(_models(), room).runs}
         second = {r.pid for r in runner.run_parallel_stage(_models(), make_room(4, 4, grid_id="b")).runs}
     assert len(first | second) <= 3  # a new pool per room would bring new worker PIDs
@@ -250,7 +266,8 @@ def test_full_pipeline_with_real_models_logs_counts_and_traces() -> None:
     exporter = InMemorySpanExporter()
     tracer.add_exporter(exporter)
     room = make_room(10, 8, grid_id="real-room", states={(4, 4): "sprinkler"})
-    with PipelineRunner(max_workers=3, observer=PipelineTelemetry(metrics, tracer)) as runner, capture_logs() as logs:
+    telemetry = PipelineTelemetry(metrics, tracer)
+    with PipelineRunner(max_workers=3, min_pool_tiles=0, observer=telemetry) as runner, capture_logs() as logs:
         result = runner.run_full_pipeline(room)
     assert list(result.stages) == ["lights", "air_supply", "smoke_detectors"]
     assert {r.model for r in result.stages["lights"].runs} == {"LightModelA", "LightModelB", "LightModelC"}
@@ -320,13 +337,13 @@ def test_failing_stage_stops_the_room_and_is_counted(room: RoomGrid) -> None:
 def test_start_method_can_be_chosen_from_the_environment(room: RoomGrid, monkeypatch: pytest.MonkeyPatch) -> None:
     """CEILING_GRID_MP_START_METHOD=spawn runs the light models in spawned workers; a bad name is refused."""
     monkeypatch.setenv("CEILING_GRID_MP_START_METHOD", "spawn")
-    with PipelineRunner(max_workers=2, selector=_rank) as runner:
+    with PipelineRunner(max_workers=2, min_pool_tiles=0, selector=_rank) as runner:
         assert runner.executor._mp_context.get_start_method() == "spawn"
         outcome = runner.run_parallel_stage(_models(), room)
     assert outcome.selected.model == "FakeB" and os.getpid() not in {r.pid for r in outcome.runs}
     monkeypatch.setenv("CEILING_GRID_MP_START_METHOD", "teleport")
     with pytest.raises(ValueError, match="not available here"):
-        PipelineRunner(max_workers=2)
+        PipelineRunner(max_workers=2, min_pool_tiles=0)
 
 
 def test_daemonic_process_runs_light_models_on_threads() -> None:
@@ -348,7 +365,7 @@ def _run_in_daemon(queue: Any) -> None:
     from ceiling_grid.testing import make_room
 
     try:
-        with PipelineRunner(max_workers=3) as runner:
+        with PipelineRunner(max_workers=3, min_pool_tiles=0) as runner:
             outcome = runner.run_parallel_stage(runner.light_models, make_room(8, 6, grid_id="daemon"))
             queue.put({
                 "error": None,
@@ -370,7 +387,7 @@ def test_beamed_room_keeps_its_beams_through_the_worker_processes() -> None:
 
     room = make_room(20, 10, ceiling_height_m=3.0, detector_standard="bs5839_1",
                      beams=beam_line(0.45, x=10, span=range(10)))
-    with PipelineRunner(max_workers=3) as runner:
+    with PipelineRunner(max_workers=3, min_pool_tiles=0) as runner:
         result = runner.run_full_pipeline(room)
     assert result.report.compliant, result.status()
     final = result.final_grid

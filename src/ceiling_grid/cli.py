@@ -202,6 +202,8 @@ def _load_rooms(args: argparse.Namespace) -> tuple[list[tuple[Path, RoomGrid]], 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .executor import DEFAULT_POOL_MIN_TILES, pool_pays
+    from .logs import get_logger
     from .observability import PipelineTelemetry
     from .outputs import atomic_write_text, model_export_texts, write_room_outputs
     from .runner import PipelineRunner
@@ -217,7 +219,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     show_bar = len(rooms) > 1 and sys.stderr.isatty()
     telemetry = PipelineTelemetry()
-    runner = PipelineRunner(max_workers=args.workers, observer=telemetry)
+    workers = args.workers
+    if workers > 1 and not any(pool_pays(grid) for _path, grid in rooms):
+        workers = 1  # no room is big enough for the pool to pay: do not start it
+        get_logger("ceiling_grid.cli").info("light_models_in_process", rooms=len(rooms), workers_asked=args.workers,
+                 reason=f"every room has fewer than {DEFAULT_POOL_MIN_TILES} tiles: the pool cannot pay")
+    runner = PipelineRunner(max_workers=workers, observer=telemetry)
     by_model: dict[Path, list[Any]] = {}
     try:
         with runner, _progress(len(rooms), show_bar) as advance:
@@ -424,7 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=DEFAULT_WORKERS,
         metavar="N",
-        help=f"processes for the light models (default {DEFAULT_WORKERS}; 1 = in-process)",
+        help=f"processes for the light models (default {DEFAULT_WORKERS}; 1 = in-process; rooms under "
+             "2,500 tiles always run in-process, where a pool cannot pay)",
     )
     run.add_argument(
         "--json-logs",

@@ -21,9 +21,14 @@ from .logs import get_logger
 from .models.base import Judge, Judgement, ModelResult, PlacementModel
 from .records import ModelRun
 
-__all__ = ["DEFAULT_MAX_WORKERS", "START_METHOD_ENV", "ModelExecutor", "judge_for", "place"]
+__all__ = ["DEFAULT_MAX_WORKERS", "DEFAULT_POOL_MIN_TILES", "START_METHOD_ENV", "ModelExecutor", "judge_for",
+           "place", "pool_pays"]
 
 DEFAULT_MAX_WORKERS = 3
+# Below this many in-room tiles the models run in-process, one after another: measured on 2 cores, the pool
+# was no faster than that at 12 x 10, 24 x 14 and 50 x 50 tiles, and its start-up (forking 3 workers) is
+# about 0.4 s of a one-room `ceiling-grid run`.
+DEFAULT_POOL_MIN_TILES = 2_500
 START_METHOD_ENV = "CEILING_GRID_MP_START_METHOD"  # fork (Linux default), forkserver or spawn
 
 log = get_logger("ceiling_grid.executor")
@@ -64,6 +69,12 @@ def place(model: PlacementModel, grid: RoomGrid) -> ModelResult:
     if not isinstance(result, ModelResult):
         raise TypeError(f"place() returned {type(result).__name__}, not ModelResult")
     return result
+
+
+def pool_pays(grid: RoomGrid, min_tiles: int = DEFAULT_POOL_MIN_TILES) -> bool:
+    """Whether racing the models in a process pool can beat running them in turn: a room of ``min_tiles``
+    in-room tiles or more."""
+    return int(grid.arrays.in_room.sum()) >= min_tiles
 
 
 def _model_name(model: PlacementModel) -> str:
@@ -134,13 +145,16 @@ def _start_context(mp_context: Any) -> Any:
 class ModelExecutor:
     """Runs several models on one grid at once: a process pool (threads in a daemonic process), or in turn.
 
-    One pool serves every room; ``max_workers=1`` runs models in-process, one after another.
+    One pool serves every room; ``max_workers=1`` runs models in-process, one after another, and so does a
+    room where the pool cannot pay (fewer than ``min_pool_tiles`` in-room tiles, see :func:`pool_pays`).
     """
 
-    def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS, mp_context: Any = None) -> None:
+    def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS, mp_context: Any = None,
+                 min_pool_tiles: int = DEFAULT_POOL_MIN_TILES) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self.max_workers = max_workers
+        self.min_pool_tiles = min_pool_tiles
         self._mp_context = _start_context(mp_context)
         self._pool: Executor | None = None
 
@@ -181,6 +195,10 @@ class ModelExecutor:
     def run_all(self, models: Sequence[PlacementModel], grid: RoomGrid) -> list[ModelRun]:
         """One run per model, in the models' order; a dead worker or an unpicklable result is a failed run."""
         if self.max_workers == 1 or len(models) == 1:
+            return [_execute(m, grid) for m in models]
+        if not pool_pays(grid, self.min_pool_tiles):
+            log.debug("models_in_process", grid_id=grid.grid_id, models=len(models),
+                      reason=f"fewer than {self.min_pool_tiles} in-room tiles: the pool cannot pay")
             return [_execute(m, grid) for m in models]
         self.start()
         pool = self._pool

@@ -213,16 +213,34 @@ def geodesic_pairs(
 
 
 def nearest_geodesic(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each target, the geodesic distance to its nearest source and that source's index (-1 if none)."""
+    """For each target, the geodesic distance to its nearest source and that source's index (-1 if none).
+
+    A target that sees its nearest source in a straight line is done: no path is shorter than a straight
+    line, so that source is also the geodesic nearest. Only the others (behind a corner) take the corner
+    graph and the wider search."""
     src, tgt = _as_points(sources), _as_points(targets)
     m = len(tgt)
     if len(src) == 0:
         return np.full(m, np.inf), np.full(m, -1, dtype=np.int64)
     index = geodesic_index(geo)
     tree = cKDTree(src)
+    dist, idx = tree.query(tgt)
+    dist, idx = np.asarray(dist, dtype=float), np.asarray(idx, dtype=np.int64)
     if index.convex:
-        dist, idx = tree.query(tgt)
-        return np.asarray(dist, dtype=float), np.asarray(idx, dtype=np.int64)
+        return dist, idx
+    seen = _visible(index.obstacles, tgt, src[idx])
+    hidden = np.nonzero(~seen)[0]
+    if len(hidden):
+        dist[hidden], idx[hidden] = _nearest_round_corners(geo, index, src, tree, tgt[hidden])
+    return dist, idx
+
+
+def _nearest_round_corners(
+    geo: RoomGeometry, index: GeodesicIndex, src: np.ndarray, tree: cKDTree, tgt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_geodesic` for targets in a non-convex room: the corner route against the nearest visible
+    of the ``DEFAULT_KNN`` straight-line nearest sources, then an exhaustive search where both may miss."""
+    m = len(tgt)
     best = np.full(m, np.inf)
     arg = np.full(m, -1, dtype=np.int64)
     r = len(index.corners)

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from .errors import StageFailedError
-from .executor import DEFAULT_MAX_WORKERS, START_METHOD_ENV, ModelExecutor, judge_for, place
+from .executor import DEFAULT_MAX_WORKERS, DEFAULT_POOL_MIN_TILES, START_METHOD_ENV, ModelExecutor, judge_for, place
 from .grid import RoomGrid
 from .logs import get_logger
 from .models.base import ModelResult, PlacementModel
@@ -50,8 +50,9 @@ class PipelineRunner:
     """Runs rooms through lights (parallel, best of N) -> air supply -> smoke detectors.
 
     Use as a context manager (or call :meth:`close`): one process pool serves every room.
-    ``max_workers=1`` runs the light models in-process, one after another. ``observer`` receives
-    progress (default: none; the CLI and the DAG pass telemetry).
+    ``max_workers=1`` runs the light models in-process, one after another; so does a room of fewer than
+    ``min_pool_tiles`` tiles, where the pool cannot pay (:func:`~ceiling_grid.executor.pool_pays`).
+    ``observer`` receives progress (default: none; the CLI and the DAG pass telemetry).
     """
 
     def __init__(
@@ -64,8 +65,9 @@ class PipelineRunner:
         detector_model: PlacementModel | None = None,
         selector: Selector | None = None,
         mp_context: Any = None,
+        min_pool_tiles: int = DEFAULT_POOL_MIN_TILES,
     ) -> None:
-        self.executor = ModelExecutor(max_workers, mp_context)
+        self.executor = ModelExecutor(max_workers, mp_context, min_pool_tiles)
         self.observer: PipelineObserver = observer if observer is not None else NullObserver()
         self._light_models = list(light_models) if light_models is not None else None
         self._air_model = air_model

@@ -21,7 +21,7 @@ from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry
 from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
 from ..prepared import BS_CORRIDOR_RADIUS_M, PreparedRoom, prepare
-from ..setcover import PROOF, solve_cover, uncovered
+from ..setcover import DEFAULT_WORK_BUDGET, PROOF, solve_cover, uncovered
 from .geometry_rules import misplaced_tiles
 from .report import RuleResult, StageReport
 
@@ -38,9 +38,10 @@ __all__ = [
 ]
 
 DEFAULT_OPTIMUM_MAX_CANDIDATES = 2000  # D6: compute the ILP optimum only up to this many candidates
-DEFAULT_OPTIMUM_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node budget decides the answer
+DEFAULT_OPTIMUM_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node and work budgets decide the answer
 DEFAULT_OPTIMUM_NODE_BUDGET = 400  # D6: branch-and-bound nodes over all rounds (deterministic work budget)
 DEFAULT_OPTIMUM_MAX_ROUNDS = 40
+DEFAULT_OPTIMUM_WORK_BUDGET = DEFAULT_WORK_BUDGET  # D6: coverage-matrix entries handed to HiGHS over all rounds
 DEFAULT_PRESOLVE_PASSES = 2  # D6: dominance-reduction rounds before each MIP
 TOL = 1e-9
 
@@ -109,13 +110,14 @@ def optimal_detector_count(
     time_limit_s: float = DEFAULT_OPTIMUM_TIME_LIMIT_S,
     node_budget: int = DEFAULT_OPTIMUM_NODE_BUDGET,
     incumbent_xy: np.ndarray | None = None,
+    work_budget: int = DEFAULT_OPTIMUM_WORK_BUDGET,
 ) -> tuple[int | None, bool]:
     """ILP optimum of covering ``points`` with sites (geodesic <= radius), by lazy constraint generation.
 
     Returns (count, proven_optimal); (None, False) when not coverable or not proven within the work
     budget (see :func:`optimum_with_reason`)."""
     count, proven, _reason = optimum_with_reason(grid, sites_xy, points, radius, time_limit_s, node_budget,
-                                                 incumbent_xy)
+                                                 incumbent_xy, work_budget)
     return count, proven
 
 
@@ -127,12 +129,14 @@ def optimum_with_reason(
     time_limit_s: float = DEFAULT_OPTIMUM_TIME_LIMIT_S,
     node_budget: int = DEFAULT_OPTIMUM_NODE_BUDGET,
     incumbent_xy: np.ndarray | None = None,
+    work_budget: int = DEFAULT_OPTIMUM_WORK_BUDGET,
 ) -> tuple[int | None, bool, str | None]:
     """(count, proven, reason): the exact minimum number of ``sites_xy`` covering ``points`` within ``radius``.
 
     ``incumbent_xy`` is an optional known layout; when it is a subset of the sites and covers every
     point it bounds the optimum from above, and the ILP only has to prove that no smaller cover exists
-    (or find one). The work is deterministic (``node_budget`` branch-and-bound nodes over at most
+    (or find one). The work is deterministic (``node_budget`` branch-and-bound nodes and ``work_budget``
+    coverage-matrix entries over at most
     ``DEFAULT_OPTIMUM_MAX_ROUNDS`` row-generation rounds), so the same problem always gets the same
     answer; ``time_limit_s`` is a wall-clock safety net only (an answer cut short by it is not memoised).
     ``reason`` says why the count is None. Answers are memoised on the problem and the incumbent size.
@@ -145,12 +149,12 @@ def optimum_with_reason(
     digest = hashlib.blake2b(digest_size=20)
     for part in (geo.walls, geo.in_room, sites_xy, points):
         digest.update(np.ascontiguousarray(part).tobytes())
-    digest.update(repr((radius, node_budget, grid.tile_size_m, upper)).encode())
+    digest.update(repr((radius, node_budget, work_budget, grid.tile_size_m, upper)).encode())
     key = digest.digest()
     if key in _OPTIMUM_CACHE:
         return _OPTIMUM_CACHE[key]
     answer, safety_hit = _optimal_detector_count(geo, sites_xy, points, radius, time_limit_s, node_budget,
-                                                 incumbent)
+                                                 incumbent, work_budget)
     if safety_hit:  # not deterministic: do not memoise
         return answer
     if len(_OPTIMUM_CACHE) >= _OPTIMUM_CACHE_SIZE:
@@ -182,12 +186,13 @@ def _optimal_detector_count(
     time_limit_s: float,
     node_budget: int,
     incumbent: np.ndarray | None,
+    work_budget: int,
 ) -> tuple[tuple[int | None, bool, str | None], bool]:
     """((count, proven, reason), safety_net_hit): the shared solver in proof mode (``setcover.PROOF``)."""
     if len(points) and len(sites_xy) and incumbent is None and uncovered(geo, sites_xy, points, radius).any():
         return (None, False, f"the legal sites cannot cover every point within {radius:g} m"), False
-    search = replace(PROOF, node_budget=node_budget, max_rounds=DEFAULT_OPTIMUM_MAX_ROUNDS,
-                     time_limit_s=time_limit_s, presolve_passes=DEFAULT_PRESOLVE_PASSES)
+    search = replace(PROOF, node_budget=node_budget, work_budget=work_budget, time_limit_s=time_limit_s,
+                     max_rounds=DEFAULT_OPTIMUM_MAX_ROUNDS, presolve_passes=DEFAULT_PRESOLVE_PASSES)
     out = solve_cover(geo, sites_xy, points, radius, search, incumbent=incumbent)
     if out.proven and out.count is not None:
         return (out.count, True, None), False
