@@ -24,7 +24,8 @@ __all__ = ["DEFAULT_SIZES", "code_env", "measure", "measure_in_subprocess", "run
 
 DEFAULT_SIZES = (10, 25, 50, 100, 200)
 DEFAULT_WORKERS = 3
-RSS_SAMPLE_S = 0.05
+RSS_SAMPLE_S = 0.1
+RSS_CHILDREN_EVERY = 10  # re-list the child processes every this many samples
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -43,8 +44,11 @@ class _TreeRssSampler:
         except ImportError:
             return 0
         me = psutil.Process()
+        self._samples = getattr(self, "_samples", 0) + 1
+        if self._samples % RSS_CHILDREN_EVERY == 1:  # listing children walks /proc: not every sample (GIL)
+            self._children = me.children(recursive=True)
         total = 0
-        for p in [me, *me.children(recursive=True)]:
+        for p in [me, *getattr(self, "_children", [])]:
             with contextlib.suppress(psutil.Error):
                 total += p.memory_info().rss
         return total

@@ -115,7 +115,8 @@ def test_small_rooms_skip_the_pool(room: RoomGrid) -> None:
     a room at the threshold races them in the workers."""
     from ceiling_grid.executor import DEFAULT_POOL_MIN_TILES, pool_pays
 
-    assert not pool_pays(room) and pool_pays(make_room(50, 50)) and DEFAULT_POOL_MIN_TILES == 2500
+    assert not pool_pays(room) and not pool_pays(make_room(100, 100)) and pool_pays(make_room(101, 100))
+    assert DEFAULT_POOL_MIN_TILES == 10_001
     with PipelineRunner(max_workers=3, selector=_rank, min_pool_tiles=31) as runner:
         runner.executor.close()  # the context manager started it; show that the small room does not
         small = runner.run_parallel_stage(_models(), room)

@@ -25,10 +25,11 @@ __all__ = ["DEFAULT_MAX_WORKERS", "DEFAULT_POOL_MIN_TILES", "START_METHOD_ENV", 
            "place", "pool_pays"]
 
 DEFAULT_MAX_WORKERS = 3
-# Below this many in-room tiles the models run in-process, one after another: measured on 2 cores, the pool
-# was no faster than that at 12 x 10, 24 x 14 and 50 x 50 tiles, and its start-up (forking 3 workers) is
-# about 0.4 s of a one-room `ceiling-grid run`.
-DEFAULT_POOL_MIN_TILES = 2_500
+# Below this many in-room tiles the models run in-process, one after another. Measured on 2 cores (docs/
+# benchmarks.md): the pool is slower up to 50 x 50 (0.37-0.75x), even at 100 x 100 (1.00x) and pays from
+# 200 x 200 (1.34x). In-process, numpy already spreads model C's matrix work over both cores, workers get
+# one BLAS thread each, and forking 3 workers is about 0.4 s of a one-room `ceiling-grid run`.
+DEFAULT_POOL_MIN_TILES = 10_001
 START_METHOD_ENV = "CEILING_GRID_MP_START_METHOD"  # fork (Linux default), forkserver or spawn
 
 log = get_logger("ceiling_grid.executor")
