@@ -33,6 +33,8 @@ class _TreeRssSampler:
     """Samples the summed RSS of this process and its children (an upper bound: forked pages are shared)."""
 
     def __init__(self, interval_s: float = RSS_SAMPLE_S) -> None:
+        with contextlib.suppress(ImportError):
+            import psutil  # noqa: F401 - imported now, not by the sampling thread while the room runs
         self.interval_s = interval_s
         self.peak_bytes = 0
         self._stop = threading.Event()
@@ -45,7 +47,9 @@ class _TreeRssSampler:
             return 0
         me = psutil.Process()
         self._samples = getattr(self, "_samples", 0) + 1
-        if self._samples % RSS_CHILDREN_EVERY == 1:  # listing children walks /proc: not every sample (GIL)
+        if self._samples <= RSS_CHILDREN_EVERY or self._samples % RSS_CHILDREN_EVERY == 1:
+            # listing children walks /proc: every sample for the first second (the pool forks then), then
+            # once a second (it holds the GIL, and in-process models pay for it)
             self._children = me.children(recursive=True)
         total = 0
         for p in [me, *getattr(self, "_children", [])]:

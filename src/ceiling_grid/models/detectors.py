@@ -286,26 +286,20 @@ def pattern_cover(
     return best if best is not None else np.zeros(0, dtype=np.int64)
 
 
-def _axis_lines(lo: float, hi: float, coords: np.ndarray, s: float) -> list[np.ndarray]:
+def _axis_lines(lo: float, hi: float, coords: np.ndarray, s: float) -> np.ndarray | None:
     """Line positions along one axis for the NFPA half-spacing method, taken from ``coords``: the fewest
     lines with gaps <= ``s`` and both walls <= ``s``/2, and among those the set closest (sum of distances)
     to the evenly spread ideal, so the lines are as even and symmetric as the legal positions allow.
-    Empty when no set of ``coords`` meets the spacing."""
+    None when no set of ``coords`` meets the spacing."""
     c = np.unique(np.round(np.asarray(coords, dtype=float), 6))
     start, end = c - lo <= s / 2 + EPS, hi - c <= s / 2 + EPS
-    if not start.any() or not end.any():
-        return []
     gap = c[None, :] - c[:, None]  # gap[k, j] = c[j] - c[k]
     reach = (gap > EPS) & (gap <= s + EPS)  # reach[k, j]: line j may follow line k
-    ok = start.copy()  # positions the i-th line can take
-    n = 1
-    while not (ok & end).any():  # the fewest lines: widen the reachable set one line at a time
-        nxt = reach[ok].any(axis=0)
-        if not (nxt & ~ok).any() and n > 1:
-            return []
-        ok, n = nxt, n + 1
-        if n > len(c):
-            return []
+    ok, n = start, 1  # the positions the n-th line can take
+    while not (ok & end).any():  # the fewest lines: one more line each round
+        ok, n = reach[ok].any(axis=0), n + 1
+        if not ok.any():
+            return None
     ideal = lo + (np.arange(n) + 0.5) * (hi - lo) / n
     cost = np.where(start, np.abs(c - ideal[0]), np.inf)
     back = np.zeros((n, len(c)), dtype=np.int64)
@@ -313,14 +307,11 @@ def _axis_lines(lo: float, hi: float, coords: np.ndarray, s: float) -> list[np.n
         via = np.where(reach, cost[:, None], np.inf)  # via[k, j]: cost of reaching j from k
         back[i] = via.argmin(axis=0)
         cost = via.min(axis=0) + np.abs(c - ideal[i])
-    cost = np.where(end, cost, np.inf)
-    j = int(cost.argmin())
-    if not np.isfinite(cost[j]):
-        return []
+    j = int(np.where(end, cost, np.inf).argmin())
     lines = [j]
     for i in range(n - 1, 0, -1):
         lines.append(int(back[i, lines[-1]]))
-    return [c[lines[::-1]]]
+    return c[lines[::-1]]
 
 
 def half_spacing_layout(room: PreparedRoom, sites: CandidateSites) -> np.ndarray | None:
@@ -345,13 +336,13 @@ def half_spacing_layout(room: PreparedRoom, sites: CandidateSites) -> np.ndarray
         second = 1 - first
         coords, counts = np.unique(xy[:, first], return_counts=True)
         for share in (1.0, 0.8, 0.0):  # the clearest lines first, then any
-            for lines in _axis_lines(lo[first], hi[first], coords[counts >= share * counts.max()], s):
-                on_all = [c for c in np.unique(xy[:, second])
-                          if all(_key(first, a, c) in index for a in lines)]
-                for cross in _axis_lines(lo[second], hi[second], np.asarray(on_all), s):
-                    if best is None or len(lines) * len(cross) < len(best):
-                        best = np.array(sorted(index[_key(first, a, c)] for a in lines for c in cross),
-                                        dtype=np.int64)
+            lines = _axis_lines(lo[first], hi[first], coords[counts >= share * counts.max()], s)
+            if lines is None:
+                continue
+            on_all = [c for c in np.unique(xy[:, second]) if all(_key(first, a, c) in index for a in lines)]
+            cross = _axis_lines(lo[second], hi[second], np.asarray(on_all), s)
+            if cross is not None and (best is None or len(lines) * len(cross) < len(best)):
+                best = np.array(sorted(index[_key(first, a, c)] for a in lines for c in cross), dtype=np.int64)
     return best
 
 
