@@ -335,7 +335,7 @@ def _speed_md(summary: Sequence[dict[str, Any]], imgs: dict[str, Path], doc_dir:
         "*Stage times are wall times inside `run_full_pipeline`; `evaluate` is the final §7 check "
         "(`evaluate(grid)`, incl. the L5 reference array and the D6 ILP) = pipeline − stages. Parent/worker RSS are "
         "`getrusage` peaks (parent process, largest pool worker); tree RSS is the sampled peak of the summed RSS "
-        "of the parent and its workers every 0.1 s (children re-listed every second) — an upper bound, since forked workers share pages.*")
+        "of the parent and its workers every 50 ms (the workers listed once, after the pool has started) — an upper bound, since forked workers share pages.*")
 
     models = sorted({m for s in summary for m in s["models_s"]})
     rows = [[s["grid_id"], *[_fmt(s["models_s"].get(m), 3) for m in models]]

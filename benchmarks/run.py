@@ -166,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="raw records as JSON")
     parser.add_argument("--note", action="append", default=[], help="extra line for the Notes section")
     parser.add_argument("--reuse-airflow", action="store_true", help="with --reuse: take the Airflow records too")
+    parser.add_argument("--remeasure-speed", action="store_true",
+                        help="with --reuse: measure speed and start-up again, keep the quality (and Airflow) records")
     parser.add_argument("--reuse", type=Path, default=None,
                         help="take machine, speed and quality records from this results JSON; run only the rest")
     args = parser.parse_args(argv)
@@ -188,7 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         startup = reused.get("startup", [])
         sizes = sorted({r["width"] for r in speed if r.get("kind") == "square"})
         _log(f"reusing speed and quality records of {machine['date_utc']} from {args.reuse}")
-    else:
+    if reused and args.remeasure_speed:
+        args.note.append(f"Speed and start-up re-measured on {machine_info()['date_utc']}; the quality set from the "
+                         f"run of {machine['date_utc']}" + (" and the Airflow figures" if args.reuse_airflow else "")
+                         + f" ({args.reuse.name if args.reuse else ''}).")
+        machine = {**machine_info(), "quality_date_utc": machine["date_utc"]}
+    if not reused or args.remeasure_speed:
         speed = run_series(sizes, samples, _repeats(not args.fast), workers=args.workers, progress=_log)
         open_plan = next((p for p in samples if p.stem == STARTUP_ROOM), samples[0])
         startup = [{**startup_times(open_plan), "version": "after"}]
@@ -201,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 startup.append({**startup_times(old / "data" / "input" / open_plan.name, repo=old),
                                 "version": f"before ({args.before})"})
                 _log(f"startup before: {startup[-1]}")
+    if not reused:
         rooms = [("sample", load_room(p)) for p in samples]
         rooms += [("generated", g) for g in generate_rooms(args.rooms, args.seed)]
         rooms += [("large", g) for g in large_rooms()]
@@ -221,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     settings = {"fast": args.fast, "sizes": "/".join(map(str, sizes)), "workers": args.workers,
                 "generated_rooms": args.rooms, "seed": args.seed, "before": args.before}
-    if reused and args.reuse_airflow:
+    if reused and args.remeasure_speed:
+        took = f"Speed part re-measured in {time.perf_counter() - t_start:.0f} s."
+    elif reused and args.reuse_airflow:
         took = f"Document regenerated from the recorded results of {machine['date_utc']} (nothing re-measured)."
     elif reused:
         took = (f"Total wall time {time.perf_counter() - t_start:.0f} s (Airflow part only; speed and quality "
@@ -234,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     findings = [line[2:].strip() for line in findings_path.read_text().splitlines()
                 if line.startswith("- ")] if findings_path.exists() else []
     load_end = reused.get("load_end") if reused else load_average()
-    if not reused:
+    if not reused or args.remeasure_speed:
         args.results.write_text(json.dumps({"machine": machine, "speed": speed, "quality": quality,
                                             "startup": startup, "airflow": airflow, "load_end": load_end},
                                            indent=1, default=str))

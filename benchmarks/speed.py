@@ -24,36 +24,27 @@ __all__ = ["DEFAULT_SIZES", "code_env", "measure", "measure_in_subprocess", "run
 
 DEFAULT_SIZES = (10, 25, 50, 100, 200)
 DEFAULT_WORKERS = 3
-RSS_SAMPLE_S = 0.1
-RSS_CHILDREN_EVERY = 10  # re-list the child processes every this many samples
+RSS_SAMPLE_S = 0.05
 REPO = Path(__file__).resolve().parent.parent
 
 
 class _TreeRssSampler:
-    """Samples the summed RSS of this process and its children (an upper bound: forked pages are shared)."""
+    """Samples the summed RSS of this process and its children (an upper bound: forked pages are shared).
+
+    The children are listed once, when sampling starts (after the pool has forked): listing them walks
+    /proc and holds the GIL, which slowed models running in this process 3x when it was done every sample."""
 
     def __init__(self, interval_s: float = RSS_SAMPLE_S) -> None:
-        with contextlib.suppress(ImportError):
-            import psutil  # noqa: F401 - imported now, not by the sampling thread while the room runs
         self.interval_s = interval_s
         self.peak_bytes = 0
+        self._procs: list[Any] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> int:
-        try:
-            import psutil
-        except ImportError:
-            return 0
-        me = psutil.Process()
-        self._samples = getattr(self, "_samples", 0) + 1
-        if self._samples <= RSS_CHILDREN_EVERY or self._samples % RSS_CHILDREN_EVERY == 1:
-            # listing children walks /proc: every sample for the first second (the pool forks then), then
-            # once a second (it holds the GIL, and in-process models pay for it)
-            self._children = me.children(recursive=True)
         total = 0
-        for p in [me, *getattr(self, "_children", [])]:
-            with contextlib.suppress(psutil.Error):
+        for p in self._procs:
+            with contextlib.suppress(Exception):  # psutil.Error: a worker that has gone
                 total += p.memory_info().rss
         return total
 
@@ -63,6 +54,11 @@ class _TreeRssSampler:
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> _TreeRssSampler:
+        with contextlib.suppress(ImportError):
+            import psutil
+
+            me = psutil.Process()
+            self._procs = [me, *me.children(recursive=True)]
         self._thread.start()
         return self
 
@@ -92,13 +88,18 @@ def measure(grid: Any, workers: int = DEFAULT_WORKERS) -> dict[str, Any]:
     """Run ``grid`` through a fresh :class:`PipelineRunner` and return times, counts and memory."""
     from ceiling_grid.runner import PipelineRunner
 
+    from ceiling_grid.evaluator import air, detectors, lighting  # noqa: F401 - as sequential_lights does
+    from ceiling_grid.executor import pool_pays
+
     runner = PipelineRunner(max_workers=workers)
-    with _TreeRssSampler() as sampler:
-        runner.start()  # pool start-up is not part of a room's time
-        try:
+    _ = runner.light_models  # imports, as before any room
+    if pool_pays(grid):  # as the CLI does: no pool where it cannot pay (a forked pool's copy-on-write
+        runner.start()  # faults slow the parent's own work ~4x in a small room); its start-up is not timed
+    try:
+        with _TreeRssSampler() as sampler:
             result = runner.run_full_pipeline(grid)
-        finally:
-            runner.close()
+    finally:
+        runner.close()
     stages = {k: v.duration_s for k, v in result.stages.items()}
     models = {r.model: r.duration_s for v in result.stages.values() for r in v.runs}
     lights = result.stages["lights"]
