@@ -10,6 +10,7 @@ is a :class:`CoverSearch` (the model's ``DESIGN`` and the checker's ``PROOF`` ar
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, replace
@@ -56,9 +57,9 @@ def cover_rows(geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, points: np.n
     ``tree`` is a KD-tree of ``sites``; straight-line neighbours are found with it, then, in a
     non-convex room, pairs whose path must bend round a corner are checked geodesically.
     """
-    lists = tree.query_ball_point(points, radius + TOL)
-    lens = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-    cols = np.fromiter((j for x in lists for j in x), dtype=np.int64, count=int(lens.sum()))
+    lists = tree.query_ball_point(points, radius + TOL, workers=QUERY_WORKERS)
+    lens = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    cols = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(lens.sum()))
     rows = np.repeat(np.arange(len(points)), lens)
     if not geodesic_index(geo).convex and len(rows):
         ok = geodesic_pairs(geo, sites, points, cols, rows) <= radius + TOL
