@@ -191,10 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = sorted({r["width"] for r in speed if r.get("kind") == "square"})
         _log(f"reusing speed and quality records of {machine['date_utc']} from {args.reuse}")
     if reused and args.remeasure_speed:
-        args.note.append(f"Speed and start-up re-measured on {machine_info()['date_utc']}; the quality set from the "
-                         f"run of {machine['date_utc']}" + (" and the Airflow figures" if args.reuse_airflow else "")
-                         + f" ({args.reuse.name if args.reuse else ''}).")
-        machine = {**machine_info(), "quality_date_utc": machine["date_utc"]}
+        now = machine_info()
+        args.note.append(f"Speed and start-up re-measured on {now['date_utc']}; the quality set from the run of "
+                         f"{machine['date_utc']}" + (" and the Airflow figures" if args.reuse_airflow else "")
+                         + f" ({args.reuse.name}).")
+        machine = {**now, "quality_date_utc": machine["date_utc"]}
     if not reused or args.remeasure_speed:
         speed = run_series(sizes, samples, _repeats(not args.fast), workers=args.workers, progress=_log)
         open_plan = next((p for p in samples if p.stem == STARTUP_ROOM), samples[0])

@@ -86,10 +86,9 @@ def sequential_lights(grid: Any) -> dict[str, Any]:
 
 def measure(grid: Any, workers: int = DEFAULT_WORKERS) -> dict[str, Any]:
     """Run ``grid`` through a fresh :class:`PipelineRunner` and return times, counts and memory."""
-    from ceiling_grid.runner import PipelineRunner
-
     from ceiling_grid.evaluator import air, detectors, lighting  # noqa: F401 - as sequential_lights does
     from ceiling_grid.executor import pool_pays
+    from ceiling_grid.runner import PipelineRunner
 
     runner = PipelineRunner(max_workers=workers)
     _ = runner.light_models  # imports, as before any room

@@ -222,8 +222,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     workers = args.workers
     if workers > 1 and not any(pool_pays(grid) for _path, grid in rooms):
         workers = 1  # no room is big enough for the pool to pay: do not start it
-        get_logger("ceiling_grid.cli").info("light_models_in_process", rooms=len(rooms), workers_asked=args.workers,
-                 reason=f"every room has fewer than {DEFAULT_POOL_MIN_TILES} tiles: the pool cannot pay")
+        get_logger("ceiling_grid.cli").info(
+            "light_models_in_process", rooms=len(rooms), workers_asked=args.workers,
+            reason=f"every room has fewer than {DEFAULT_POOL_MIN_TILES} tiles: the pool cannot pay")
     runner = PipelineRunner(max_workers=workers, observer=telemetry)
     by_model: dict[Path, list[Any]] = {}
     try:

@@ -21,7 +21,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
-from .geodesic import geodesic_index, geodesic_pairs, nearest_geodesic
+from .geodesic import QUERY_WORKERS, geodesic_index, geodesic_pairs, nearest_geodesic
 from .geometry import RoomGeometry
 
 __all__ = [
@@ -46,7 +46,6 @@ DEFAULT_NODE_BUDGET = 400  # branch-and-bound nodes over all rounds: the determi
 DEFAULT_MAX_ROUNDS = 40  # row-generation rounds before the budget counts as used up
 DEFAULT_WORK_BUDGET = 40_000  # coverage-matrix entries summed over the MIPs: the deterministic cost cap
 DEFAULT_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node and work budgets decide the answer
-QUERY_WORKERS = -1  # KD-tree queries over the 0.1 m lattice use every core (same answer, threads)
 DEFAULT_NEW_ROWS_PER_RADIUS = 8.0  # one new point per cell of side radius / this in each round
 
 
@@ -191,9 +190,10 @@ class CoverSearch:
     ``tie_break`` > 0 adds ``tie_break * weight / (n + 1)`` to each site's unit cost, so HiGHS prefers
     lighter sites among covers of the minimum count (a preference: the count is what is proven, and the
     exact dominance reductions may drop a light site for a heavier one that covers more; 0: unit costs).
-    ``prove``: after a full cover is found, keep solving with the count capped below it until a smaller one appears or
-    the cap is proven infeasible (the D6 optimum); otherwise stop at the first full cover and fall back
-    to the greedy cover when the budget runs out (the design model). ``initial_cell`` and
+    ``prove``: only HiGHS may answer (the D6 optimum): when a budget stops it, the incumbent stands unproven and the
+    reason says which budget; otherwise the search falls back to the greedy cover (the design model). Every
+    round solves its subset of points uncapped: a subset's optimum bounds the whole problem's from below, so
+    a full cover whose count meets that bound is proven. ``initial_cell`` and
     ``new_rows_per_radius`` size the row-generation rounds (cells of side radius / these);
     ``gap_fraction`` / (upper + 1) is the relative MIP gap, below the absolute gap that proves a count.
     ``work_budget`` caps the entries of the (reduced) coverage matrices handed to HiGHS, summed over the

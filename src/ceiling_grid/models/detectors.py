@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -325,7 +325,7 @@ def half_spacing_layout(room: PreparedRoom, sites: CandidateSites) -> np.ndarray
     spec = room.detector_spec
     geo = room.detection
     if (spec.key is not DetectorStandard.NFPA72 or not spec.s_nominal_m or room.lattice.corridor
-            or room.zones[1] != 1 or not geo.is_rectangle or len(sites.centres) == 0):
+            or not geo.is_rectangle or len(sites.centres) == 0):  # beams that are walls leave no rectangle
         return None
     s = spec.s_nominal_m
     xy = np.round(sites.centres, 6)
@@ -422,7 +422,7 @@ class SmokeDetectorModel:
                 # R - 0.05 m disc cover on 0.6 m tiles, which can exceed the S x S grid count
                 reason = (f"NFPA 72 half-spacing grid: {len(grid_layout)} detectors against "
                           f"{len(cover.chosen)} from the {cover.solver} cover")
-                cover = _Cover(grid_layout, "nfpa_half_spacing", False, None, cover.rounds, cover.rows, cover.nodes)
+                cover = replace(cover, chosen=grid_layout, solver="nfpa_half_spacing", optimal=False, lower_bound=None)
             placed_tiles = sites.tiles[cover.chosen]
             lower = cover.lower_bound + len(existing) if cover.lower_bound is not None else None
             details.update(
