@@ -97,8 +97,9 @@ def test_array_shapes_sorted_and_shr_filtered() -> None:
     assert counts == sorted(counts)
     assert shapes[0] == (1, 1)
     filtered = array_shapes(prepare(grid), shr_max=1.5)
-    assert all(14.4 / nx <= 1.5 * 1.95 and 8.4 / ny <= 1.5 * 1.95 for nx, ny in filtered)
+    assert all(14.4 / nx <= 1.5 * 1.95 + 0.6 and 8.4 / ny <= 1.5 * 1.95 + 0.6 for nx, ny in filtered)  # L4's tile
     assert filtered[0] == (5, 3)
+    assert (4, 3) not in filtered and (5, 2) not in filtered  # 3.6 m and 4.2 m: past 1.5 Hm + t = 3.525 m
 
 
 def test_regular_array_positions() -> None:
@@ -125,6 +126,25 @@ def test_symmetric_snapping_and_the_parity_rule() -> None:
     room = prepare(make_room(10, 9))
     assert symmetric_shape(room, 2, 3) and symmetric_shape(room, 4, 1)
     assert symmetric_shape(room, 2, 2) and not symmetric_shape(room, 3, 3)
+
+
+def test_snapping_keeps_the_outer_lines_in_the_wall_offset_window() -> None:
+    """A boundary tie goes to the wall-side tile unless that leaves L4b's window; ``inward`` asks for the other."""
+    from ceiling_grid.lighting import array_variants, axis_tiles
+
+    assert axis_tiles(0, 4, 2) == [1, 2]  # 0 and 3 would sit 0.5 tile from the walls, 3 apart (< 0.25 S)
+    assert axis_tiles(0, 8, 2) == [1, 6] and axis_tiles(0, 8, 2, inward=True) == [2, 5]  # both in the window
+    assert axis_tiles(0, 24, 6) == [1, 5, 9, 14, 18, 22] and axis_tiles(0, 24, 6, inward=True) == [2, 5, 9, 14, 18, 21]
+    assert axis_tiles(0, 9, 3, inward=True) == axis_tiles(0, 9, 3)  # no tie: one snapping
+    for span in range(2, 30):
+        for count in range(2, span + 1):
+            for inward in (False, True):
+                tiles = axis_tiles(0, span, count, inward=inward)
+                assert len(set(tiles)) == count and tiles == sorted(tiles)
+                assert ([span - 1 - t for t in tiles][::-1] == tiles) == (count % 2 == 0 or span % 2 == 1)
+    room = prepare(make_room(8, 7))
+    assert array_variants(room, 2, 3) == [(False, False), (True, False)]  # 3 across 7 tiles has no tie
+    assert array_variants(room, 3, 3) == [(False, False)]
 
 
 def test_obstacles_move_fixtures_along_their_row_and_keep_symmetry() -> None:

@@ -115,9 +115,10 @@ def test_local_search_improves_on_the_lumen_array() -> None:
 
 
 def test_model_a_is_the_smallest_symmetric_array_that_passes() -> None:
-    """Model A places a full symmetric array; every symmetric shape with fewer fixtures fails L3."""
+    """Model A places a full symmetric array; every symmetric shape with fewer fixtures fails L3 or is not a
+    regular array in either snapping."""
     from ceiling_grid.evaluator.lighting import evaluate_lighting
-    from ceiling_grid.lighting import array_shapes, regular_array, symmetric_shape
+    from ceiling_grid.lighting import array_shapes, array_variants, regular_array, symmetric_shape
     from ceiling_grid.prepared import prepare
 
     grid = make_room(24, 14)
@@ -134,9 +135,29 @@ def test_model_a_is_the_smallest_symmetric_array_that_passes() -> None:
     smaller = [s for s in array_shapes(room, shr_max=1.5) if symmetric_shape(room, *s) and s[0] * s[1] < nx0 * ny0]
     assert smaller
     for nx, ny in smaller:
-        tiles = regular_array(room, nx, ny, grid.arrays.free_for_light)
-        lit = grid.with_components(Component.LIGHT, [tuple(t) for t in tiles.tolist()])
-        assert not evaluate_lighting(lit, include_reference=False).compliant, (nx, ny)
+        for inward in array_variants(room, nx, ny):
+            tiles = regular_array(room, nx, ny, grid.arrays.free_for_light, inward=inward)
+            lit = grid.with_components(Component.LIGHT, [tuple(t) for t in tiles.tolist()])
+            report = evaluate_lighting(lit, include_reference=False)  # 6 x 4 snapped inwards passes, unevenly
+            assert not (report.compliant and report.metrics["regular"]), (nx, ny, inward)
+
+
+def test_model_a_tries_the_inner_snapping_when_the_wall_side_one_misses() -> None:
+    """An 8 x 7 conference room: 2 x 3 on columns 1 and 6 reaches 473 lx; on columns 2 and 5 (the other
+    symmetric snapping, still inside the wall-offset window) 533 lx, so a regular 2 x 3 beats 6 in a row."""
+    from ceiling_grid.evaluator.lighting import evaluate_lighting
+    from ceiling_grid.lighting import regular_array
+    from ceiling_grid.prepared import prepare
+
+    grid = make_room(8, 7, room_type="conference", detector_standard="bs5839_1", ceiling_height_m=3.2)
+    wall_side = regular_array(prepare(grid), 2, 3, grid.arrays.free_for_light)
+    assert sorted({x for x, _ in wall_side.tolist()}) == [1, 6]
+    assert not evaluate_lighting(grid.with_components(Component.LIGHT, [tuple(t) for t in wall_side.tolist()]),
+                                 include_reference=False).compliant
+    result = place(LightModelA(), grid)
+    tiles = np.asarray(result.grid.positions("light"))
+    assert result.compliant and result.count == 6
+    assert sorted({x for x, _ in tiles.tolist()}) == [2, 5] and sorted({y for _, y in tiles.tolist()}) == [1, 3, 5]
 
 
 def test_infeasible_room_reports_best_effort() -> None:

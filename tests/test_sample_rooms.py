@@ -67,10 +67,12 @@ def test_sample_room_is_compliant_or_explained(name: str, runner: PipelineRunner
     assert result.final_grid.count("smoke_detector") >= 1 or result.report.infeasible
 
 
-# What a designer sees on each sample's plan (issue 10): a regular array where the room allows one; the
-# 10 x 10 room's 3 x 3 cannot mirror (3 across 10 tiles), the L's left wing has 3 columns across 12 tiles.
+# What a designer sees on each sample's plan (issue 10): a regular array in every one. The 10 x 10 room
+# gets 4 x 2 (its 3 x 3 could not mirror: 3 across 10 tiles) with S = 3.0 m across, inside L4's one tile of
+# snapping at Hm 1.95 m; the L gets 4 columns across its 12-tile wing and 2 across the 8-tile one, the two
+# snapped inwards so the lower wing's rows stay even (gaps 3, 3, 3, 4, 3 tiles).
 ARRAYS = {"private_office": (2, 2, True), "corridor": (1, 8, True), "open_plan": (4, 6, True),
-          "classroom": (4, 4, True), "sample_grid": (3, 3, False), "l_office_us": (4, 5, False)}
+          "classroom": (4, 4, True), "sample_grid": (4, 2, True), "l_office_us": (4, 6, True)}
 
 
 @pytest.mark.parametrize("name", SAMPLE_NAMES)

@@ -214,7 +214,8 @@ def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
 def array_shapes(room: PreparedRoom, shr_max: float | None = None) -> list[tuple[int, int]]:
     """All (nx, ny) regular-array shapes, sorted by count, then by how well Sx/Sy matches 1, then nx.
 
-    With ``shr_max`` only shapes whose spacings Sx = Lx/nx and Sy = Ly/ny are <= shr_max Hm are kept.
+    With ``shr_max`` only shapes whose spacings Sx = Lx/nx and Sy = Ly/ny are within L4 (shr_max Hm + one
+    tile, :func:`gap_limit_m`) are kept.
     """
     x0, y0, x1, y1 = room.geometry.bbox
     lx, ly = x1 - x0, y1 - y0
@@ -223,7 +224,7 @@ def array_shapes(room: PreparedRoom, shr_max: float | None = None) -> list[tuple
     max_nx, max_ny = max(1, round(lx / (t * sx))), max(1, round(ly / (t * sy)))
     min_nx = min_ny = 1
     if shr_max is not None:
-        s = shr_max * room.mounting_height_m
+        s = gap_limit_m(room, shr_max)  # L4: SHR_max Hm, plus the one tile of snapping it allows
         min_nx = min(max_nx, math.ceil(lx / s - 1e-9))
         min_ny = min(max_ny, math.ceil(ly / s - 1e-9))
     nxs = np.arange(min_nx, max_nx + 1)
@@ -235,7 +236,7 @@ def array_shapes(room: PreparedRoom, shr_max: float | None = None) -> list[tuple
     return list(zip(gx[order].tolist(), gy[order].tolist(), strict=True))
 
 
-def axis_tiles(lo: int, span: int, count: int, size: int = 1) -> list[int]:
+def axis_tiles(lo: int, span: int, count: int, size: int = 1, inward: bool = False) -> list[int]:
     """First tiles of ``count`` equally spaced luminaires ``size`` tiles long across ``span`` tiles from ``lo``,
     snapped symmetrically.
 
@@ -243,10 +244,24 @@ def axis_tiles(lo: int, span: int, count: int, size: int = 1) -> list[int]:
     that falls on a tile boundary goes to the tile on its wall's side. A 2-tile luminaire's centre snaps to
     the nearest tile boundary (ties towards its wall). The right half mirrors the left, so the row is
     symmetric whenever it can be: an odd count needs an odd span for 1-tile and an even span for 2-tile
-    luminaires (the middle one centred on the room's centre line).
+    luminaires (the middle one centred on the room's centre line). When the outer lines' wall-side tie
+    puts them outside the L4b wall-offset window (2 across 4 tiles: 0.5 tile from the wall, 3 apart), they
+    take the inner tile instead (1.5 tiles from the wall, 1 apart) where that is inside it. ``inward`` asks
+    for the inner tile whenever it is inside the window (the other of the two symmetric snappings, which
+    :func:`array_variants` offers when the first one misses L3).
     """
     if size == 2:
         return _boundary_tiles(lo, span, count)
+    out = _tile_snap(span, count, inward=False)
+    if count >= 2 and (inward or not _offset_in_window(out)):
+        inner = _tile_snap(span, count, inward=True)
+        if _offset_in_window(inner):
+            out = inner
+    return [lo + k for k in out]
+
+
+def _tile_snap(span: int, count: int, inward: bool) -> list[int]:
+    """:func:`axis_tiles` from 0; ``inward``: the outer lines' boundary tie goes to the tile nearer the centre."""
     out = [0] * count
     for i in range((count + 1) // 2):
         if 2 * i + 1 == count:
@@ -255,10 +270,16 @@ def axis_tiles(lo: int, span: int, count: int, size: int = 1) -> list[int]:
             ideal = (i + 0.5) * span / count
             k = math.floor(ideal + 1e-9)
             if abs(ideal - round(ideal)) < 1e-9:
-                k = max(0, round(ideal) - 1)  # on a boundary: the tile nearer the wall
-        out[i] = lo + k
-        out[count - 1 - i] = lo + span - 1 - k
+                k = round(ideal) if inward and i == 0 else max(0, round(ideal) - 1)  # else the tile nearer the wall
+        out[i] = k
+        out[count - 1 - i] = span - 1 - k
     return out
+
+
+def _offset_in_window(tiles: list[int]) -> bool:
+    """L4b in tiles for the first line: its centre 0.25 S .. 0.5 S + 1 from the wall, S the gap to the next."""
+    offset, s = tiles[0] + 0.5, tiles[1] - tiles[0]
+    return 0.25 * s - 1e-9 <= offset <= 0.5 * s + 1 + 1e-9
 
 
 def _boundary_tiles(lo: int, span: int, count: int) -> list[int]:
@@ -291,15 +312,29 @@ def _segment_counts(segments: list[tuple[int, int]], count: int) -> list[int]:
     return [max(0, round(span / spacing)) for _, span in segments]
 
 
-def axis_lines(room: PreparedRoom, axis: int, count: int) -> list[int]:
+def axis_lines(room: PreparedRoom, axis: int, count: int, inward: bool = False) -> list[int]:
     """Tiles of the array lines along ``axis`` for ``count`` lines across the room's extent: each wing band
-    gets its share at the common spacing, snapped symmetrically within the band (:func:`axis_tiles`), so
-    the wings' arrays share their lines and sit S/2 from the walls between the wings."""
+    gets its share at the common spacing, snapped symmetrically within the band (:func:`axis_tiles`, with its
+    ``inward`` choice), so the wings' arrays share their lines and sit S/2 from the walls between the wings."""
     segments = axis_segments(room, axis)
     out: list[int] = []
     for (lo, span), n in zip(segments, _segment_counts(segments, count), strict=True):
-        out.extend(axis_tiles(lo, span, n, room.light_size[axis]) if n else [])
+        out.extend(axis_tiles(lo, span, n, room.light_size[axis], inward) if n else [])
     return out
+
+
+def array_variants(room: PreparedRoom, nx: int, ny: int) -> list[tuple[bool, bool]]:
+    """The (inward x, inward y) snappings of an nx x ny array that give different lines, the default first.
+
+    Where an outer line's ideal centre falls on a tile boundary, both neighbouring tiles are symmetric
+    snappings; the one nearer the centre can pass L3 where the wall-side one does not (a 2-across array in
+    8 tiles: lines 2 and 5 rather than 1 and 6).
+    """
+    lines = {(axis, inward): axis_lines(room, axis, n, inward)
+             for axis, n in ((0, nx), (1, ny)) for inward in (False, True)}
+    xs = [False] + ([True] if lines[(0, True)] != lines[(0, False)] else [])
+    ys = [False] + ([True] if lines[(1, True)] != lines[(1, False)] else [])
+    return [(ix, iy) for ix in xs for iy in ys]
 
 
 def symmetric_shape(room: PreparedRoom, nx: int, ny: int) -> bool:
@@ -315,11 +350,12 @@ def symmetric_shape(room: PreparedRoom, nx: int, ny: int) -> bool:
 
 
 def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
-                  occupied: np.ndarray | None = None) -> np.ndarray:
+                  occupied: np.ndarray | None = None, inward: tuple[bool, bool] = (False, False)) -> np.ndarray:
     """(n, 2) tiles of an nx x ny array on the room's bounding box: wall offset S/2, symmetric snapping.
 
     Rows and columns come from :func:`axis_lines` (one band per wing of an L, U or T room; the whole
-    extent in a rectangle). A target outside the room is dropped. A line with a blocked target first
+    extent in a rectangle; ``inward`` per axis, see :func:`array_variants`). A target outside the room is
+    dropped. A line with a blocked target first
     moves one tile, whole, where that clears it (:func:`_shift_blocked_lines`), so the array stays aligned.
     A target still on a tile that is not ``free`` moves to the nearest free, unused tile that keeps its row
     or its column (first towards the room's centre line, so symmetric obstacles keep the array
@@ -332,8 +368,8 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     sx, sy = room.light_size
     start_ok = room.anchor_mask(free)  # first tiles whose whole footprint is free
     in_room = room.light_in_room
-    cols, rows = _shift_blocked_lines(room, axis_lines(room, 0, nx), axis_lines(room, 1, ny), start_ok, occ,
-                                      in_room)
+    cols, rows = _shift_blocked_lines(room, axis_lines(room, 0, nx, inward[0]), axis_lines(room, 1, ny, inward[1]),
+                                      start_ok, occ, in_room)
     targets = [(x, y) for y in rows for x in cols if in_room[y, x] and not occ[y, x]]
     used = np.zeros_like(free)  # tiles taken, footprints included
     placed: dict[int, tuple[int, int]] = {}

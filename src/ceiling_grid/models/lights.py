@@ -17,6 +17,7 @@ from ..config import DEFAULT_SHR_MAX
 from ..grid import Component, RoomGrid, footprint_tiles, room_key
 from ..lighting import (
     array_shapes,
+    array_variants,
     fixture_rules,
     gaps_hold_without,
     lpd_w_m2,
@@ -293,19 +294,31 @@ def _first_passing(pb: _Problem, shapes: list[tuple[int, int]], occupied: np.nda
     best: tuple[float, np.ndarray, tuple[int, int]] | None = None
     tries = 0
     for nx, ny in shapes:
-        tiles = regular_array(pb.room, nx, ny, free=pb.free_mask, occupied=occupied)
-        idx = pb.ensure(tiles)
-        e = pb.illuminance(idx)
-        viol = float(pb.violation(e))
-        if viol <= 0 and not _gaps_ok(pb, idx):
-            viol = _L4_VIOLATION  # obstacles pushed a fixture past the L4 gap: try the next shape
-        elif viol > 0 and edges is not None and not edges and float(pb.violation(e, margin=0.0)) <= 0:
-            edges.append(idx)
-        tries += 1
-        if best is None or viol < best[0]:
-            best = (viol, idx, (nx, ny))
-        if viol <= 0 or tries >= max_tries or len(idx) >= int(pb.free_mask.sum()):
-            break
+        variants = array_variants(pb.room, nx, ny)
+        passing: tuple[float, np.ndarray, tuple[int, int]] | None = None
+        for inward in variants:  # the other symmetric snapping when one misses L3 or L6
+            tiles = regular_array(pb.room, nx, ny, free=pb.free_mask, occupied=occupied, inward=inward)
+            idx = pb.ensure(tiles)
+            e = pb.illuminance(idx)
+            viol = float(pb.violation(e))
+            if viol <= 0 and not _gaps_ok(pb, idx):
+                viol = _L4_VIOLATION  # obstacles pushed a fixture past the L4 gap: try the next shape
+            elif viol > 0 and edges is not None and not edges and float(pb.violation(e, margin=0.0)) <= 0:
+                edges.append(idx)
+            tries += 1
+            if best is None or viol < best[0]:
+                best = (viol, idx, (nx, ny))
+            if viol <= 0:
+                if len(variants) == 1 or regularity(pb.room, tiles).regular:
+                    return (viol, idx, (nx, ny)), tries
+                if inward == variants[0]:
+                    passing = (viol, idx, (nx, ny))  # an L's wings unevenly snapped: try the other snapping
+                elif edges is not None:
+                    edges.append(idx)  # the other snapping passes only unevenly: the judge weighs it, A goes on
+            if tries >= max_tries or len(idx) >= int(pb.free_mask.sum()):
+                return passing or best, tries
+        if passing is not None:
+            return passing, tries
     return best, tries
 
 
