@@ -280,3 +280,23 @@ def test_half_spacing_grid_runs_between_the_luminaire_rows() -> None:
     assert not {(int(x), int(y)) for x, y in tiles.tolist()} & set(lights)
     xs, ys = set(tiles[:, 0].tolist()), set(tiles[:, 1].tolist())
     assert len(xs) * len(ys) == 20 and (all(x % 4 != 2 for x in xs) or all(y % 4 != 2 for y in ys))
+
+
+def test_half_spacing_crossings_step_one_tile_around_a_luminaire() -> None:
+    """The same lit room as above: with the D1 points, a crossing on a luminaire moves one tile along its line,
+    so 4 x 4 = 16 detectors do (one moved), not 20; the moved grid is kept only because the discs of R still
+    cover every point, and the model's result passes the independent checker."""
+    from ceiling_grid.models.detectors import DEFAULT_GRID_MOVE_MARGIN_M, cover_problem, half_spacing_layout
+
+    lights = {(x, y): "light" for x in range(2, 60, 4) for y in range(2, 60, 4)}
+    room = make_room(60, 60, detector_standard="nfpa72", components=lights)
+    sites, problem = candidate_sites(room), cover_problem(room)
+    chosen = half_spacing_layout(prepare(room), sites, problem.points, problem.r_cover - DEFAULT_GRID_MOVE_MARGIN_M)
+    assert chosen is not None and len(chosen) == 16
+    tiles = {(int(x), int(y)) for x, y in sites.tiles[chosen].tolist()}
+    assert not tiles & set(lights)
+    exact_only = half_spacing_layout(prepare(room), sites, problem.points, 5.0)  # discs too small for any move
+    assert exact_only is not None and len(exact_only) == 20
+    result = place(SmokeDetectorModel(), room)
+    assert result.count == 16 and result.diagnostics["solver"] == "nfpa_half_spacing"
+    assert evaluate_detectors(result.grid).compliant

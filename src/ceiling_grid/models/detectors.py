@@ -51,6 +51,7 @@ DEFAULT_ILP_NODE_BUDGET = setcover.DEFAULT_NODE_BUDGET  # B&B nodes over all rou
 # Above this many candidates the ILP is skipped (pattern + greedy): a deterministic cost cap. 50 x 50 tiles
 # (2304-2500 sites) NFPA/CEN ran into the wall-clock net (> 20 s CPU) with it; 40 x 40 (<= 1600) stays <= ~9 s.
 DEFAULT_MODEL_ILP_MAX_CANDIDATES = 2000
+DEFAULT_GRID_MOVE_MARGIN_M = 0.001  # a half-spacing grid with moved crossings must cover every D1 point within R - this
 EPS = 1e-9
 
 
@@ -314,14 +315,17 @@ def _axis_lines(lo: float, hi: float, coords: np.ndarray, s: float) -> np.ndarra
     return c[lines[::-1]]
 
 
-def half_spacing_layout(room: PreparedRoom, sites: CandidateSites) -> np.ndarray | None:
+def half_spacing_layout(room: PreparedRoom, sites: CandidateSites, points: np.ndarray | None = None,
+                        radius: float | None = None) -> np.ndarray | None:
     """Site indices of an NFPA 72 half-spacing grid (17.7.3.2.3.1(1)): a complete rows x columns grid of
     candidate tiles, gaps <= S, walls <= S/2, in a plain rectangle (no beam pockets, not a corridor);
     None where the rule does not apply or no such grid fits the legal tiles.
 
     Lines are drawn first along the axis whose lines are clearest of luminaires and air terminals (the
     columns or rows with the most legal tiles), then the other axis takes only positions legal on every one
-    of them, so a lit room's grid runs between its luminaire rows."""
+    of them, so a lit room's grid runs between its luminaire rows. With ``points`` and ``radius``, a crossing
+    that is not legal may also move one tile along its line (around a luminaire or a diffuser's clearance)
+    when that gives a smaller grid; such a grid is kept only when the discs of ``radius`` cover every point."""
     spec = room.detector_spec
     geo = room.detection
     if (spec.key is not DetectorStandard.NFPA72 or not spec.s_nominal_m or room.lattice.corridor
@@ -331,19 +335,41 @@ def half_spacing_layout(room: PreparedRoom, sites: CandidateSites) -> np.ndarray
     xy = np.round(sites.centres, 6)
     index = {(float(x), float(y)): i for i, (x, y) in enumerate(xy)}
     lo, hi = np.asarray(geo.bbox[:2]), np.asarray(geo.bbox[2:])
+    steps = (0.0,) if points is None or radius is None else (0.0, room.tile)
     best: np.ndarray | None = None
-    for first in (0, 1):
-        second = 1 - first
-        coords, counts = np.unique(xy[:, first], return_counts=True)
-        for share in (1.0, 0.8, 0.0):  # the clearest lines first, then any
-            lines = _axis_lines(lo[first], hi[first], coords[counts >= share * counts.max()], s)
-            if lines is None:
-                continue
-            on_all = [c for c in np.unique(xy[:, second]) if all(_key(first, a, c) in index for a in lines)]
-            cross = _axis_lines(lo[second], hi[second], np.asarray(on_all), s)
-            if cross is not None and (best is None or len(lines) * len(cross) < len(best)):
-                best = np.array(sorted(index[_key(first, a, c)] for a in lines for c in cross), dtype=np.int64)
+    for step in steps:  # exact crossings first; one-tile moves only where they save detectors
+        for first in (0, 1):
+            second = 1 - first
+            coords, counts = np.unique(xy[:, first], return_counts=True)
+            centre = (lo[second] + hi[second]) / 2
+            for share in (1.0, 0.8, 0.0):  # the clearest lines first, then any
+                lines = _axis_lines(lo[first], hi[first], coords[counts >= share * counts.max()], s)
+                if lines is None:
+                    continue
+                at = {float(c): [_site_near(index, first, a, float(c), step, centre) for a in lines]
+                      for c in np.unique(xy[:, second])}
+                cross = _axis_lines(lo[second], hi[second],
+                                    np.asarray([c for c, found in at.items() if None not in found]), s)
+                if cross is None or (best is not None and len(lines) * len(cross) >= len(best)):
+                    continue
+                chosen = np.array(sorted(i for c in cross for i in at[float(c)] if i is not None), dtype=np.int64)
+                if step and points is not None and radius is not None and uncovered(
+                        geo, sites.centres[chosen], points, radius).any():
+                    continue  # the moved crossings leave a gap in the discs
+                best = chosen
     return best
+
+
+def _site_near(index: dict[tuple[float, float], int], first: int, a: float, c: float, step: float,
+               centre: float) -> int | None:
+    """The site at line ``a``, cross position ``c``; with ``step``, else one step along the line (towards the
+    room's centre line first)."""
+    toward = step if c < centre else -step
+    for d in ((0.0, toward, -toward) if step else (0.0,)):
+        i = index.get(_key(first, a, round(c + d, 6)))
+        if i is not None:
+            return i
+    return None
 
 
 def _key(first: int, a: float, c: float) -> tuple[float, float]:
@@ -416,7 +442,8 @@ class SmokeDetectorModel:
             else:
                 cover = _Cover(pattern, "pattern+greedy", False, None, 1, 0)
                 reason = f"{len(sites.centres)} candidates > ILP candidate limit {cap}"
-            grid_layout = half_spacing_layout(prepare(grid), sites) if not len(existing) else None
+            grid_layout = (half_spacing_layout(prepare(grid), sites, pts, problem.r_cover - DEFAULT_GRID_MOVE_MARGIN_M)
+                           if not len(existing) else None)
             if grid_layout is not None and len(grid_layout) < len(cover.chosen):
                 # NFPA's own square-spacing method (D1-alt) needs fewer: the lattice optimum is the
                 # R - 0.05 m disc cover on 0.6 m tiles, which can exceed the S x S grid count
