@@ -340,13 +340,15 @@ def array_variants(room: PreparedRoom, nx: int, ny: int) -> list[tuple[bool, boo
 def symmetric_shape(room: PreparedRoom, nx: int, ny: int) -> bool:
     """Whether an nx x ny array can be symmetric here: an odd count in a band needs an odd number of tiles
     across it for 1-tile luminaires, an even number for 2-tile ones (in every wing band of an L, U or T room)."""
-    for axis, count in ((0, nx), (1, ny)):
-        segments = axis_segments(room, axis)
-        size = room.light_size[axis]
-        for (_, span), n in zip(segments, _segment_counts(segments, count), strict=True):
-            if n % 2 == 1 and span % 2 != size % 2:
-                return False
-    return True
+    return axis_symmetric(room, 0, nx) and axis_symmetric(room, 1, ny)
+
+
+def axis_symmetric(room: PreparedRoom, axis: int, count: int) -> bool:
+    """:func:`symmetric_shape` along one axis: ``count`` lines across it can mirror in every wing band."""
+    segments = axis_segments(room, axis)
+    size = room.light_size[axis]
+    return all(n % 2 == 0 or span % 2 == size % 2
+               for (_, span), n in zip(segments, _segment_counts(segments, count), strict=True))
 
 
 def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,

@@ -18,6 +18,7 @@ from ..grid import Component, RoomGrid, footprint_tiles, room_key
 from ..lighting import (
     array_shapes,
     array_variants,
+    axis_symmetric,
     fixture_rules,
     gaps_hold_without,
     lpd_w_m2,
@@ -25,7 +26,6 @@ from ..lighting import (
     lumen_method_count,
     regular_array,
     regularity,
-    symmetric_shape,
 )
 from ..logs import get_logger
 from ..photometry import contribution_matrix
@@ -265,11 +265,13 @@ def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX, max_tries: int 
     if len(pb.existing):
         occupied[pb.existing[:, 1], pb.existing[:, 0]] = True
     shapes = [s for s in array_shapes(room, shr_max=shr_max) if s[0] * s[1] >= n0]
-    symmetric = [s for s in shapes if symmetric_shape(room, *s)]
+    sym = [{n: axis_symmetric(room, axis, n) for n in {s[axis] for s in shapes}} for axis in (0, 1)]  # per count
+    symmetric = [s for s in shapes if sym[0][s[0]] and sym[1][s[1]]]  # symmetric_shape, one axis at a time
     best, tries = _first_passing(pb, symmetric, occupied, max_tries, edges)
     # The smallest passing array of any shape competes too when it is smaller (an odd count in an even
     # room is half a tile off centre, but may be what the LPD limit allows): the judge scores both.
-    other, more = _first_passing(pb, [s for s in shapes if s not in symmetric], occupied, max_tries)
+    other, more = _first_passing(pb, [s for s in shapes if not (sym[0][s[0]] and sym[1][s[1]])], occupied,
+                                 max_tries)
     tries += more
     if other is not None and other[0] <= 0 and edges is not None and (
             best is None or best[0] > 0 or len(other[1]) < len(best[1])):
