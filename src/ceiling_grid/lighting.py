@@ -372,16 +372,26 @@ def regular_array(room: PreparedRoom, nx: int, ny: int, free: np.ndarray,
     in_room = room.light_in_room
     cols, rows = _shift_blocked_lines(room, axis_lines(room, 0, nx, inward[0]), axis_lines(room, 1, ny, inward[1]),
                                       start_ok, occ, in_room)
-    targets = [(x, y) for y in rows for x in cols if in_room[y, x] and not occ[y, x]]
+    ty, tx = (g.ravel() for g in np.meshgrid(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                                             indexing="ij"))  # row by row, as the lines run
+    keep = in_room[ty, tx] & ~occ[ty, tx]
+    tx, ty = tx[keep], ty[keep]
+    targets = list(zip(tx.tolist(), ty.tolist(), strict=True))
     used = np.zeros_like(free)  # tiles taken, footprints included
     placed: dict[int, tuple[int, int]] = {}
     blocked: list[int] = []
-    for k, (x, y) in enumerate(targets):
-        if start_ok[y, x] and not used[y : y + sy, x : x + sx].any():
-            used[y : y + sy, x : x + sx] = True
-            placed[k] = (x, y)
-        else:
-            blocked.append(k)
+    if sx == sy == 1 and len(set(cols)) == len(cols) and len(set(rows)) == len(rows):
+        ok = start_ok[ty, tx]  # distinct one-tile targets never overlap each other: one look-up for all
+        used[ty[ok], tx[ok]] = True
+        placed = {k: targets[k] for k in np.flatnonzero(ok).tolist()}
+        blocked = np.flatnonzero(~ok).tolist()
+    else:
+        for k, (x, y) in enumerate(targets):
+            if start_ok[y, x] and not used[y : y + sy, x : x + sx].any():
+                used[y : y + sy, x : x + sx] = True
+                placed[k] = (x, y)
+            else:
+                blocked.append(k)
     centre = ((x0 + x1 - (sx - 1)) / 2, (y0 + y1 - (sy - 1)) / 2)  # the centre lines, in first-tile terms
     for k in blocked:
         x, y = targets[k]
@@ -438,8 +448,10 @@ def _shift_blocked_lines(room: PreparedRoom, cols: list[int], rows: list[int], f
 
     tried: set[tuple[int, int]] = set()
     while True:
-        hit = next(((x, y) for y in lines[1] for x in lines[0]
-                    if in_room[y, x] and not occ[y, x] and not free[y, x] and (x, y) not in tried), None)
+        ys, xs = (g.ravel() for g in np.meshgrid(np.asarray(lines[1], dtype=np.int64),
+                                                 np.asarray(lines[0], dtype=np.int64), indexing="ij"))  # row-major
+        at = np.flatnonzero(in_room[ys, xs] & ~occ[ys, xs] & ~free[ys, xs])
+        hit = next(((int(xs[i]), int(ys[i])) for i in at if (int(xs[i]), int(ys[i])) not in tried), None)
         if hit is None:
             break
         tried.add(hit)
@@ -481,22 +493,21 @@ def _gap_deviation(in_room: np.ndarray, tiles: np.ndarray, axis: int) -> float:
     """Largest |gap - mean gap| (tiles) over the runs of at least three fixtures along each row (``axis`` 0) or
     column (1). A run ends where the stretch to the next fixture leaves the room (a U's notch, an L's cut):
     the wings either side are separate arrays, not one line with a wide gap."""
-    worst = 0.0
     along, across = tiles[:, axis], tiles[:, 1 - axis]
-    for k in np.unique(across):
-        pos = np.sort(along[across == k])
-        strip = in_room[k, :] if axis == 0 else in_room[:, k]
-        runs = [[int(pos[0])]]
-        for a, b in itertools.pairwise(pos.tolist()):
-            if strip[a : b + 1].all():
-                runs[-1].append(b)
-            else:
-                runs.append([b])
-        for run in runs:
-            if len(run) >= 3:
-                gaps = np.diff(np.array(run)).astype(float)
-                worst = max(worst, float(np.abs(gaps - gaps.mean()).max()))
-    return worst
+    order = np.lexsort((along, across))  # line by line, in order along each line
+    a, k = along[order], across[order]
+    strips = in_room if axis == 0 else in_room.T  # strips[k, :]: line k across the room
+    outside = np.cumsum(~strips, axis=1)  # tiles outside the room up to and including each position
+    # pair i (fixture i -> i + 1) continues a run: same line, and every tile from one to the next in the room
+    joined = (k[1:] == k[:-1]) & (outside[k[1:], a[1:]] - outside[k[:-1], a[:-1]] + ~strips[k[:-1], a[:-1]] == 0)
+    if not joined.any():
+        return 0.0
+    run = np.cumsum(~joined)[joined]  # the pairs of one run share an id, in order
+    gaps = (a[1:] - a[:-1])[joined].astype(float)
+    _, first, counts = np.unique(run, return_index=True, return_counts=True)
+    means = np.repeat(np.add.reduceat(gaps, first) / counts, counts)
+    runs_of_three = np.repeat(counts >= 2, counts)  # three fixtures make two gaps
+    return float(np.abs(gaps - means)[runs_of_three].max()) if runs_of_three.any() else 0.0
 
 
 @dataclass(frozen=True)
@@ -585,11 +596,10 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     # 1.8/1.8/1.2/1.8 m beat the classroom's even 4 x 4)
     sym_x = matched[uy, mirror_x[ux]].mean()
     sym_y = matched[mirror_y[uy], ux].mean()
-    row_at = [round(float(np.median(ys[row == k]))) for k in range(n_rows)]
-    col_at = [round(float(np.median(xs[col == k]))) for k in range(n_cols)]
+    row_at, col_at = np.unique(ys), np.unique(xs)  # line k holds the k-th distinct tile row (column)
     # every row x column crossing inside the room has a fixture within the tolerance (a dilated occupancy grid)
     near = ndimage.maximum_filter(occupancy, size=2 * DEFAULT_CROSSING_TOLERANCE_TILES + 1, mode="constant")
-    ry, cx = np.meshgrid(np.array(row_at), np.array(col_at), indexing="ij")
+    ry, cx = np.meshgrid(row_at, col_at, indexing="ij")
     inside = in_room[ry, cx]
     complete = bool(near[ry, cx][inside].all())
     deviation = max(_gap_deviation(room.in_room, tiles, 0), _gap_deviation(room.in_room, tiles, 1))

@@ -497,6 +497,7 @@ def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
     n_cand = len(taken)
     centres = pb.room.light_centres(pb.free[:n_cand])
     far: np.ndarray | None = None  # distance from each candidate to the nearest fixture, kept up to date
+    tree: cKDTree | None = None
     while not taken.all():
         tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
         failing = int((~fixture_rules(pb.room, tiles).gap_ok).sum())
@@ -513,7 +514,13 @@ def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
             j = int(np.argmax(np.where(taken, -np.inf, far)))
             _take(pb, taken, j)
             idx = np.append(idx, j)
-            far = np.minimum(far, np.hypot(*(centres - centres[j]).T))
+            if np.isfinite(far[j]):  # only candidates within far[j] (the largest open one) can get nearer
+                if tree is None:
+                    tree = cKDTree(centres)
+                near = np.asarray(tree.query_ball_point(centres[j], far[j]), dtype=np.int64)
+                far[near] = np.minimum(far[near], np.hypot(*(centres[near] - centres[j]).T))
+            else:
+                far = np.minimum(far, np.hypot(*(centres - centres[j]).T))
     return idx
 
 
