@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,9 +149,7 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     max_gap = 0.0
     if n == 0:
         return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
-    runs = room.wall_runs
     centres = room.light_centres(tiles)
-    half_extra = (np.array(room.light_size, dtype=float) - 1.0) / 2.0  # centre beyond the anchor tile's centre
     k = min(n, _NEIGHBOURS + 1)
     if n > 1:
         dist, idx = cKDTree(centres).query(centres, k=k)
@@ -159,14 +158,7 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     else:
         dist = np.zeros((1, 0))
         rel = np.zeros((1, 0, 2))
-    # direction d: axis a, sign s. cone: s*rel[a] > 0 and |rel[other]| <= s*rel[a]
-    for d_i, (axis, sign) in enumerate(((0, 1), (0, -1), (1, 1), (1, -1))):
-        other = 1 - axis
-        w = (runs[d_i, tiles[:, 1], tiles[:, 0]] - 0.5 - sign * half_extra[axis]) * t
-        along = sign * rel[:, :, axis]
-        toward = (along > 1e-9) & (np.abs(rel[:, :, other]) <= along + 1e-9)
-        away = (along < -1e-9) & (np.abs(rel[:, :, other]) <= -along + 1e-9)
-        ahead = toward & (along < w[:, None])  # neighbours along this row/column, before the wall
+    for w, ahead, away in _cones(room, tiles, rel):
         nearer_than_wall = ahead.any(axis=1)
         faces = ~nearer_than_wall
         if dist.shape[1]:
@@ -184,13 +176,29 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
 
 
+def _cones(room: PreparedRoom, tiles: np.ndarray,
+           rel: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per direction (+x, -x, +y, -y): each fixture's distance to the wall (m), and which of its neighbours
+    (``rel``: (n, k, 2) offsets) lie ahead in the 90° cone before that wall, and which in the opposite cone."""
+    runs = room.wall_runs
+    half_extra = (np.array(room.light_size, dtype=float) - 1.0) / 2.0  # centre beyond the anchor tile's centre
+    # direction d: axis a, sign s. cone: s*rel[a] > 0 and |rel[other]| <= s*rel[a]
+    for d_i, (axis, sign) in enumerate(((0, 1), (0, -1), (1, 1), (1, -1))):
+        other = 1 - axis
+        w = (runs[d_i, tiles[:, 1], tiles[:, 0]] - 0.5 - sign * half_extra[axis]) * room.tile
+        along = sign * rel[:, :, axis]
+        toward = (along > 1e-9) & (np.abs(rel[:, :, other]) <= along + 1e-9)
+        away = (along < -1e-9) & (np.abs(rel[:, :, other]) <= -along + 1e-9)
+        yield w, toward & (along < w[:, None]), away  # ahead: neighbours along this row/column, before the wall
+
+
 def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
                       shr_max: float = DEFAULT_SHR_MAX) -> bool:
     """Whether the hard L4 gaps still hold once fixture ``drop`` is removed, given that they hold now.
 
     Only a fixture within the gap limit of the removed one can lose the neighbour that kept its gap short,
-    so only those are re-checked by :func:`fixture_rules`, on themselves and their nearest neighbours (the
-    neighbourhood :func:`fixture_rules` looks at): pruning a large layout costs O(1) per trial, not O(n).
+    so only those are re-checked, against their nearest neighbours as :func:`fixture_rules` sees them (the
+    same cones, from one KD-tree query): pruning a large layout costs O(1) per trial, not O(n).
     """
     tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
     rest = np.delete(tiles, drop, axis=0)
@@ -203,10 +211,14 @@ def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
                         dtype=np.int64)
     if len(affected) == 0:
         return True
-    _, near = tree.query(centres[affected], k=min(len(rest), _NEIGHBOURS + 1))
-    subset = np.unique(np.concatenate([affected, np.asarray(near).ravel()]))
-    rules = fixture_rules(room, rest[subset], shr_max)
-    return bool(rules.gap_ok[np.searchsorted(subset, affected)].all())
+    dist, near = tree.query(centres[affected], k=min(len(rest), _NEIGHBOURS + 1))
+    dist, near = np.asarray(dist).reshape(len(affected), -1)[:, 1:], np.asarray(near).reshape(len(affected), -1)[:, 1:]
+    rel = centres[near] - centres[affected][:, None, :]  # the affected fixtures' neighbours, as fixture_rules sees them
+    for _w, ahead, _away in _cones(room, rest[affected], rel):
+        gap = np.where(ahead, dist, np.inf).min(axis=1, initial=np.inf)
+        if (np.isfinite(gap) & (gap > limit + 1e-9)).any():
+            return False
+    return True
 
 
 # ----- regular arrays (used by model A and by the L5 reference) -------------------------------
