@@ -278,3 +278,15 @@ def test_troffer_parity_and_arrays_never_overlap() -> None:
     tiles = footprint_tiles(anchors, (2, 1))
     assert len(np.unique(tiles, axis=0)) == len(tiles) == 50
     assert free[tiles[:, 1], tiles[:, 0]].all()
+
+
+def test_gaps_ok_is_fixture_rules_gap_rule_alone() -> None:
+    """gaps_ok gives fixture_rules' hard L4 verdict per fixture: a corridor row with one 5.4 m gap fails at the
+    two fixtures either side of it and nowhere else."""
+    from ceiling_grid.lighting import fixture_rules, gaps_ok
+
+    room = prepare(make_room(40, 3, room_type="corridor"))
+    tiles = np.array([(x, 1) for x in (2, 6, 10, 19, 23, 27, 31, 35)])
+    ok = gaps_ok(room, tiles)
+    assert np.array_equal(ok, fixture_rules(room, tiles).gap_ok)
+    assert ok.tolist() == [True, True, False, False, True, True, True, True]

@@ -149,24 +149,16 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     max_gap = 0.0
     if n == 0:
         return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
-    centres = room.light_centres(tiles)
-    k = min(n, _NEIGHBOURS + 1)
-    if n > 1:
-        dist, idx = cKDTree(centres).query(centres, k=k)
-        dist, idx = dist[:, 1:], idx[:, 1:]
-        rel = centres[idx] - centres[:, None, :]  # (n, k-1, 2)
-    else:
-        dist = np.zeros((1, 0))
-        rel = np.zeros((1, 0, 2))
+    dist, rel = _neighbours(room.light_centres(tiles))
     for w, ahead, away in _cones(room, tiles, rel):
         nearer_than_wall = ahead.any(axis=1)
         faces = ~nearer_than_wall
         if dist.shape[1]:
-            gap = np.where(ahead, dist, np.inf).min(axis=1)
+            gap = _cone_gap(ahead, dist)
             seen = np.isfinite(gap)
             if seen.any():
                 max_gap = max(max_gap, float(gap[seen].max()))
-            gap_ok &= ~seen | (gap <= gap_limit + 1e-9)
+            gap_ok &= ~_too_long(gap, gap_limit)
         s_away = np.where(away, dist, np.inf).min(axis=1) if dist.shape[1] else np.full(n, np.inf)
         has_s = np.isfinite(s_away)
         lo = np.where(has_s, 0.25 * s_away, 0.0)
@@ -174,6 +166,38 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
         ok = (w >= lo - 1e-9) & (w <= hi + 1e-9)
         wall_ok &= ~faces | ok
     return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
+
+
+def gaps_ok(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DEFAULT_SHR_MAX) -> np.ndarray:
+    """(n,) hard L4 alone: :func:`fixture_rules`' ``gap_ok`` without the spacing and wall-offset rules."""
+    tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
+    ok = np.ones(len(tiles), dtype=bool)
+    if len(tiles) < 2:
+        return ok
+    dist, rel = _neighbours(room.light_centres(tiles))
+    limit = gap_limit_m(room, shr_max)
+    for _w, ahead, _away in _cones(room, tiles, rel):
+        ok &= ~_too_long(_cone_gap(ahead, dist), limit)
+    return ok
+
+
+def _neighbours(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each fixture's distances (n, k) and offsets (n, k, 2) to its ``_NEIGHBOURS`` nearest others."""
+    n = len(centres)
+    if n < 2:
+        return np.zeros((n, 0)), np.zeros((n, 0, 2))
+    dist, idx = cKDTree(centres).query(centres, k=min(n, _NEIGHBOURS + 1))
+    return dist[:, 1:], centres[idx[:, 1:]] - centres[:, None, :]
+
+
+def _cone_gap(ahead: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """(n,) distance to the nearest neighbour ahead in a cone (inf where there is none)."""
+    return np.asarray(np.where(ahead, dist, np.inf).min(axis=1, initial=np.inf))
+
+
+def _too_long(gap: np.ndarray, limit: float) -> np.ndarray:
+    """(n,) a neighbour ahead, farther than the L4 gap limit."""
+    return np.asarray(np.isfinite(gap) & (gap > limit + 1e-9))
 
 
 def _cones(room: PreparedRoom, tiles: np.ndarray,
@@ -215,8 +239,7 @@ def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
     dist, near = np.asarray(dist).reshape(len(affected), -1)[:, 1:], np.asarray(near).reshape(len(affected), -1)[:, 1:]
     rel = centres[near] - centres[affected][:, None, :]  # the affected fixtures' neighbours, as fixture_rules sees them
     for _w, ahead, _away in _cones(room, rest[affected], rel):
-        gap = np.where(ahead, dist, np.inf).min(axis=1, initial=np.inf)
-        if (np.isfinite(gap) & (gap > limit + 1e-9)).any():
+        if _too_long(_cone_gap(ahead, dist), limit).any():
             return False
     return True
 

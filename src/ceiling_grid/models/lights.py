@@ -21,6 +21,7 @@ from ..lighting import (
     axis_symmetric,
     fixture_rules,
     gaps_hold_without,
+    gaps_ok,
     lpd_w_m2,
     lumen_count,
     lumen_method_count,
@@ -486,7 +487,7 @@ class LightModelB:
 def _gaps_ok(pb: _Problem, idx: np.ndarray) -> bool:
     """Every fixture's neighbours along its row and column are within SHR_max Hm + t (hard L4)."""
     tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
-    return bool(fixture_rules(pb.room, tiles).gap_ok.all())
+    return bool(gaps_ok(pb.room, tiles).all())
 
 
 _FILL_BATCH_DIV = 8  # _fill_gaps adds one fixture per this many open gaps before it checks again
@@ -500,7 +501,7 @@ def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
     tree: cKDTree | None = None
     while not taken.all():
         tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
-        failing = int((~fixture_rules(pb.room, tiles).gap_ok).sum())
+        failing = int((~gaps_ok(pb.room, tiles)).sum())
         if failing == 0:
             break
         if far is None:
