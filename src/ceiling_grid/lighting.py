@@ -161,8 +161,9 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
             gap_ok &= ~_too_long(gap, gap_limit)
         s_away = np.where(away, dist, np.inf).min(axis=1) if dist.shape[1] else np.full(n, np.inf)
         has_s = np.isfinite(s_away)
-        lo = np.where(has_s, 0.25 * s_away, 0.0)
-        hi = np.where(has_s, 0.5 * s_away, 0.5 * shr_max * hm) + t
+        lo, hi = _offset_window(s_away, t)
+        lo = np.where(has_s, lo, 0.0)
+        hi = np.where(has_s, hi, 0.5 * shr_max * hm + t)  # a single row or column: only w <= 0.5 SHR_max Hm + t
         ok = (w >= lo - 1e-9) & (w <= hi + 1e-9)
         wall_ok &= ~faces | ok
     return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
@@ -171,23 +172,32 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
 def gaps_ok(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DEFAULT_SHR_MAX) -> np.ndarray:
     """(n,) hard L4 alone: :func:`fixture_rules`' ``gap_ok`` without the spacing and wall-offset rules."""
     tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
-    ok = np.ones(len(tiles), dtype=bool)
     if len(tiles) < 2:
-        return ok
+        return np.ones(len(tiles), dtype=bool)
     dist, rel = _neighbours(room.light_centres(tiles))
-    limit = gap_limit_m(room, shr_max)
-    for _w, ahead, _away in _cones(room, tiles, rel):
-        ok &= ~_too_long(_cone_gap(ahead, dist), limit)
-    return ok
+    return ~_gap_failures(room, tiles, dist, rel, gap_limit_m(room, shr_max))
 
 
-def _neighbours(centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each fixture's distances (n, k) and offsets (n, k, 2) to its ``_NEIGHBOURS`` nearest others."""
+def _neighbours(centres: np.ndarray, tree: cKDTree | None = None,
+                of: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distances (m, k) and offsets (m, k, 2) from the fixtures ``of`` (default: all) to their ``_NEIGHBOURS``
+    nearest others among ``centres`` (``tree``: a KD-tree of ``centres``, built here when not given)."""
     n = len(centres)
+    sel = np.arange(n) if of is None else np.asarray(of, dtype=np.int64)
     if n < 2:
-        return np.zeros((n, 0)), np.zeros((n, 0, 2))
-    dist, idx = cKDTree(centres).query(centres, k=min(n, _NEIGHBOURS + 1))
-    return dist[:, 1:], centres[idx[:, 1:]] - centres[:, None, :]
+        return np.zeros((len(sel), 0)), np.zeros((len(sel), 0, 2))
+    dist, idx = (cKDTree(centres) if tree is None else tree).query(centres[sel], k=min(n, _NEIGHBOURS + 1))
+    dist, idx = np.asarray(dist).reshape(len(sel), -1), np.asarray(idx).reshape(len(sel), -1)
+    return dist[:, 1:], centres[idx[:, 1:]] - centres[sel][:, None, :]
+
+
+def _gap_failures(room: PreparedRoom, tiles: np.ndarray, dist: np.ndarray, rel: np.ndarray,
+                  limit: float) -> np.ndarray:
+    """(n,) hard L4 fails: some neighbour ahead along a row or column, before the wall, is farther than ``limit``."""
+    bad = np.zeros(len(tiles), dtype=bool)
+    for _w, ahead, _away in _cones(room, tiles, rel):
+        bad |= _too_long(_cone_gap(ahead, dist), limit)
+    return bad
 
 
 def _cone_gap(ahead: np.ndarray, dist: np.ndarray) -> np.ndarray:
@@ -198,6 +208,11 @@ def _cone_gap(ahead: np.ndarray, dist: np.ndarray) -> np.ndarray:
 def _too_long(gap: np.ndarray, limit: float) -> np.ndarray:
     """(n,) a neighbour ahead, farther than the L4 gap limit."""
     return np.asarray(np.isfinite(gap) & (gap > limit + 1e-9))
+
+
+def _offset_window(s: np.ndarray | float, t: float) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """L4b: the wall offsets allowed at spacing ``s``, 0.25 S .. 0.5 S + t (metres, or tiles with t = 1)."""
+    return 0.25 * s, 0.5 * s + t
 
 
 def _cones(room: PreparedRoom, tiles: np.ndarray,
@@ -235,13 +250,8 @@ def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
                         dtype=np.int64)
     if len(affected) == 0:
         return True
-    dist, near = tree.query(centres[affected], k=min(len(rest), _NEIGHBOURS + 1))
-    dist, near = np.asarray(dist).reshape(len(affected), -1)[:, 1:], np.asarray(near).reshape(len(affected), -1)[:, 1:]
-    rel = centres[near] - centres[affected][:, None, :]  # the affected fixtures' neighbours, as fixture_rules sees them
-    for _w, ahead, _away in _cones(room, rest[affected], rel):
-        if _too_long(_cone_gap(ahead, dist), limit).any():
-            return False
-    return True
+    dist, rel = _neighbours(centres, tree, affected)  # the affected fixtures' neighbours, as fixture_rules sees them
+    return not _gap_failures(room, rest[affected], dist, rel, limit).any()
 
 
 # ----- regular arrays (used by model A and by the L5 reference) -------------------------------
@@ -313,8 +323,8 @@ def _tile_snap(span: int, count: int, inward: bool) -> list[int]:
 
 def _offset_in_window(tiles: list[int]) -> bool:
     """L4b in tiles for the first line: its centre 0.25 S .. 0.5 S + 1 from the wall, S the gap to the next."""
-    offset, s = tiles[0] + 0.5, tiles[1] - tiles[0]
-    return 0.25 * s - 1e-9 <= offset <= 0.5 * s + 1 + 1e-9
+    lo, hi = _offset_window(tiles[1] - tiles[0], 1.0)
+    return bool(lo - 1e-9 <= tiles[0] + 0.5 <= hi + 1e-9)
 
 
 def _boundary_tiles(lo: int, span: int, count: int) -> list[int]:
@@ -519,11 +529,6 @@ DEFAULT_EVEN_TILES = 1.0  # gaps may deviate this much from their line's mean an
 _EVENNESS_FADE_TILES = 3.0  # beyond it, evenness falls linearly to 0 over this many more tiles
 
 
-def _lines(values: np.ndarray) -> np.ndarray:
-    """Line label of each value: fixtures on the same tile row (or column) share a line."""
-    return np.asarray(np.unique(values, return_inverse=True)[1]).reshape(-1)
-
-
 def _gap_deviation(in_room: np.ndarray, tiles: np.ndarray, axis: int) -> float:
     """Largest |gap - mean gap| (tiles) over the runs of at least three fixtures along each row (``axis`` 0) or
     column (1). A run ends where the stretch to the next fixture leaves the room (a U's notch, an L's cut):
@@ -616,7 +621,9 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     if wall_ok is None:
         wall_ok = fixture_rules(room, tiles).wall_ok
     xs, ys = tiles[:, 0], tiles[:, 1]
-    row, col = _lines(ys), _lines(xs)
+    row_at, row = np.unique(ys, return_inverse=True)  # fixtures on the same tile row share a line; k-th row's tile
+    col_at, col = np.unique(xs, return_inverse=True)
+    row, col = row.reshape(-1), col.reshape(-1)
     n_rows, n_cols = int(row.max()) + 1, int(col.max()) + 1
     row_size = np.bincount(row)[row]
     col_size = np.bincount(col)[col]
@@ -631,7 +638,6 @@ def regularity(room: PreparedRoom, lights_xy: np.ndarray, wall_ok: np.ndarray | 
     # 1.8/1.8/1.2/1.8 m beat the classroom's even 4 x 4)
     sym_x = matched[uy, mirror_x[ux]].mean()
     sym_y = matched[mirror_y[uy], ux].mean()
-    row_at, col_at = np.unique(ys), np.unique(xs)  # line k holds the k-th distinct tile row (column)
     # every row x column crossing inside the room has a fixture within the tolerance (a dilated occupancy grid)
     near = ndimage.maximum_filter(occupancy, size=2 * DEFAULT_CROSSING_TOLERANCE_TILES + 1, mode="constant")
     ry, cx = np.meshgrid(row_at, col_at, indexing="ij")
