@@ -179,7 +179,9 @@ def startup_times(room: Path, repeats: int = 3, repo: Path = REPO) -> dict[str, 
     import tempfile
 
     env = code_env(repo)
-    run = "import sys; from ceiling_grid.cli import main; sys.exit(main())"
+    # what the console script runs (console_main; older code: main)
+    run = ("import sys; from ceiling_grid import cli; "
+           "sys.exit(cli.console_main() if hasattr(cli, 'console_main') else cli.main())")
     imports, runs = [], []
     with tempfile.TemporaryDirectory(prefix="cg_startup_") as tmp:
         folder = Path(tmp) / "in"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 import structlog
 
 from ceiling_grid.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, expand_inputs, main
+from ceiling_grid.observability.env import OTLP_ENDPOINT_ENVS, PUSHGATEWAY_ENV
 from ceiling_grid.testing import room_payload
 from tests.support.http_recorder import recording_server
 
@@ -183,6 +185,35 @@ def test_installed_entry_point_help_has_examples() -> None:
     proc = subprocess.run([exe, "run", "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0
     assert "ceiling-grid run data/input --out data/output/cli" in proc.stdout and "exit codes:" in proc.stdout
+
+
+def test_console_script_runs_a_room_and_exits_with_its_code(tmp_path: Path) -> None:
+    """The installed script lays out a room, writes its outputs and exits 0 (a non-compliant room: 1); it
+    loads no exporter when no endpoint is set, and a reader that stops early (`| head`) gets no traceback."""
+    exe = shutil.which("ceiling-grid", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    room = _write(tmp_path / "r.json", room_payload(6, 5, grid_id="scripted"))
+    env = {k: v for k, v in os.environ.items() if k not in (PUSHGATEWAY_ENV, *OTLP_ENDPOINT_ENVS)}
+    probe = ("import sys; sys.argv = ['ceiling-grid', 'run', sys.argv[1], '--out', sys.argv[2]]; "
+             "import atexit; atexit.register(lambda: print('loaded', sorted(m for m in sys.modules "
+             "if m.startswith(('prometheus_client', 'opentelemetry'))), file=sys.stderr)); "
+             "from ceiling_grid.cli import console_main; console_main()")
+    proc = subprocess.run([sys.executable, "-c", probe, str(room), str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=120, check=False, env=env)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert proc.stdout.startswith("scripted: COMPLIANT") and (tmp_path / "out" / "scripted.json").is_file()
+    assert "loaded []" in proc.stderr  # the exit handlers ran, and no telemetry exporter was imported
+    (tmp_path / "many").mkdir()
+    for i, size in enumerate((6, 30, 30)):  # the later rooms take long enough for the reader to be gone
+        _write(tmp_path / "many" / f"r{i}.json", room_payload(size, size, grid_id=f"r{i}"))
+    with subprocess.Popen([exe, "run", str(tmp_path / "many"), "--out", str(tmp_path / "out2")], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as reader:
+        assert reader.stdout is not None and reader.stderr is not None
+        assert reader.stdout.read(1) == "r"  # `| head -c 1`: read one character, then stop reading
+        reader.stdout.close()
+        err = reader.stderr.read()
+        assert reader.wait(timeout=120) == EXIT_FAILED
+    assert "Traceback" not in err and "BrokenPipeError" not in err
 
 
 def test_run_pushes_metrics_and_exports_traces(

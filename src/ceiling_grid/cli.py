@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .config import (
@@ -23,6 +25,7 @@ from .errors import CeilingGridError, InputError, RoomValidationError, did_you_m
 
 if TYPE_CHECKING:
     from .grid import RoomGrid
+    from .observability import PipelineTelemetry
 
 # Heavy modules (numpy, pydantic, structlog, the pipeline) are imported by the command that needs them,
 # so `ceiling-grid --help` and a usage error start fast.
@@ -204,7 +207,6 @@ def _load_rooms(args: argparse.Namespace) -> tuple[list[tuple[Path, RoomGrid]], 
 def cmd_run(args: argparse.Namespace) -> int:
     from .executor import DEFAULT_POOL_MIN_TILES, pool_pays
     from .logs import get_logger
-    from .observability import PipelineTelemetry
     from .outputs import atomic_write_text, model_export_texts, write_room_outputs
     from .runner import PipelineRunner
 
@@ -218,7 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(refusal, file=sys.stderr)
         return EXIT_USAGE
     show_bar = len(rooms) > 1 and sys.stderr.isatty()
-    telemetry = PipelineTelemetry()
+    telemetry = _telemetry()
     workers = args.workers
     if workers > 1 and not any(pool_pays(grid) for _path, grid in rooms):
         workers = 1  # no room is big enough for the pool to pay: do not start it
@@ -256,10 +258,26 @@ def cmd_run(args: argparse.Namespace) -> int:
                 atomic_write_text(out_dir / name, text)
                 print(f"{path}: ceilings of {len(results)} spaces -> {out_dir / name}", flush=True)
     finally:
+        _send_telemetry(telemetry)
+    return code
+
+
+def _telemetry() -> PipelineTelemetry | None:
+    """Metrics and spans for the run, only where they leave the process (a Pushgateway or OTLP endpoint set)."""
+    from .observability import export_configured
+
+    if not export_configured():
+        return None
+    from .observability import PipelineTelemetry
+
+    return PipelineTelemetry()
+
+
+def _send_telemetry(telemetry: PipelineTelemetry | None) -> None:
+    if telemetry is not None:
         telemetry.metrics.push(PUSH_JOB, {"instance": os.uname().nodename})
         telemetry.tracer.force_flush()
         telemetry.tracer.shutdown()
-    return code
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -514,5 +532,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> NoReturn:
+    """The ``ceiling-grid`` console script: :func:`main`, then exit without tearing the interpreter down.
+
+    The exit handlers still run (pools, log handlers, finalizers) and stdout and stderr are flushed; only
+    the module teardown is skipped, which costs about 0.1 s after numpy and scipy have been imported.
+    """
+    try:
+        code = main()
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_FAILED
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (e.g. `| head`): nothing more to write
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

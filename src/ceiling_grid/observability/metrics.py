@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, pushadd_to_gateway
 
 from ..logs import get_logger
+from .env import PUSHGATEWAY_ENV
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS",
@@ -28,7 +29,6 @@ __all__ = [
     "PipelineMetrics",
 ]
 
-PUSHGATEWAY_ENV = "PROMETHEUS_PUSHGATEWAY_URL"
 DEFAULT_PUSH_TIMEOUT_S = 5.0
 DEFAULT_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 

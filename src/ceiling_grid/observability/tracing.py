@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from ..logs import get_logger
+from .env import OTLP_ENDPOINT_ENVS
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
@@ -49,7 +50,6 @@ __all__ = [
     "run_trace_ids",
 ]
 
-OTLP_ENDPOINT_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 DEFAULT_SERVICE_NAME = "ceiling-grid"
 DEFAULT_FLUSH_TIMEOUT_MS = 10_000
 TRACER_NAME = "ceiling_grid.runner"
