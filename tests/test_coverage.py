@@ -39,3 +39,22 @@ def test_edge_distance_from_the_nearest_centres_equals_the_dense_one() -> None:
     centres = (tiles + 0.5) * 0.6
     assert np.array_equal(edge_distance(pts, tiles, 0.6), _edge_distance_dense(pts, centres, 0.6))
     assert np.array_equal(edge_distance(pts, tiles, 0.6, per_tile=True), _edge_distance_dense(centres, pts, 0.6))
+
+
+def test_tile_edge_distance_is_the_edge_distance_from_tile_centres() -> None:
+    """The half-tile distance transform gives the edge distance from tile centres to the nearest tile: a hand
+    case, random sets on both tile sizes (to rounding), and no squares at all."""
+    from ceiling_grid.coverage import edge_distance, tile_edge_distance
+
+    t = 0.6
+    # from tile (0, 0): the tile (2, 0) is 1.5 tiles away; (5, 3) is hypot(4.5, 2.5) tiles; itself 0
+    got = tile_edge_distance(np.array([[0, 0], [2, 0], [7, 9]]), np.array([[2, 0], [5, 3]]), t)
+    assert got == pytest.approx([1.5 * t, 0.0, np.hypot(1.5, 5.5) * t])
+    rng = np.random.default_rng(8)
+    for tile in (0.6, 0.6096):
+        for _ in range(20):
+            cells = rng.integers(-5, 40, (300, 2))
+            squares = rng.integers(0, 30, (int(rng.integers(1, 60)), 2))
+            expected = edge_distance((cells + 0.5) * tile, squares, tile)
+            assert np.allclose(tile_edge_distance(cells, squares, tile), expected, rtol=0, atol=1e-12)
+    assert np.isinf(tile_edge_distance(np.array([[1, 1]]), np.zeros((0, 2)), t)).all()

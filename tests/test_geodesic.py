@@ -81,3 +81,25 @@ def test_geodesic_not_shorter_than_euclid(l_room):
     corner = np.array([[3.0, 3.0]])
     via = geodesic_distances(l_room, pts[:30], corner) + geodesic_distances(l_room, corner, pts)
     assert (d <= via + 1e-9).all()
+
+
+@pytest.mark.parametrize("convex", [True, False])
+def test_farther_than_is_the_nearest_distance_test(convex: bool, l_room) -> None:
+    """farther_than answers exactly as the nearest distance does: random sources and limits (some tied with
+    on-grid distances), on a room's read-only lattice (its cells cached) and on a writable copy."""
+    from ceiling_grid.geodesic import farther_than
+    from ceiling_grid.prepared import prepare
+
+    grid = make_room(30, 22) if convex else l_shaped_room(24, 20, 10, 9)
+    geo = geometry_of(grid)
+    lattice = prepare(grid).lattice.points
+    rng = np.random.default_rng(11)
+    for trial in range(12):
+        src = rng.uniform(0, 1, (int(rng.integers(1, 40)), 2)) * [grid.width * 0.6, grid.height * 0.6]
+        if trial % 2:
+            src = np.round(src / 0.3) * 0.3  # on the tile grid: distances tie with the limits below
+        for limit in (float(rng.uniform(0.3, 8.0)), 6.3508, 1.2):
+            expected = nearest_geodesic(geo, src, lattice)[0] > limit
+            assert np.array_equal(farther_than(geo, src, lattice, limit), expected)
+            assert np.array_equal(farther_than(geo, src, lattice.copy(), limit), expected)
+    assert farther_than(geo, np.zeros((0, 2)), lattice, 5.0).all()

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .grid import Component, RoomGrid
@@ -27,6 +28,7 @@ __all__ = [
     "edge_distance",
     "luminaires_in_throw",
     "site_clearances",
+    "tile_edge_distance",
     "wall_clearance",
 ]
 
@@ -83,6 +85,29 @@ def _edge_distance_knn(rows: np.ndarray, cols: np.ndarray, tile: float) -> np.nd
     if unsure.any():
         out[unsure] = _edge_distance_dense(rows[unsure], cols, tile)
     return np.asarray(out)
+
+
+def tile_edge_distance(tiles: np.ndarray, squares: np.ndarray, tile: float) -> np.ndarray:
+    """:func:`edge_distance` from the centres of ``tiles`` to the nearest of the tiles ``squares`` (both (n, 2)
+    x, y tile indices), from one exact Euclidean distance transform on a half-tile raster.
+
+    The point of a closed tile nearest to another tile's centre has whole or half-tile coordinates, so on a
+    raster of half-tile pixels it is a pixel: the transform's distance to the nearest pixel of any square is
+    the edge distance itself, not an approximation."""
+    cells = np.asarray(tiles, dtype=np.int64).reshape(-1, 2)
+    sq = np.asarray(squares, dtype=np.int64).reshape(-1, 2)
+    if len(sq) == 0 or len(cells) == 0:
+        return np.full(len(cells), np.inf)
+    lo = np.minimum(cells.min(axis=0), sq.min(axis=0))
+    hi = np.maximum(cells.max(axis=0), sq.max(axis=0))
+    free = np.ones(tuple(2 * (hi - lo) + 3), dtype=bool)  # [x, y] pixels of half a tile
+    corner = 2 * (sq - lo)
+    for dx in range(3):  # each closed square covers 3 x 3 pixels: its centre, edges and corners
+        for dy in range(3):
+            free[corner[:, 0] + dx, corner[:, 1] + dy] = False
+    centre = 2 * (cells - lo) + 1
+    dist = ndimage.distance_transform_edt(free)
+    return np.asarray(dist[centre[:, 0], centre[:, 1]] * (tile / 2))
 
 
 def wall_clearance(room: PreparedRoom, xy: np.ndarray) -> np.ndarray:
@@ -146,7 +171,7 @@ def site_clearances(room: PreparedRoom, grid: RoomGrid, tiles: np.ndarray) -> Si
     tiles = np.asarray(tiles, dtype=np.int64).reshape(-1, 2)
     centres = room.tile_centres(tiles)
     wall = wall_clearance(room, centres)
-    air = edge_distance(centres, air_terminals(grid), room.tile)
-    lum = edge_distance(centres, grid.positions(Component.LIGHT), room.tile)
+    air = tile_edge_distance(tiles, air_terminals(grid), room.tile)
+    lum = tile_edge_distance(tiles, grid.positions(Component.LIGHT), room.tile)
     return SiteClearances(tiles, centres, wall, air, lum, wall >= spec.wall_min_m - TOL,
                           air >= spec.air_terminal_min_m - TOL, lum >= spec.luminaire_min_m - TOL)

@@ -21,6 +21,7 @@ from .geometry import RoomGeometry
 __all__ = [
     "QUERY_WORKERS",
     "GeodesicIndex",
+    "farther_than",
     "geodesic_distances",
     "geodesic_index",
     "geodesic_pairs",
@@ -32,6 +33,8 @@ DEFAULT_TOUCH_TOLERANCE_M = 1e-7  # a segment may graze an obstacle by this much
 DEFAULT_CHUNK_ELEMENTS = 2_000_000  # elements per vectorised block (bounds peak memory)
 QUERY_WORKERS = -1  # KD-tree queries over the 0.1 m lattice use every core (threads: the same answer, sooner)
 DEFAULT_KNN = 12  # nearest sources tried before the brute-force fallback in nearest_geodesic
+DEFAULT_BOUND_MARGIN_M = 1e-7  # farther_than settles a point from its cell's bounds only this far from the limit
+DEFAULT_POINTS_PER_CELL = 4  # farther_than buckets the targets only when a cell holds this many on average
 
 
 def _obstacle_rectangles(in_room: np.ndarray, tile: float) -> np.ndarray:
@@ -235,6 +238,79 @@ def nearest_geodesic(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray
     if len(hidden):
         dist[hidden], idx[hidden] = _nearest_round_corners(geo, index, src, tree, tgt[hidden])
     return dist, idx
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Targets bucketed into square cells: each target's cell (flat index) and its distance to the cell centre."""
+
+    origin: tuple[float, float]
+    side: float
+    shape: tuple[int, int]
+    flat: np.ndarray  # (n,) cell of each target, ix * ny + iy
+    offset: np.ndarray  # (n,) distance from each target to its cell's centre
+
+    def centres(self) -> np.ndarray:
+        nx, ny = self.shape
+        gx, gy = np.meshgrid((np.arange(nx) + 0.5) * self.side + self.origin[0],
+                             (np.arange(ny) + 0.5) * self.side + self.origin[1], indexing="ij")
+        return np.column_stack([gx.ravel(), gy.ravel()])
+
+
+_CELL_CACHE: dict[int, tuple[weakref.ref[np.ndarray], float, _Cells | None]] = {}
+
+
+def _cells(tgt: np.ndarray, side: float) -> _Cells | None:
+    """``tgt`` in cells of ``side`` (None: too few targets per cell to pay); kept for read-only arrays (the
+    prepared room's lattice), which every coverage check of a room passes again."""
+    frozen = not tgt.flags.writeable
+    hit = _CELL_CACHE.get(id(tgt)) if frozen else None
+    if hit is not None and hit[0]() is tgt and hit[1] == side:
+        return hit[2]
+    x, y = np.ascontiguousarray(tgt[:, 0]), np.ascontiguousarray(tgt[:, 1])  # (n, 2) columns are slow
+    x0, y0 = float(x.min()), float(y.min())
+    ix, iy = ((x - x0) / side).astype(np.int64), ((y - y0) / side).astype(np.int64)  # >= 0: the floor
+    nx, ny = int(ix.max()) + 1, int(iy.max()) + 1
+    cells = None
+    if nx * ny * DEFAULT_POINTS_PER_CELL <= len(tgt):
+        offset = np.hypot(x - ((ix + 0.5) * side + x0), y - ((iy + 0.5) * side + y0))
+        cells = _Cells((x0, y0), side, (nx, ny), ix * ny + iy, offset)
+    if frozen:
+        key = id(tgt)
+        _CELL_CACHE[key] = (weakref.ref(tgt, lambda _ref: _CELL_CACHE.pop(key, None)), side, cells)
+    return cells
+
+
+def farther_than(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray, limit: float,
+                 cell: float | None = None) -> np.ndarray:
+    """(len(targets),) True where the geodesic distance to the nearest source is > ``limit``: exactly
+    ``nearest_geodesic(geo, sources, targets)[0] > limit``, with far fewer distance queries.
+
+    The targets are bucketed into square cells (side ``cell``, default the room's tile) and the nearest source
+    is found once per cell centre, at distance D. A target t away from its cell's centre is between D - t and
+    D + t from its nearest source (triangle inequality), so it is settled when that whole interval lies on
+    one side of ``limit`` (by more than ``DEFAULT_BOUND_MARGIN_M``); only the others are queried one by one.
+    Behind a corner the straight-line bound still settles "farther" (a path is never shorter than a line)."""
+    src, tgt = _as_points(sources), _as_points(targets)
+    if isinstance(targets, np.ndarray) and targets.dtype == np.float64 and targets.shape[1:] == (2,):
+        tgt = targets  # the caller's array itself: its cells may be cached
+    m = len(tgt)
+    if len(src) == 0:
+        return np.ones(m, dtype=bool)
+    cells = _cells(tgt, float(cell if cell is not None else geo.tile)) if m else None
+    if cells is None:
+        return np.asarray(nearest_geodesic(geo, src, tgt)[0] > limit)
+    reach = limit + cells.side * np.sqrt(2.0) / 2 + 2 * DEFAULT_BOUND_MARGIN_M  # beyond it: inf, and farther
+    d_cell = np.asarray(cKDTree(src).query(cells.centres(), distance_upper_bound=reach, workers=QUERY_WORKERS)[0])
+    d = d_cell[cells.flat]
+    out: np.ndarray = d - cells.offset > limit + DEFAULT_BOUND_MARGIN_M
+    unsure = ~out
+    if geodesic_index(geo).convex:  # a straight line is the path: the upper bound settles "within" too
+        unsure &= d + cells.offset > limit - DEFAULT_BOUND_MARGIN_M
+    rows = np.nonzero(unsure)[0]
+    if len(rows):
+        out[rows] = nearest_geodesic(geo, src, tgt[rows])[0] > limit
+    return out
 
 
 def _nearest_round_corners(

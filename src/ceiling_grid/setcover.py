@@ -21,7 +21,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
-from .geodesic import QUERY_WORKERS, geodesic_index, geodesic_pairs, nearest_geodesic
+from .geodesic import QUERY_WORKERS, farther_than, geodesic_index, geodesic_pairs
 from .geometry import RoomGeometry
 
 __all__ = [
@@ -136,14 +136,7 @@ def reduce_cover(a: sparse.csr_matrix, rank: np.ndarray | None = None, *, max_pa
 
 def uncovered(geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radius: float) -> np.ndarray:
     """(len(points),) True where no site lies within geodesic ``radius`` (no sites: every point)."""
-    if len(sites) == 0:
-        return np.ones(len(points), dtype=bool)
-    if geodesic_index(geo).convex:  # straight lines; the search stops at the radius (inf beyond it)
-        tree = cKDTree(np.asarray(sites, dtype=float).reshape(-1, 2))
-        d = tree.query(points, distance_upper_bound=radius + TOL, workers=QUERY_WORKERS)[0]
-        return np.asarray(d > radius + TOL)
-    d, _ = nearest_geodesic(geo, sites, points)
-    return np.asarray(d > radius + TOL)
+    return farther_than(geo, sites, points, radius + TOL)
 
 
 def greedy_cover(a: sparse.csr_matrix, weights: np.ndarray | None = None) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..coverage import luminaires_in_throw
-from ..geodesic import nearest_geodesic
+from ..geodesic import farther_than
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
 from ..prepared import prepare
@@ -83,8 +83,7 @@ def _detector_feasible(grid: RoomGrid) -> tuple[bool, int]:
     sites = legal_detector_sites(grid)
     if len(sites) == 0:
         return len(pts) == 0, len(pts)
-    d, _ = nearest_geodesic(geo, grid.tile_centres(sites), pts)
-    bad = int((d > radius + TOL).sum())
+    bad = int(farther_than(geo, grid.tile_centres(sites), pts, radius + TOL).sum())
     return bad == 0, bad
 
 
