@@ -226,6 +226,8 @@ def test_l_room_wings_share_lines_and_sit_off_the_inner_walls() -> None:
 
 def test_gaps_hold_without_agrees_with_the_whole_check() -> None:
     """Removing one fixture: the neighbourhood re-check gives the same L4 verdict as fixture_rules on all of them."""
+    from scipy.spatial import cKDTree
+
     from ceiling_grid.lighting import gaps_hold_without
 
     rng = np.random.default_rng(7)
@@ -235,9 +237,11 @@ def test_gaps_hold_without_agrees_with_the_whole_check() -> None:
         room = prepare(grid)
         tiles = regular_array(room, nx, ny, grid.arrays.free_for_light)
         assert fixture_rules(room, tiles).gap_ok.all()
+        shared = cKDTree(room.light_centres(tiles))  # one tree serves every trial removal
         for drop in rng.choice(len(tiles), size=min(25, len(tiles)), replace=False).tolist():
             whole = bool(fixture_rules(room, np.delete(tiles, drop, axis=0)).gap_ok.all())
             assert gaps_hold_without(room, tiles, drop) is whole, (w, h, drop)
+            assert gaps_hold_without(room, tiles, drop, tree=shared) is whole, (w, h, drop)
             verdicts.add(whole)
     assert verdicts == {True, False}  # both outcomes occur (the 6 x 3 and 10 x 7 arrays are near the limit)
 

@@ -232,26 +232,34 @@ def _cones(room: PreparedRoom, tiles: np.ndarray,
 
 
 def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
-                      shr_max: float = DEFAULT_SHR_MAX) -> bool:
+                      shr_max: float = DEFAULT_SHR_MAX, tree: cKDTree | None = None) -> bool:
     """Whether the hard L4 gaps still hold once fixture ``drop`` is removed, given that they hold now.
 
     Only a fixture within the gap limit of the removed one can lose the neighbour that kept its gap short,
     so only those are re-checked, against their nearest neighbours as :func:`fixture_rules` sees them (the
-    same cones, from one KD-tree query): pruning a large layout costs O(1) per trial, not O(n).
+    same cones). ``tree``, a KD-tree of all of ``lights_xy``'s centres, serves every trial removal from one
+    layout: the ``_NEIGHBOURS`` nearest once one fixture is gone are the nearest but the removed one of one
+    more, so pruning a large layout costs O(1) per trial, not a tree per trial.
     """
     tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
-    rest = np.delete(tiles, drop, axis=0)
-    if len(rest) < 2:
+    n = len(tiles)
+    if n - 1 < 2:
         return True
-    centres = room.light_centres(rest)
-    tree = cKDTree(centres)
+    tree = cKDTree(room.light_centres(tiles)) if tree is None else tree
+    centres = tree.data
     limit = gap_limit_m(room, shr_max)
-    affected = np.array(sorted(tree.query_ball_point(room.light_centres(tiles[drop])[0], limit + 1e-9)),
-                        dtype=np.int64)
+    near = np.array(sorted(tree.query_ball_point(centres[drop], limit + 1e-9)), dtype=np.int64)
+    affected = near[near != drop]
     if len(affected) == 0:
         return True
-    dist, rel = _neighbours(centres, tree, affected)  # the affected fixtures' neighbours, as fixture_rules sees them
-    return not _gap_failures(room, rest[affected], dist, rel, limit).any()
+    dist, idx = tree.query(centres[affected], k=min(n, _NEIGHBOURS + 2))  # itself, the removed one, the rest
+    dist, idx = np.asarray(dist).reshape(len(affected), -1), np.asarray(idx).reshape(len(affected), -1)
+    m = min(n - 2, _NEIGHBOURS)  # as many as fixture_rules takes among the n - 1 left
+    keep = (idx != affected[:, None]) & (idx != drop)
+    keep &= np.cumsum(keep, axis=1) <= m
+    dist = dist[keep].reshape(len(affected), m)
+    rel = centres[idx[keep].reshape(len(affected), m)] - centres[affected][:, None, :]
+    return not _gap_failures(room, tiles[affected], dist, rel, limit).any()
 
 
 # ----- regular arrays (used by model A and by the L5 reference) -------------------------------

@@ -600,6 +600,7 @@ class LightModelC:
         gaps_hold = _gaps_ok(pb, idx)  # then each removal only needs its neighbourhood re-checked
         e = pb.illuminance(idx)  # kept up to date: a removal subtracts one fixture's contribution
         lit = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
+        tree: cKDTree | None = None  # of the current layout's centres: every trial removal shares it
         for pos in range(len(idx) - 1, -1, -1):
             if len(idx) < 2:
                 break
@@ -607,9 +608,13 @@ class LightModelC:
             if float(pb.violation(e_trial)) > 0:
                 continue
             trial = np.delete(idx, pos)
-            ok = (gaps_hold_without(pb.room, lit, len(pb.existing) + pos) if gaps_hold else _gaps_ok(pb, trial))
+            if gaps_hold:
+                tree = cKDTree(pb.room.light_centres(lit)) if tree is None else tree
+                ok = gaps_hold_without(pb.room, lit, len(pb.existing) + pos, tree=tree)
+            else:
+                ok = _gaps_ok(pb, trial)
             if ok:
-                idx, gaps_hold, e = trial, True, e_trial
+                idx, gaps_hold, e, tree = trial, True, e_trial, None
                 lit = np.delete(lit, len(pb.existing) + pos, axis=0)
                 levels.append(idx.copy())
         diag: dict[str, Any] = {"greedy_count": len(chosen) + len(pb.existing),
