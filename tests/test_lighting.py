@@ -294,3 +294,27 @@ def test_gaps_ok_is_fixture_rules_gap_rule_alone() -> None:
     ok = gaps_ok(room, tiles)
     assert np.array_equal(ok, fixture_rules(room, tiles).gap_ok)
     assert ok.tolist() == [True, True, False, False, True, True, True, True]
+
+
+def test_growing_gaps_keep_the_whole_layouts_verdicts() -> None:
+    """GrowingGaps re-checks only the fixtures new ones can reach, and its verdicts stay those of gaps_ok on the
+    whole layout after every addition (random fixtures on the tiles, one to ten at a time, small and large)."""
+    from ceiling_grid.lighting import GrowingGaps, gaps_ok
+
+    rng = np.random.default_rng(4)
+    failing_seen = set()
+    for w, h in ((12, 9), (40, 30), (60, 14)):
+        grid = make_room(w, h)
+        room = prepare(grid)
+        free = np.argwhere(grid.arrays.free_for_light)[:, ::-1]
+        order = rng.permutation(len(free))
+        gaps = GrowingGaps(room, free[order[:1]])
+        used = 1
+        while used < min(len(free), 160):
+            step = int(rng.integers(1, 11))
+            gaps.add(free[order[used : used + step]])
+            used += step
+            whole = ~gaps_ok(room, free[order[:used]])
+            assert np.array_equal(gaps.bad, whole), (w, h, used)
+            failing_seen.add(gaps.failing > 0)
+    assert failing_seen == {True, False}

@@ -21,6 +21,7 @@ __all__ = [
     "PUBLISHED_UF_K",
     "PUBLISHED_UF_VALUES",
     "FixtureRules",
+    "GrowingGaps",
     "Regularity",
     "array_shapes",
     "axis_tiles",
@@ -229,6 +230,49 @@ def _cones(room: PreparedRoom, tiles: np.ndarray,
         toward = (along > 1e-9) & (np.abs(rel[:, :, other]) <= along + 1e-9)
         away = (along < -1e-9) & (np.abs(rel[:, :, other]) <= -along + 1e-9)
         yield w, toward & (along < w[:, None]), away  # ahead: neighbours along this row/column, before the wall
+
+
+class GrowingGaps:
+    """The hard L4 gap verdict of every fixture of a growing layout (:func:`gaps_ok`), kept up to date as
+    fixtures are added: a fixture is re-checked only when a new one comes as near as its farthest neighbour
+    considered, the only way its nearest neighbours (and so its gaps) can change."""
+
+    def __init__(self, room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DEFAULT_SHR_MAX) -> None:
+        self.room = room
+        self.tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
+        self.limit = gap_limit_m(room, shr_max)
+        self.bad = np.zeros(len(self.tiles), dtype=bool)  # (n,) the fixture's gaps fail L4
+        self._reach = np.full(len(self.tiles), np.inf)  # distance to each fixture's farthest neighbour considered
+        self._check(np.arange(len(self.tiles)), self.room.light_centres(self.tiles))
+
+    @property
+    def failing(self) -> int:
+        """How many fixtures have a gap longer than the L4 limit."""
+        return int(self.bad.sum())
+
+    def add(self, lights_xy: np.ndarray) -> None:
+        """Add fixtures (anchor tiles) and re-check the ones they can affect."""
+        new = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
+        old = len(self.tiles)
+        self.tiles = np.concatenate([self.tiles, new])
+        self.bad = np.concatenate([self.bad, np.zeros(len(new), dtype=bool)])
+        self._reach = np.concatenate([self._reach, np.full(len(new), np.inf)])
+        centres = self.room.light_centres(self.tiles)
+        stale = np.zeros(0, dtype=np.int64)
+        if old and len(new):
+            d = cKDTree(centres[old:]).query(centres[:old])[0]  # each old fixture's nearest new one
+            stale = np.nonzero(d <= self._reach[:old] + 1e-9)[0]
+        self._check(np.concatenate([stale, np.arange(old, len(self.tiles))]), centres)
+
+    def _check(self, sel: np.ndarray, centres: np.ndarray) -> None:
+        if len(self.tiles) < 2:
+            self.bad[:] = False
+            return
+        if len(sel) == 0:
+            return
+        dist, rel = _neighbours(centres, cKDTree(centres), sel)
+        self.bad[sel] = _gap_failures(self.room, self.tiles[sel], dist, rel, self.limit)
+        self._reach[sel] = dist[:, -1] if len(self.tiles) > _NEIGHBOURS else np.inf
 
 
 def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,

@@ -16,6 +16,7 @@ from ..cache import RoomCache
 from ..config import DEFAULT_SHR_MAX
 from ..grid import Component, RoomGrid, footprint_tiles, room_key
 from ..lighting import (
+    GrowingGaps,
     array_shapes,
     array_variants,
     axis_symmetric,
@@ -499,22 +500,24 @@ def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
     centres = pb.room.light_centres(pb.free[:n_cand])
     far: np.ndarray | None = None  # distance from each candidate to the nearest fixture, kept up to date
     tree: cKDTree | None = None
+    gaps = GrowingGaps(pb.room, np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2))
     while not taken.all():
-        tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
-        failing = int((~gaps_ok(pb.room, tiles)).sum())
+        failing = gaps.failing
         if failing == 0:
             break
         if far is None:
-            lit = pb.room.light_centres(tiles)
+            lit = pb.room.light_centres(gaps.tiles)
             far = np.full(n_cand, np.inf) if len(lit) == 0 else cKDTree(lit).query(centres)[0]
         # farthest-point additions, a batch per check when many gaps are open (reverse pruning, latest first,
         # takes back any the last batch did not need)
+        added = []
         for _ in range(max(1, failing // _FILL_BATCH_DIV)):
             if taken.all():
                 break
             j = int(np.argmax(np.where(taken, -np.inf, far)))
             _take(pb, taken, j)
             idx = np.append(idx, j)
+            added.append(j)
             if np.isfinite(far[j]):  # only candidates within far[j] (the largest open one) can get nearer
                 if tree is None:
                     tree = cKDTree(centres)
@@ -522,6 +525,7 @@ def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
                 far[near] = np.minimum(far[near], np.hypot(*(centres[near] - centres[j]).T))
             else:
                 far = np.minimum(far, np.hypot(*(centres - centres[j]).T))
+        gaps.add(pb.tiles(np.array(added, dtype=np.int64)))
     return idx
 
 
