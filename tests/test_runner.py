@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -98,16 +99,64 @@ def room() -> RoomGrid:
 
 
 def test_light_models_run_concurrently_in_separate_processes(room: RoomGrid) -> None:
-    """All three models are inside place() at once (a 3-party barrier passes) in three worker PIDs."""
+    """As many models as the room forks workers for (one per core, at most 3) are inside place() at once (a
+    barrier of that many passes), each in its own worker PID."""
     global _BARRIER
-    _BARRIER = multiprocessing.get_context("fork").Barrier(3)
+    workers = min(3, os.cpu_count() or 1)
+    _BARRIER = multiprocessing.get_context("fork").Barrier(workers)
+    models = _models()
+    for model in models[:workers]:
+        model.wait = True
     with PipelineRunner(max_workers=3, min_pool_tiles=0, selector=_rank) as runner:
-        outcome = runner.run_parallel_stage(_models(wait=True), room)
-    pids = {r.pid for r in outcome.runs}
-    assert len(pids) == 3 and os.getpid() not in pids
-    starts = [r.start_ns for r in outcome.runs]
-    ends = [r.end_ns for r in outcome.runs]
-    assert max(starts) < min(ends)  # every run started before any run finished
+        outcome = runner.run_parallel_stage(models, room)
+    waited = outcome.runs[:workers]
+    pids = {r.pid for r in waited}
+    assert len(pids) == workers and os.getpid() not in pids
+    assert max(r.start_ns for r in waited) < min(r.end_ns for r in waited)  # all started before any finished
+
+
+_WARMED_BY: int | None = None  # set by WarmLight.warm in the process that builds the room's shared data
+
+
+class WarmLight(FakeLight):
+    """Reports which process warmed its data: the workers must see the parent's, built before they forked."""
+
+    name = "WarmLight"
+    relative_cost: ClassVar[float] = 2.0
+
+    def warm(self, grid: RoomGrid) -> None:
+        global _WARMED_BY
+        _WARMED_BY = os.getpid()
+
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
+        result = super().place(grid, judge)
+        result.diagnostics["warmed_by"] = _WARMED_BY
+        return result
+
+
+def test_workers_fork_after_the_room_is_warmed_and_share_it(room: RoomGrid) -> None:
+    """Each model's warm(grid) runs once in the parent, then the workers fork and read what it built; with
+    another thread running, the models run in-process instead (a fork could copy a lock that thread holds)."""
+    global _WARMED_BY
+    _WARMED_BY = None
+    models = [FakeA("FakeA", 3, 150.0), WarmLight("WarmLight", 2, 180.0)]
+    with PipelineRunner(max_workers=2, min_pool_tiles=0, selector=_rank) as runner:
+        outcome = runner.run_parallel_stage(models, room)
+        assert runner.executor._pool is None  # no standing pool: the room's workers came and went
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait, daemon=True)
+        other.start()
+        try:
+            with capture_logs() as logs:
+                in_process = runner.run_parallel_stage(models, room)
+        finally:
+            stop.set()
+            other.join()
+    warm = next(r for r in outcome.runs if r.model == "WarmLight")
+    assert warm.pid != os.getpid() and warm.result is not None
+    assert warm.result.diagnostics["warmed_by"] == os.getpid()
+    assert {r.pid for r in in_process.runs} == {os.getpid()}
+    assert any(e["event"] == "models_in_process" and "other thread" in e["reason"] for e in logs)
 
 
 def test_small_rooms_skip_the_pool(room: RoomGrid) -> None:
@@ -115,8 +164,8 @@ def test_small_rooms_skip_the_pool(room: RoomGrid) -> None:
     a room at the threshold races them in the workers."""
     from ceiling_grid.executor import DEFAULT_POOL_MIN_TILES, pool_pays
 
-    assert not pool_pays(room) and not pool_pays(make_room(100, 100)) and pool_pays(make_room(101, 100))
-    assert DEFAULT_POOL_MIN_TILES == 10_001
+    assert not pool_pays(room) and not pool_pays(make_room(100, 99)) and pool_pays(make_room(100, 100))
+    assert DEFAULT_POOL_MIN_TILES == 10_000
     with PipelineRunner(max_workers=3, selector=_rank, min_pool_tiles=31) as runner:
         runner.executor.close()  # the context manager started it; show that the small room does not
         small = runner.run_parallel_stage(_models(), room)

@@ -160,11 +160,14 @@ def _progress(total: int, enabled: bool) -> Iterator[Any]:
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=False,
+        auto_refresh=False,  # no refresh thread: a room's light models may fork workers (executor)
     ) as progress:
         task = progress.add_task("rooms", total=total)
+        progress.refresh()
 
         def advance(description: str = "") -> None:
             progress.update(task, advance=1, description=description or "rooms")
+            progress.refresh()
 
         yield advance
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -25,11 +26,11 @@ __all__ = ["DEFAULT_MAX_WORKERS", "DEFAULT_POOL_MIN_TILES", "START_METHOD_ENV", 
            "place", "pool_pays"]
 
 DEFAULT_MAX_WORKERS = 3
-# Below this many in-room tiles the models run in-process, one after another. Measured on 2 cores (docs/
-# benchmarks.md): the pool is slower up to 50 x 50 (0.37-0.75x), even at 100 x 100 (1.00x) and pays from
-# 200 x 200 (1.34x). In-process, numpy already spreads model C's matrix work over both cores, workers get
-# one BLAS thread each, and forking 3 workers is about 0.4 s of a one-room `ceiling-grid run`.
-DEFAULT_POOL_MIN_TILES = 10_001
+# Below this many in-room tiles the models run in-process, one after another. Measured on 2 cores with the
+# workers forked per room after its light problem is built (docs/benchmarks.md): 50 x 50 is slower in the
+# pool (0.38 vs 0.29 s: forking and collecting cost more than models A and B take), 100 x 100 about 1.3x
+# faster and 200 x 200 about 1.45x (model C, the longest, starts first and sets the stage's time).
+DEFAULT_POOL_MIN_TILES = 10_000
 START_METHOD_ENV = "CEILING_GRID_MP_START_METHOD"  # fork (Linux default), forkserver or spawn
 
 log = get_logger("ceiling_grid.executor")
@@ -106,6 +107,16 @@ def _execute(model: PlacementModel, grid: RoomGrid) -> ModelRun:
     )
 
 
+_FORKED_GRID: RoomGrid | None = None  # the room a per-room fork inherits (no pickling of the grid to workers)
+
+
+def _execute_forked(model: PlacementModel) -> ModelRun:
+    """:func:`_execute` on the room the worker was forked with."""
+    if _FORKED_GRID is None:
+        raise RuntimeError("no room in this worker: it was not forked by ModelExecutor._run_forked")
+    return _execute(model, _FORKED_GRID)
+
+
 def _failed_run(model: PlacementModel, error: str, tb: str | None = None) -> ModelRun:
     now = time.time_ns()
     return ModelRun(_model_name(model), str(model.stage), None, 0.0, now, now, -1, error=error, traceback=tb)
@@ -160,10 +171,11 @@ class ModelExecutor:
         self._pool: Executor | None = None
 
     def start(self) -> None:
-        """Create the pool and launch its workers now (build the models first: their imports then fork along)."""
+        """Make the models' pool ready: import what workers need (so forks inherit it) and, where workers
+        cannot be forked per room (another start method, a daemonic process), create the pool now."""
         if self.max_workers == 1 or self._pool is not None:
             return
-        from .evaluator import air, detectors, lighting  # noqa: F401 - imported once, before the fork
+        from .evaluator import air, detectors, lighting  # noqa: F401 - imported once, before any fork
 
         if multiprocessing.current_process().daemon:
             # A daemonic process (e.g. a Celery prefork worker running an Airflow task) may not have
@@ -173,11 +185,20 @@ class ModelExecutor:
                         workers=self.max_workers)
             self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="light-model")
             return
+        if self._forks_per_room:
+            return  # each room forks its own workers once its shared data is built (run_all)
         self._pool = ProcessPoolExecutor(
             max_workers=self.max_workers, mp_context=self._mp_context, initializer=_init_worker
         )
         for f in [self._pool.submit(_warm) for _ in range(self.max_workers)]:
             f.result()
+
+    @property
+    def _forks_per_room(self) -> bool:
+        """Workers are forked per room, after the room's read-only data is built (the fork start method)."""
+        ctx = self._mp_context
+        method = ctx.get_start_method() if ctx is not None else multiprocessing.get_start_method(allow_none=True)
+        return method == "fork" and not multiprocessing.current_process().daemon
 
     def close(self) -> None:
         if self._pool is not None:
@@ -202,21 +223,57 @@ class ModelExecutor:
                       reason=f"fewer than {self.min_pool_tiles} in-room tiles: the pool cannot pay")
             return [_execute(m, grid) for m in models]
         self.start()
+        if self._pool is None and self._forks_per_room:
+            return self._run_forked(models, grid)
         pool = self._pool
-        if pool is None:  # pragma: no cover - start() always creates it when max_workers > 1
+        if pool is None:  # pragma: no cover - start() creates it unless workers fork per room
             raise RuntimeError("the model pool did not start")
-        futures: list[Future[ModelRun]] = [pool.submit(_execute, m, grid) for m in models]
-        runs: list[ModelRun] = []
-        broken = False
-        for model, fut in zip(models, futures, strict=True):
-            try:
-                runs.append(fut.result())
-            except BrokenProcessPool as exc:  # a worker died (os._exit, segfault, OOM kill)
-                broken = True
-                runs.append(_failed_run(model, f"worker process died: {exc}"))
-            except Exception as exc:  # noqa: BLE001 - e.g. the model or its result is not picklable
-                runs.append(_failed_run(model, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        runs, broken = _collect(models, [pool.submit(_execute, m, grid) for m in models])
         if broken:
             pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         return runs
+
+    def _run_forked(self, models: Sequence[PlacementModel], grid: RoomGrid) -> list[ModelRun]:
+        """Build the room's shared data once (each model's ``warm``), then fork one worker per core and start
+        the costliest model first: the workers read the parent's data instead of each building its own."""
+        others = threading.active_count() - 1
+        if others:  # a thread holding a lock (a log handler, a progress bar) at the fork would leave it held
+            log.info("models_in_process", grid_id=grid.grid_id, models=len(models),
+                     reason=f"{others} other thread(s) running: forking now is not safe")
+            return [_execute(m, grid) for m in models]
+        t0 = time.perf_counter()
+        for model in models:
+            warm = getattr(model, "warm", None)
+            if callable(warm):
+                warm(grid)
+        workers = min(self.max_workers, len(models), os.cpu_count() or 1)
+        order = sorted(range(len(models)), key=lambda i: -float(getattr(models[i], "relative_cost", 1.0)))
+        log.debug("models_forked", grid_id=grid.grid_id, models=len(models), workers=workers,
+                  warm_s=round(time.perf_counter() - t0, 4))
+        global _FORKED_GRID  # noqa: PLW0603 - read by the forked workers, never by this process
+        _FORKED_GRID = grid
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=self._mp_context or multiprocessing.get_context(
+            "fork"), initializer=_init_worker)
+        try:
+            futures = {i: pool.submit(_execute_forked, models[i]) for i in order}  # the workers fork here
+            runs, _broken = _collect(models, [futures[i] for i in range(len(models))])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _FORKED_GRID = None
+        return runs
+
+
+def _collect(models: Sequence[PlacementModel], futures: Sequence[Future[ModelRun]]) -> tuple[list[ModelRun], bool]:
+    """Each future's run, in the models' order, and whether a worker died (its model is a failed run)."""
+    runs: list[ModelRun] = []
+    broken = False
+    for model, fut in zip(models, futures, strict=True):
+        try:
+            runs.append(fut.result())
+        except BrokenProcessPool as exc:  # a worker died (os._exit, segfault, OOM kill)
+            broken = True
+            runs.append(_failed_run(model, f"worker process died: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - e.g. the model or its result is not picklable
+            runs.append(_failed_run(model, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    return runs, broken

@@ -94,7 +94,11 @@ class ModelResult:
 
 @runtime_checkable
 class PlacementModel(Protocol):
-    """A deterministic placement algorithm for one stage. Must be picklable (process pools)."""
+    """A deterministic placement algorithm for one stage. Must be picklable (process pools).
+
+    Optional: ``warm(grid)`` builds the read-only data the model needs for ``grid`` (the executor calls it
+    before forking workers for a room, so they share it), and a ``relative_cost`` class attribute (default 1)
+    lets the executor start the costliest of racing models first."""
 
     name: ClassVar[str]
     stage: ClassVar[Stage]
