@@ -14,7 +14,6 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,44 +27,63 @@ RSS_SAMPLE_S = 0.05
 REPO = Path(__file__).resolve().parent.parent
 
 
-class _TreeRssSampler:
-    """Samples the summed RSS of this process and its children (an upper bound: forked pages are shared).
+_SAMPLER = r"""
+import select, sys
+import psutil
+root = psutil.Process(int(sys.argv[1]))
+interval = float(sys.argv[2])
+peak_rss = peak_pss = 0
+print("ready", flush=True)
+while True:
+    rss = pss = 0
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        procs = []
+    for p in procs:
+        try:
+            m = p.memory_full_info()
+        except psutil.Error:
+            continue
+        rss, pss = rss + m.rss, pss + m.pss
+    peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+    if select.select([sys.stdin], [], [], interval)[0]:
+        break
+print(peak_rss, peak_pss, flush=True)
+"""
 
-    The children are listed once, when sampling starts (after the pool has forked): listing them walks
-    /proc and holds the GIL, which slowed models running in this process 3x when it was done every sample."""
+
+class _TreeRssSampler:
+    """Samples the memory of this process and its children from another process: the summed RSS (an upper
+    bound, since forked workers share pages) and the summed PSS (shared pages split between the processes
+    that map them: what the tree really holds).
+
+    Sampling from a separate process starts no thread here (a thread would keep the executor from forking
+    per room, and listing children holds the GIL) and sees workers forked after sampling starts."""
 
     def __init__(self, interval_s: float = RSS_SAMPLE_S) -> None:
         self.interval_s = interval_s
         self.peak_bytes = 0
-        self._procs: list[Any] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> int:
-        total = 0
-        for p in self._procs:
-            with contextlib.suppress(Exception):  # psutil.Error: a worker that has gone
-                total += p.memory_info().rss
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, self._sample())
-            self._stop.wait(self.interval_s)
+        self.peak_pss_bytes = 0
+        self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> _TreeRssSampler:
-        with contextlib.suppress(ImportError):
-            import psutil
-
-            me = psutil.Process()
-            self._procs = [me, *me.children(recursive=True)]
-        self._thread.start()
+        try:
+            import psutil  # noqa: F401 - the sampler process needs it
+        except ImportError:
+            return self
+        self._proc = subprocess.Popen([sys.executable, "-c", _SAMPLER, str(os.getpid()), str(self.interval_s)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        self._proc.stdout.readline()  # "ready": the first sample is being taken
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_bytes = max(self.peak_bytes, self._sample())
+        if self._proc is None:
+            return
+        out, _ = self._proc.communicate(input="stop\n", timeout=60)
+        rss, pss = (int(v) for v in out.split())
+        self.peak_bytes, self.peak_pss_bytes = rss, pss
 
 
 def _mib(kib: int) -> float:
@@ -123,6 +141,7 @@ def measure(grid: Any, workers: int = DEFAULT_WORKERS) -> dict[str, Any]:
         "rss_parent_mib": rss_parent,
         "rss_worker_max_mib": rss_worker,
         "rss_tree_peak_mib": round(sampler.peak_bytes / 2**20, 1),
+        "pss_tree_peak_mib": round(sampler.peak_pss_bytes / 2**20, 1),
     }
 
 

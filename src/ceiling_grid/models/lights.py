@@ -556,28 +556,31 @@ def _lazy_greedy(pb: _Problem, need: float, e: np.ndarray, taken: np.ndarray) ->
         ub = np.minimum(pb.v[:n_cand], deficit[None, :]).sum(axis=1)
         heap = [(-float(g), j) for j, g in enumerate(ub) if g > 0]
         heapq.heapify(heap)
-        while deficit.sum() > 1e-9 and heap:
+        pop, push = heapq.heappop, heapq.heappush
+        short = deficit.sum() > 1e-9  # changes only when a candidate is taken
+        while short and heap:
             # lazy greedy, re-scoring a batch of the best upper bounds at once (gains only shrink)
-            batch = [heapq.heappop(heap)[1] for _ in range(min(_GREEDY_BATCH, len(heap)))]
+            batch = [pop(heap)[1] for _ in range(min(_GREEDY_BATCH, len(heap)))]
             batch = [j for j in batch if not taken[j]]  # troffers: dropped once a chosen one overlaps them
             if not batch:
                 continue
-            js = np.array(batch, dtype=np.int64)
-            gains = np.minimum(pb.v[js], deficit[None, :]).sum(axis=1)
-            recomputed += len(js)
+            gains = np.minimum(pb.v[batch], deficit[None, :]).sum(axis=1)
+            recomputed += len(batch)
             bound = -heap[0][0] if heap else 0.0
             best = int(np.argmax(gains))
-            take = gains[best] > 0 and gains[best] >= bound - 1e-12
+            gain = gains.tolist()
+            take = gain[best] > 0 and gain[best] >= bound - 1e-12
             for k, j in enumerate(batch):
-                if (take and k == best) or gains[k] <= 0:
+                if (take and k == best) or gain[k] <= 0:
                     continue
-                heapq.heappush(heap, (-float(gains[k]), j))
+                push(heap, (-gain[k], j))
             if take:
                 j = batch[best]
                 chosen.append(j)
                 _take(pb, taken, j)
                 e += pb.v[j]
                 deficit = np.maximum(need - e, 0.0)
+                short = deficit.sum() > 1e-9
     return chosen, recomputed
 
 
