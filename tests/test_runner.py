@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-import threading
 import time
 from typing import Any, ClassVar
 
@@ -135,28 +134,21 @@ class WarmLight(FakeLight):
 
 
 def test_workers_fork_after_the_room_is_warmed_and_share_it(room: RoomGrid) -> None:
-    """Each model's warm(grid) runs once in the parent, then the workers fork and read what it built; with
-    another thread running, the models run in-process instead (a fork could copy a lock that thread holds)."""
+    """Each model's warm(grid) runs once in the parent, then the workers fork and read what it built; the
+    next room forks new workers (no standing pool)."""
     global _WARMED_BY
-    _WARMED_BY = None
     models = [FakeA("FakeA", 3, 150.0), WarmLight("WarmLight", 2, 180.0)]
     with PipelineRunner(max_workers=2, min_pool_tiles=0, selector=_rank) as runner:
-        outcome = runner.run_parallel_stage(models, room)
-        assert runner.executor._pool is None  # no standing pool: the room's workers came and went
-        stop = threading.Event()
-        other = threading.Thread(target=stop.wait, daemon=True)
-        other.start()
-        try:
-            with capture_logs() as logs:
-                in_process = runner.run_parallel_stage(models, room)
-        finally:
-            stop.set()
-            other.join()
-    warm = next(r for r in outcome.runs if r.model == "WarmLight")
-    assert warm.pid != os.getpid() and warm.result is not None
-    assert warm.result.diagnostics["warmed_by"] == os.getpid()
-    assert {r.pid for r in in_process.runs} == {os.getpid()}
-    assert any(e["event"] == "models_in_process" and "other thread" in e["reason"] for e in logs)
+        pids = []
+        for _room in range(2):
+            _WARMED_BY = None
+            outcome = runner.run_parallel_stage(models, room)
+            assert runner.executor._pool is None  # the room's workers came and went
+            warm = next(r for r in outcome.runs if r.model == "WarmLight")
+            assert warm.pid != os.getpid() and warm.result is not None
+            assert warm.result.diagnostics["warmed_by"] == os.getpid()
+            pids.append(warm.pid)
+    assert pids[0] != pids[1]
 
 
 def test_small_rooms_skip_the_pool(room: RoomGrid) -> None:
@@ -284,11 +276,15 @@ def test_without_exporter_tracing_records_nothing(room: RoomGrid, monkeypatch: p
     assert not span.is_recording()
 
 
-def test_runner_reuses_one_pool_across_rooms(room: RoomGrid) -> None:
-    """Two rooms through the same runner use the same worker processes."""
-    with PipelineRunner(max_workers=3, min_pool_tiles=0, selector=_rank) as runner:
+def test_runner_reuses_one_pool_across_rooms_without_fork(room: RoomGrid) -> None:
+    """With a start method other than fork (the workers cannot inherit a room), one standing pool serves every
+    room: two rooms through the same runner use the same worker processes."""
+    forkserver = multiprocessing.get_context("forkserver")
+    with PipelineRunner(max_workers=3, min_pool_tiles=0, selector=_rank, mp_context=forkserver) as runner:
+        assert runner.executor._pool is not None
         first = {r.pid for r in runner.run_parallel_stage(_models(), room).runs}
         second = {r.pid for r in runner.run_parallel_stage(_models(), make_room(4, 4, grid_id="b")).runs}
+    assert os.getpid() not in first | second
     assert len(first | second) <= 3  # a new pool per room would bring new worker PIDs
 
 

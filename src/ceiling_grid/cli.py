@@ -453,8 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=DEFAULT_WORKERS,
         metavar="N",
-        help=f"processes for the light models (default {DEFAULT_WORKERS}; 1 = in-process; rooms of up "
-             "to 100 x 100 tiles always run in-process, where a pool cannot pay)",
+        help=f"processes for the light models, at most one per core (default {DEFAULT_WORKERS}; 1 = "
+             "in-process; rooms under 100 x 100 tiles always run in-process, where forking cannot pay)",
     )
     run.add_argument(
         "--json-logs",

@@ -1,4 +1,4 @@
-"""Where models run (pipeline layer): a process pool, threads inside daemonic workers, or in-process.
+"""Where models run (pipeline layer): forked workers, threads inside daemonic workers, or in-process.
 
 Every model gets the evaluator's judge for its stage (:func:`judge_for`); :func:`place` is that
 call. A model error never raises here: it comes back as a failed :class:`~ceiling_grid.records.ModelRun`.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -155,10 +154,12 @@ def _start_context(mp_context: Any) -> Any:
 
 
 class ModelExecutor:
-    """Runs several models on one grid at once: a process pool (threads in a daemonic process), or in turn.
+    """Runs several models on one grid at once: in worker processes (threads in a daemonic process), or in turn.
 
-    One pool serves every room; ``max_workers=1`` runs models in-process, one after another, and so does a
-    room where the pool cannot pay (fewer than ``min_pool_tiles`` in-room tiles, see :func:`pool_pays`).
+    With the fork start method (Linux) each room forks its own workers after the models have built the room's
+    read-only data (``warm``), so the workers share it; other start methods keep one standing pool for every
+    room. ``max_workers=1`` runs models in-process, one after another, and so does a room where the pool
+    cannot pay (fewer than ``min_pool_tiles`` in-room tiles, see :func:`pool_pays`).
     """
 
     def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS, mp_context: Any = None,
@@ -236,12 +237,11 @@ class ModelExecutor:
 
     def _run_forked(self, models: Sequence[PlacementModel], grid: RoomGrid) -> list[ModelRun]:
         """Build the room's shared data once (each model's ``warm``), then fork one worker per core and start
-        the costliest model first: the workers read the parent's data instead of each building its own."""
-        others = threading.active_count() - 1
-        if others:  # a thread holding a lock (a log handler, a progress bar) at the fork would leave it held
-            log.info("models_in_process", grid_id=grid.grid_id, models=len(models),
-                     reason=f"{others} other thread(s) running: forking now is not safe")
-            return [_execute(m, grid) for m in models]
+        the costliest model first: the workers read the parent's data instead of each building its own.
+
+        As with any fork-context pool, a lock another thread holds at the fork stays held in the workers; they
+        only run models and log (logging re-creates its handler locks after a fork), and the CLI's progress
+        bar refreshes without a thread."""
         t0 = time.perf_counter()
         for model in models:
             warm = getattr(model, "warm", None)
