@@ -145,3 +145,47 @@ def test_diffusers_sit_in_the_gaps_between_luminaire_rows() -> None:
         placed = {tuple(t) for t in tiles.tolist()}
         outer = {(x, y) for x, y in placed if w != 30 or abs(x - (w - 1) / 2) > 1}
         assert {(w - 1 - x, h - 1 - y) for x, y in outer} == outer, (w, h, tiles.tolist())
+
+
+def test_snapping_searches_near_each_target_and_picks_what_a_full_scan_picks() -> None:
+    """_snap bounds each target's search by its nearest tiles' costs; it picks the same tiles, in the same order,
+    as scoring every allowed tile: lit rooms, random targets, targets on the centre lines, more targets than tiles."""
+    from ceiling_grid.coverage import luminaires_in_throw
+    from ceiling_grid.geometry import geometry_of
+    from ceiling_grid.models import air
+
+    def full_scan(grid, targets):  # the definition: every allowed tile scored for every target
+        free = air.diffuser_tiles(grid, len(targets))
+        axis = luminaires_in_throw(grid)
+        ys, xs = np.nonzero(free)
+        tiles = np.stack([xs, ys], axis=1)
+        centres = grid.tile_centres(tiles)
+        x0, y0, x1, y1 = geometry_of(grid).bbox
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        penalty = (air.DEFAULT_LIGHT_AXIS_PENALTY_M * axis[ys, xs]
+                   + air.DEFAULT_TIE_BREAK_M * np.hypot(*(centres - centre).T)
+                   + air.DEFAULT_OFF_GAP_PENALTY_M * air._off_gap_tiles(grid, tiles))
+        taken = np.zeros(len(tiles), dtype=bool)
+        out = []
+        for p in targets:
+            on_line = np.abs(p - centre) < 1e-6
+            leaves = ((np.abs(centres - centre) > 1e-6) & on_line[None, :]).any(axis=1)
+            cost = np.hypot(*(centres - p).T) + penalty + air.DEFAULT_CENTRE_LINE_PENALTY_M * leaves
+            cost[taken] = np.inf
+            j = int(np.argmin(cost))
+            if not np.isfinite(cost[j]):
+                break
+            taken[j] = True
+            out.append((int(tiles[j, 0]), int(tiles[j, 1])))
+        return out
+
+    rng = np.random.default_rng(9)
+    for grid in (make_room(24, 14), make_room(9, 7), l_shaped_room(20, 16, 8, 7)):
+        lit = place(LightModelA(), grid).grid
+        x0, y0, x1, y1 = geometry_of(lit).bbox
+        for count in (1, 4, 9, 300):
+            targets = rng.uniform([x0, y0], [x1, y1], (count, 2))
+            targets[: count // 3, 0] = (x0 + x1) / 2  # a third on the vertical centre line
+            got = air._snap(lit, targets)
+            assert got == full_scan(lit, targets), (lit.grid_id, count)
+            assert len(set(got)) == len(got)
