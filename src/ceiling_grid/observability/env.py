@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
-__all__ = ["OTLP_ENDPOINT_ENVS", "PUSHGATEWAY_ENV", "export_configured"]
+__all__ = ["OTLP_ENDPOINT_ENVS", "PUSHGATEWAY_ENV", "export_configured", "otlp_configured", "pushgateway_url"]
 
 PUSHGATEWAY_ENV = "PROMETHEUS_PUSHGATEWAY_URL"
 OTLP_ENDPOINT_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
-def export_configured(environ: Mapping[str, str] | None = None) -> bool:
+def pushgateway_url() -> str:
+    """The Pushgateway URL run metrics go to ("" when unset)."""
+    return os.environ.get(PUSHGATEWAY_ENV, "").strip()
+
+
+def otlp_configured() -> bool:
+    """Whether an OTLP traces endpoint is set."""
+    return any(os.environ.get(k, "").strip() for k in OTLP_ENDPOINT_ENVS)
+
+
+def export_configured() -> bool:
     """Whether metrics or traces leave the process: a Pushgateway URL or an OTLP endpoint is set."""
-    env = os.environ if environ is None else environ
-    return any(env.get(k, "").strip() for k in (PUSHGATEWAY_ENV, *OTLP_ENDPOINT_ENVS))
+    return bool(pushgateway_url()) or otlp_configured()

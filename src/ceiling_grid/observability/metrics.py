@@ -9,7 +9,6 @@ overwrite the gateway's last success time with 0.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, pushadd_to_gateway
 
 from ..logs import get_logger
-from .env import PUSHGATEWAY_ENV
+from .env import PUSHGATEWAY_ENV, pushgateway_url
 
 __all__ = [
     "DEFAULT_DURATION_BUCKETS",
@@ -191,7 +190,7 @@ class PipelineMetrics:
         Returns True when pushed. ``pushadd`` replaces only the pushed metric names in the group
         ``job`` + ``grouping_key``, so pushes of other families to the same group survive.
         """
-        url = gateway or os.environ.get(PUSHGATEWAY_ENV, "").strip()
+        url = gateway or pushgateway_url()
         if not url:
             return False
         try:

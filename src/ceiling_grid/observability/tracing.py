@@ -36,7 +36,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from ..logs import get_logger
-from .env import OTLP_ENDPOINT_ENVS
+from .env import OTLP_ENDPOINT_ENVS, otlp_configured
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
@@ -169,7 +169,7 @@ class PipelineTracer:
         self.provider = TracerProvider(sampler=ALWAYS_ON, resource=Resource.create({"service.name": name}))
         self._exporters = 0
         self.guard: GuardedExporter | None = None
-        if otlp_from_env and any(os.environ.get(k, "").strip() for k in OTLP_ENDPOINT_ENVS):
+        if otlp_from_env and otlp_configured():
             self._add_otlp()
 
     def _add_otlp(self) -> None:
