@@ -278,11 +278,11 @@ def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX, max_tries: int 
         occupied[pb.existing[:, 1], pb.existing[:, 0]] = True
     shapes = [s for s in array_shapes(room, shr_max=shr_max) if s[0] * s[1] >= n0]
     sym = [{n: axis_symmetric(room, axis, n) for n in {s[axis] for s in shapes}} for axis in (0, 1)]  # per count
-    symmetric = [s for s in shapes if sym[0][s[0]] and sym[1][s[1]]]  # symmetric_shape, one axis at a time
-    best, tries = _first_passing(pb, symmetric, occupied, max_tries, edges)
+    mirrors = [sym[0][nx] and sym[1][ny] for nx, ny in shapes]  # symmetric_shape, one axis at a time
+    best, tries = _first_passing(pb, [s for s, m in zip(shapes, mirrors, strict=True) if m], occupied, max_tries, edges)
     # The smallest passing array of any shape competes too when it is smaller (an odd count in an even
     # room is half a tile off centre, but may be what the LPD limit allows): the judge scores both.
-    other, more = _first_passing(pb, [s for s in shapes if not (sym[0][s[0]] and sym[1][s[1]])], occupied,
+    other, more = _first_passing(pb, [s for s, m in zip(shapes, mirrors, strict=True) if not m], occupied,
                                  max_tries)
     tries += more
     if other is not None and other[0] <= 0 and edges is not None and (
@@ -504,8 +504,9 @@ def _gaps_ok(pb: _Problem, idx: np.ndarray) -> bool:
 _FILL_BATCH_DIV = 8  # _fill_gaps adds one fixture per this many open gaps before it checks again
 
 
-def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
-    """Add the candidate farthest from every fixture until no row or column has an unlit stretch (L4)."""
+def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Add the candidate farthest from every fixture until no row or column has an unlit stretch (L4); the
+    layout, and whether its L4 gaps hold (no more candidates can leave some open)."""
     n_cand = len(taken)
     centres = pb.room.light_centres(pb.free[:n_cand])
     far: np.ndarray | None = None  # distance from each candidate to the nearest fixture, kept up to date
@@ -536,7 +537,7 @@ def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> np.ndarray:
             else:
                 far = np.minimum(far, np.hypot(*(centres - centres[j]).T))
         gaps.add(pb.tiles(np.array(added, dtype=np.int64)))
-    return idx
+    return idx, gaps.failing == 0
 
 
 def _take(pb: _Problem, taken: np.ndarray, j: int) -> None:
@@ -612,10 +613,9 @@ class LightModelC(_LightProblem):
             j = int(np.argmax(col))
             _take(pb, taken, j)
             idx = np.append(idx, j)
-        idx = _fill_gaps(pb, idx, taken)
+        idx, gaps_hold = _fill_gaps(pb, idx, taken)  # then each removal only needs its neighbourhood re-checked
         levels = [idx.copy()]
         # reverse pruning: drop fixtures, latest first, while L3 and the L4 gaps still hold
-        gaps_hold = _gaps_ok(pb, idx)  # then each removal only needs its neighbourhood re-checked
         e = pb.illuminance(idx)  # kept up to date: a removal subtracts one fixture's contribution
         lit = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
         tree: cKDTree | None = None  # of the current layout's centres: every trial removal shares it
