@@ -291,9 +291,9 @@ def farther_than(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray, li
     D + t from its nearest source (triangle inequality), so it is settled when that whole interval lies on
     one side of ``limit`` (by more than ``DEFAULT_BOUND_MARGIN_M``); only the others are queried one by one.
     Behind a corner the straight-line bound still settles "farther" (a path is never shorter than a line)."""
-    src, tgt = _as_points(sources), _as_points(targets)
-    if isinstance(targets, np.ndarray) and targets.dtype == np.float64 and targets.shape[1:] == (2,):
-        tgt = targets  # the caller's array itself: its cells may be cached
+    src = _as_points(sources)
+    proper = isinstance(targets, np.ndarray) and targets.dtype == np.float64 and targets.shape[1:] == (2,)
+    tgt = targets if proper else _as_points(targets)  # the caller's array itself: its cells may be cached
     m = len(tgt)
     if len(src) == 0:
         return np.ones(m, dtype=bool)

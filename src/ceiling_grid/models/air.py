@@ -191,27 +191,27 @@ def _snap(grid: RoomGrid, targets: np.ndarray, forbidden: np.ndarray | None = No
     penalty = (DEFAULT_LIGHT_AXIS_PENALTY_M * axis_lights[ys, xs] + inward
                + DEFAULT_OFF_GAP_PENALTY_M * _off_gap_tiles(grid, tiles))
     taken = np.zeros(len(tiles), dtype=bool)
+
+    def cost_of(idx: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Each tile's cost for target ``p``; a target on a centre line stays on it when it can (a move off it
+        breaks the mirror symmetry); taken tiles cost inf."""
+        c = centres[idx]
+        on_line = np.abs(p - centre) < 1e-6
+        leaves = ((np.abs(c - centre) > 1e-6) & on_line[None, :]).any(axis=1)
+        cost = np.hypot(*(c - p).T) + penalty[idx] + DEFAULT_CENTRE_LINE_PENALTY_M * leaves
+        cost[taken[idx]] = np.inf
+        return np.asarray(cost)
+
     tree = cKDTree(centres)
-    everything = np.arange(len(tiles))
     out: list[tuple[int, int]] = []
     for p in targets:
-        # a target on a centre line stays on it when it can (a move off it breaks the mirror symmetry)
-        on_line = np.abs(p - centre) < 1e-6
-
-        def cost_of(idx: np.ndarray, p: np.ndarray = p, on_line: np.ndarray = on_line) -> np.ndarray:
-            c = centres[idx]
-            leaves = ((np.abs(c - centre) > 1e-6) & on_line[None, :]).any(axis=1)
-            cost = np.hypot(*(c - p).T) + penalty[idx] + DEFAULT_CENTRE_LINE_PENALTY_M * leaves
-            cost[taken[idx]] = np.inf
-            return np.asarray(cost)
-
         # every penalty is >= 0, so no tile farther than some tile's cost can cost less: the nearest few
         # bound the search, and the tiles within that bound (in index order, as argmin breaks ties) decide
         near = np.atleast_1d(np.asarray(tree.query(p, k=min(_SNAP_NEAREST, len(tiles)))[1], dtype=np.int64))
-        bound = float(cost_of(near).min())
+        bound = float(cost_of(near, p).min())
         idx = (np.array(sorted(tree.query_ball_point(p, bound + 1e-9)), dtype=np.int64) if np.isfinite(bound)
-               else everything)
-        cost = cost_of(idx)
+               else np.arange(len(tiles)))
+        cost = cost_of(idx, p)
         k = int(np.argmin(cost))
         if not np.isfinite(cost[k]):
             break
