@@ -9,10 +9,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..coverage import luminaires_in_throw
-from ..geodesic import farther_than
 from ..geometry import RoomGeometry, geometry_of
 from ..grid import Component, RoomGrid
 from ..prepared import prepare
+from ..setcover import uncovered
 from .detectors import legal_detector_sites
 from .geometry_rules import misplaced_tiles
 from .report import RuleResult, StageReport
@@ -83,7 +83,7 @@ def _detector_feasible(grid: RoomGrid) -> tuple[bool, int]:
     sites = legal_detector_sites(grid)
     if len(sites) == 0:
         return len(pts) == 0, len(pts)
-    bad = int(farther_than(geo, grid.tile_centres(sites), pts, radius + TOL).sum())
+    bad = int(uncovered(geo, grid.tile_centres(sites), pts, radius).sum())
     return bad == 0, bad
 
 

@@ -17,7 +17,7 @@ from ..coverage import (
     design_radius,
     site_clearances,
 )
-from ..geodesic import farther_than, nearest_geodesic
+from ..geodesic import nearest_geodesic
 from ..geometry import RoomGeometry
 from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
 from ..prepared import BS_CORRIDOR_RADIUS_M, PreparedRoom, prepare
@@ -96,8 +96,7 @@ def reference_sites(grid: RoomGrid, points: np.ndarray, radius: float) -> tuple[
     Legal sites (D2, D3, D5) that also clear the luminaires by the rule set's ``luminaire_min_m`` (D4); the
     D4 filter is dropped only when those sites cannot cover every point within ``radius`` (as in the model)."""
     sites = legal_detector_sites(grid, luminaire_rule=True)
-    if len(sites) and not farther_than(prepare(grid).detection, grid.tile_centres(sites), points,
-                                       radius + TOL).any():
+    if len(sites) and not uncovered(prepare(grid).detection, grid.tile_centres(sites), points, radius).any():
         return sites, True
     return legal_detector_sites(grid, luminaire_rule=False), False
 
@@ -392,7 +391,7 @@ def _infeasibility(grid: RoomGrid, geo: RoomGeometry, pts: np.ndarray, radius: f
     sites = legal_detector_sites(grid)
     if len(sites) == 0:
         return _why_no_site(grid)
-    bad = int(farther_than(geo, grid.tile_centres(sites), pts, radius + TOL).sum())
+    bad = int(uncovered(geo, grid.tile_centres(sites), pts, radius).sum())
     if bad:
         return {"rule": "D1", "reason": f"{spec.title}: {bad} ceiling points are farther than {radius} m from every "
                 "tile that passes the wall and air-terminal clearances"}
