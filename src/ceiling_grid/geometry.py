@@ -113,12 +113,15 @@ class RoomGeometry:
         h, w = mask.shape
         pts = np.asarray(points, dtype=float).reshape(-1, 2)
         hit = np.zeros(len(pts), dtype=bool)
-        for dx in (-eps, eps):
-            for dy in (-eps, eps):
-                ix = np.floor((pts[:, 0] + dx) / self.tile).astype(np.int64)
-                iy = np.floor((pts[:, 1] + dy) / self.tile).astype(np.int64)
-                ok = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
-                hit[ok] |= mask[iy[ok], ix[ok]]
+        shifts = (-eps, eps) if eps else (0.0,)
+        cols = [np.floor((pts[:, 0] + d) / self.tile).astype(np.int64) for d in shifts]
+        rows = [np.floor((pts[:, 1] + d) / self.tile).astype(np.int64) for d in shifts]
+        for ix in cols:
+            in_x = (ix >= 0) & (ix < w)
+            cx = np.clip(ix, 0, w - 1)
+            for iy in rows:
+                ok = in_x & (iy >= 0) & (iy < h)
+                hit |= mask[np.clip(iy, 0, h - 1), cx] & ok
                 if off_grid:
                     hit |= ~ok
         return hit

@@ -466,6 +466,8 @@ class RoomGrid(BaseModel):
         """A new grid with ``component`` placed on ``tiles`` (each must be empty and in the room)."""
         cells = list(self.cells)
         arrays = self.arrays
+        codes = arrays.component.copy()
+        code = COMPONENT_CODES[component]
         for x, y in tiles:
             x, y = int(x), int(y)
             i = int(arrays.index[y, x])
@@ -474,10 +476,17 @@ class RoomGrid(BaseModel):
                 raise ValueError(f"{self.grid_id}: tile ({x}, {y}) is not free for {component.value}")
             cells[i] = Cell.model_construct(x=x, y=y, component=component, state=old.state,
                                             beam_depth_m=old.beam_depth_m)
-        return self._same_states(cells)
+            codes[y, x] = code
+        return self._same_states(cells, codes)
 
-    def _same_states(self, cells: list[Cell]) -> RoomGrid:
-        return self.model_copy(update={"cells": cells})
+    def _same_states(self, cells: list[Cell], component: np.ndarray) -> RoomGrid:
+        """A copy with ``cells`` whose component codes are ``component``: its tile arrays are this grid's
+        (the states, cell order and beams are unchanged) with that component array, not rebuilt from cells."""
+        new = self.model_copy(update={"cells": cells})
+        arrays = self.arrays
+        component.setflags(write=False)
+        new._arrays = TileArrays(arrays.state, component, arrays.index, arrays.beam_depth)
+        return new
 
     def without_components(self, component: Component) -> RoomGrid:
         """A new grid with every ``component`` removed (tiles become empty)."""
@@ -487,7 +496,9 @@ class RoomGrid(BaseModel):
             else c
             for c in self.cells
         ]
-        return self._same_states(cells)
+        codes = self.arrays.component.copy()
+        codes[codes == COMPONENT_CODES[component]] = COMPONENT_CODES[Component.EMPTY]
+        return self._same_states(cells, codes)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> RoomGrid:
         new = super().model_copy(update=update, deep=deep)

@@ -142,15 +142,15 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     n = len(tiles)
     t = room.tile
     hm = room.mounting_height_m
-    shr = nearest_neighbour_shr(room, tiles)
-    spacing_ok = shr <= shr_max + 1e-9
     wall_ok = np.ones(n, dtype=bool)
     gap_ok = np.ones(n, dtype=bool)
     gap_limit = gap_limit_m(room, shr_max)
     max_gap = 0.0
+    dist, rel = _neighbours(room.light_centres(tiles))
+    shr = dist[:, 0] / hm if n > 1 else np.zeros(n)  # as nearest_neighbour_shr, from the same query
+    spacing_ok = shr <= shr_max + 1e-9
     if n == 0:
         return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
-    dist, rel = _neighbours(room.light_centres(tiles))
     for w, ahead, away in _cones(room, tiles, rel):
         nearer_than_wall = ahead.any(axis=1)
         faces = ~nearer_than_wall
@@ -276,30 +276,35 @@ class GrowingGaps:
 
 
 def gaps_hold_without(room: PreparedRoom, lights_xy: np.ndarray, drop: int,
-                      shr_max: float = DEFAULT_SHR_MAX, tree: cKDTree | None = None) -> bool:
+                      shr_max: float = DEFAULT_SHR_MAX, tree: cKDTree | None = None,
+                      gone: np.ndarray | None = None) -> bool:
     """Whether the hard L4 gaps still hold once fixture ``drop`` is removed, given that they hold now.
 
     Only a fixture within the gap limit of the removed one can lose the neighbour that kept its gap short,
     so only those are re-checked, against their nearest neighbours as :func:`fixture_rules` sees them (the
     same cones). ``tree``, a KD-tree of all of ``lights_xy``'s centres, serves every trial removal from one
     layout: the ``_NEIGHBOURS`` nearest once one fixture is gone are the nearest but the removed one of one
-    more, so pruning a large layout costs O(1) per trial, not a tree per trial.
+    more, so pruning a large layout costs O(1) per trial, not a tree per trial. ``gone`` (a mask over
+    ``lights_xy``) marks fixtures already removed, so the same tree serves several removals in a row.
     """
     tiles = np.asarray(lights_xy, dtype=np.int64).reshape(-1, 2)
     n = len(tiles)
-    if n - 1 < 2:
+    gone = np.zeros(n, dtype=bool) if gone is None else np.asarray(gone, dtype=bool)
+    n_gone = int(gone.sum())
+    if n - n_gone - 1 < 2:
         return True
     tree = cKDTree(room.light_centres(tiles)) if tree is None else tree
     centres = tree.data
     limit = gap_limit_m(room, shr_max)
     near = np.array(sorted(tree.query_ball_point(centres[drop], limit + 1e-9)), dtype=np.int64)
-    affected = near[near != drop]
+    affected = near[(near != drop) & ~gone[near]]
     if len(affected) == 0:
         return True
-    dist, idx = tree.query(centres[affected], k=min(n, _NEIGHBOURS + 2))  # itself, the removed one, the rest
+    # itself, the removed one, the ones already gone, then the rest
+    dist, idx = tree.query(centres[affected], k=min(n, _NEIGHBOURS + 2 + n_gone))
     dist, idx = np.asarray(dist).reshape(len(affected), -1), np.asarray(idx).reshape(len(affected), -1)
-    m = min(n - 2, _NEIGHBOURS)  # as many as fixture_rules takes among the n - 1 left
-    keep = (idx != affected[:, None]) & (idx != drop)
+    m = min(n - n_gone - 2, _NEIGHBOURS)  # as many as fixture_rules takes among the ones left
+    keep = (idx != affected[:, None]) & (idx != drop) & ~gone[idx]
     keep &= np.cumsum(keep, axis=1) <= m
     dist = dist[keep].reshape(len(affected), m)
     rel = centres[idx[keep].reshape(len(affected), m)] - centres[affected][:, None, :]

@@ -40,6 +40,7 @@ EDGE_NODES = 12  # Gauss-Legendre nodes per tile edge for the work-plane flux
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(EDGE_NODES)
 _EDGES = RoomCache(32)  # the checker's own cache of boundary edges per room
 _CHUNK_ELEMENTS = 2_000_000  # bounds the (sources x edges x nodes) working arrays
+_DIRECT_CHUNK_ELEMENTS = 65_536  # (sources x points) blocks of the direct sum: small enough to stay in cache
 
 
 @dataclass(frozen=True)
@@ -142,12 +143,22 @@ def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarra
     i0 = (m + 1.0) * (lum.flux_lm / _sources_per_luminaire(grid)) / (2.0 * math.pi)
     sources = _point_sources(grid, lights).reshape(-1, 2)
     total = np.zeros(len(points))
-    step = max(1, _CHUNK_ELEMENTS // max(1, len(points)))
+    step = max(1, _DIRECT_CHUNK_ELEMENTS // max(1, len(points)))
+    sx, sy = np.ascontiguousarray(sources.T)
+    px, py = np.ascontiguousarray(points.T)
     for lo in range(0, len(sources), step):
-        block = sources[lo : lo + step]
-        d2 = (points[None, :, 0] - block[:, 0, None]) ** 2 + (points[None, :, 1] - block[:, 1, None]) ** 2 + hm * hm
+        d2 = np.subtract.outer(sx[lo : lo + step], px)  # (sources, points), then worked on in place
+        d2 *= d2
+        dy2 = np.subtract.outer(sy[lo : lo + step], py)
+        dy2 *= dy2
+        d2 += dy2
+        d2 += hm * hm
         # I0 cos^(m+3) / Hm² with cos = Hm / d: Hm^(m+1) I0 / d^(m+3) (for m = 1 without a power call)
-        spread = 1.0 / (d2 * d2) if m == 1.0 else d2 ** (-(m + 3.0) / 2.0)
+        if m == 1.0:
+            d2 *= d2
+            spread = np.reciprocal(d2, out=d2)
+        else:
+            spread = np.power(d2, -(m + 3.0) / 2.0, out=d2)
         total += i0 * hm ** (m + 1.0) * spread.sum(axis=0)
     return total
 

@@ -502,6 +502,8 @@ def _gaps_ok(pb: _Problem, idx: np.ndarray) -> bool:
 
 
 _FILL_BATCH_DIV = 8  # _fill_gaps adds one fixture per this many open gaps before it checks again
+_PRUNE_REBUILD = 32  # model C's pruning rebuilds its KD-tree once this many fixtures are gone from it
+_UB_ROWS = 2048  # the lazy greedy's first gains go this many candidates at a time (no candidates x points temporary)
 
 
 def _fill_gaps(pb: _Problem, idx: np.ndarray, taken: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -548,39 +550,51 @@ def _take(pb: _Problem, taken: np.ndarray, j: int) -> None:
 
 def _lazy_greedy(pb: _Problem, need: float, e: np.ndarray, taken: np.ndarray) -> tuple[list[int], int]:
     """Candidates chosen by largest covered deficit until every point reaches ``need`` (``e`` and ``taken``
-    are updated in place), and how many gains were evaluated."""
+    are updated in place), and how many gains were evaluated.
+
+    Lazy greedy: a candidate's gain, sum over points of min(its lux, the deficit), only shrinks, so a stale
+    gain is an upper bound. Every choice lowers every bound by at least ``drop``, the least any candidate
+    can lose (the least lux any candidate gives a point, ``floor``, against that point's new deficit); the
+    heap keeps gain + all drops so far, which orders it the same and lowers every bound at once.
+    """
     deficit = np.maximum(need - e, 0.0)
     chosen: list[int] = []
     n_cand = len(taken)
     recomputed = 0
     if n_cand and len(pb.points):
-        ub = np.minimum(pb.v[:n_cand], deficit[None, :]).sum(axis=1)
+        v = pb.v[:n_cand]
+        ub = np.concatenate([np.minimum(v[s:s + _UB_ROWS], deficit[None, :]).sum(axis=1)
+                             for s in range(0, n_cand, _UB_ROWS)])
+        floor = v.min(axis=0).astype(np.float64)
+        dropped = 0.0  # every bound's fall so far
         heap = [(-float(g), j) for j, g in enumerate(ub) if g > 0]
         heapq.heapify(heap)
         pop, push = heapq.heappop, heapq.heappush
         short = deficit.sum() > 1e-9  # changes only when a candidate is taken
         while short and heap:
-            # lazy greedy, re-scoring a batch of the best upper bounds at once (gains only shrink)
+            # re-score a batch of the best upper bounds at once
             batch = [pop(heap)[1] for _ in range(min(_GREEDY_BATCH, len(heap)))]
             batch = [j for j in batch if not taken[j]]  # troffers: dropped once a chosen one overlaps them
             if not batch:
                 continue
-            gains = np.minimum(pb.v[batch], deficit[None, :]).sum(axis=1)
+            gains = np.minimum(v[batch], deficit[None, :]).sum(axis=1)
             recomputed += len(batch)
-            bound = -heap[0][0] if heap else 0.0
+            bound = -heap[0][0] - dropped if heap else 0.0
             best = int(np.argmax(gains))
             gain = gains.tolist()
             take = gain[best] > 0 and gain[best] >= bound - 1e-12
             for k, j in enumerate(batch):
                 if (take and k == best) or gain[k] <= 0:
                     continue
-                push(heap, (-gain[k], j))
+                push(heap, (-(gain[k] + dropped), j))
             if take:
                 j = batch[best]
                 chosen.append(j)
                 _take(pb, taken, j)
-                e += pb.v[j]
-                deficit = np.maximum(need - e, 0.0)
+                e += v[j]
+                left = np.maximum(need - e, 0.0)
+                dropped += float(np.minimum(deficit - left, np.maximum(floor - left, 0.0)).sum())
+                deficit = left
                 short = deficit.sum() > 1e-9
     return chosen, recomputed
 
@@ -617,8 +631,11 @@ class LightModelC(_LightProblem):
         levels = [idx.copy()]
         # reverse pruning: drop fixtures, latest first, while L3 and the L4 gaps still hold
         e = pb.illuminance(idx)  # kept up to date: a removal subtracts one fixture's contribution
+        # the layout's fixtures as of the last KD-tree (pre-placed first, then idx's order), and which of them
+        # are gone since: removals go from the end, so position pos of idx stays fixture len(existing) + pos
         lit = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
-        tree: cKDTree | None = None  # of the current layout's centres: every trial removal shares it
+        gone = np.zeros(len(lit), dtype=bool)
+        tree: cKDTree | None = None  # of lit's centres: trial removals share it until _PRUNE_REBUILD are gone
         for pos in range(len(idx) - 1, -1, -1):
             if len(idx) < 2:
                 break
@@ -627,13 +644,15 @@ class LightModelC(_LightProblem):
                 continue
             trial = np.delete(idx, pos)
             if gaps_hold:
-                tree = cKDTree(pb.room.light_centres(lit)) if tree is None else tree
-                ok = gaps_hold_without(pb.room, lit, len(pb.existing) + pos, tree=tree)
+                if tree is None or gone.sum() >= _PRUNE_REBUILD:
+                    lit, gone = lit[~gone], np.zeros(int((~gone).sum()), dtype=bool)
+                    tree = cKDTree(pb.room.light_centres(lit))
+                ok = gaps_hold_without(pb.room, lit, len(pb.existing) + pos, tree=tree, gone=gone)
             else:
                 ok = _gaps_ok(pb, trial)
             if ok:
-                idx, gaps_hold, e, tree = trial, True, e_trial, None
-                lit = np.delete(lit, len(pb.existing) + pos, axis=0)
+                idx, gaps_hold, e = trial, True, e_trial
+                gone[len(pb.existing) + pos] = True
                 levels.append(idx.copy())
         diag: dict[str, Any] = {"greedy_count": len(chosen) + len(pb.existing),
                                 "gain_evaluations": recomputed, "pruned": len(levels) - 1}
