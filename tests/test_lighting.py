@@ -246,6 +246,32 @@ def test_gaps_hold_without_agrees_with_the_whole_check() -> None:
     assert verdicts == {True, False}  # both outcomes occur (the 6 x 3 and 10 x 7 arrays are near the limit)
 
 
+def test_gaps_hold_without_serves_several_removals_from_one_tree() -> None:
+    """With fixtures already marked gone, one removal more gives the verdict fixture_rules gives the rest."""
+    from scipy.spatial import cKDTree
+
+    from ceiling_grid.lighting import gaps_hold_without
+
+    rng = np.random.default_rng(11)
+    verdicts = set()
+    for w, h, nx, ny in ((40, 30, 10, 7), (24, 14, 8, 4), (60, 20, 16, 5)):
+        grid = make_room(w, h)
+        room = prepare(grid)
+        tiles = regular_array(room, nx, ny, grid.arrays.free_for_light)
+        tree = cKDTree(room.light_centres(tiles))
+        for _ in range(12):
+            gone = np.zeros(len(tiles), dtype=bool)
+            gone[rng.choice(len(tiles), size=int(rng.integers(1, 6)), replace=False)] = True
+            left = np.nonzero(~gone)[0]
+            if not fixture_rules(room, tiles[left]).gap_ok.all():
+                continue  # the premise: the gaps hold before this removal
+            drop = int(rng.choice(left))
+            whole = bool(fixture_rules(room, tiles[left[left != drop]]).gap_ok.all())
+            assert gaps_hold_without(room, tiles, drop, tree=tree, gone=gone) is whole, (w, h, drop)
+            verdicts.add(whole)
+    assert verdicts == {True, False}
+
+
 def test_gap_evenness_stops_at_a_u_rooms_notch() -> None:
     """Fixtures either side of a U's notch are two runs along the row, not one line with a 9-tile gap."""
     from ceiling_grid.lighting import regularity
