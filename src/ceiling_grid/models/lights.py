@@ -6,7 +6,7 @@ import hashlib
 import heapq
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,6 +17,7 @@ from ..config import DEFAULT_SHR_MAX
 from ..grid import Component, RoomGrid, footprint_tiles, room_key
 from ..lighting import (
     GrowingGaps,
+    Regularity,
     array_shapes,
     array_variants,
     axis_symmetric,
@@ -48,6 +49,7 @@ DEFAULT_OPTIMISTIC_UF = 1.5  # model A: the count search starts at the lumen-met
 DEFAULT_SA_RADIUS_TILES = 3  # model B: a move shifts one fixture by at most this many tiles per axis
 DEFAULT_SA_ATTEMPTS = 12  # model B: annealing runs (each one tries to drop one more fixture)
 DEFAULT_MAX_LEVELS_SCORED = 30  # candidate layouts whose §8 score is estimated before the final check
+_JUDGED = 5  # the best candidate layouts by proxy score that the evaluator judges (until one complies)
 _REMOVE_BATCH_DIV = 25  # model B: big layouts drop up to n/25 separated fixtures per greedy step
 _GREEDY_BATCH = 32  # model C: candidates re-scored together in the lazy greedy
 _L4_VIOLATION = 1e-6  # model A: an array that meets L3 but breaks the hard L4 gap ranks just behind passing ones
@@ -187,20 +189,58 @@ def _prepare(grid: RoomGrid, room: PreparedRoom, existing: np.ndarray, free_mask
     return _Prepared(np.array(points), np.array(existing), free, index, v, np.asarray(e0), free_mask, stride)
 
 
-def _proxy_score(pb: _Problem, idx: np.ndarray) -> float:
-    """The §8 score the evaluator would give ``idx`` (from the contribution matrix; C from L3 and L4)."""
+@dataclass(frozen=True)
+class _Proxy:
+    """The §8 score the evaluator would give one candidate layout, from the contribution matrix: ``bound`` is
+    cheap (every wall offset taken as met, L4's gaps as holding), :meth:`score` adds L4 (:func:`fixture_rules`)."""
+
+    pb: _Problem
+    tiles: np.ndarray  # pre-placed and candidate anchor tiles
+    l3: bool
+    em: float
+    u0: float
+    lpd: float
+    reg: Regularity  # with every wall offset taken as met
+    bound: float  # the score with L4 taken as met: never below :meth:`score`
+
+    def score(self) -> float:
+        rules = fixture_rules(self.pb.room, self.tiles)
+        reg = replace(self.reg, wall_offset_ok=float(np.mean(rules.wall_ok)))
+        return _score(self.pb, self.l3 and bool(rules.gap_ok.all()), self.em, self.u0, self.lpd, reg)
+
+
+def _score(pb: _Problem, ok: bool, em: float, u0: float, lpd: float, reg: Regularity) -> float:
+    spec = pb.room.room_spec
+    return lighting_score(ok, em, u0, lpd, reg.score, reg.regular, spec.target_lux, spec.target_u0,
+                          spec.lpd_limit_w_m2).score
+
+
+def _proxy(pb: _Problem, idx: np.ndarray) -> _Proxy:
+    """The cheap part of the proxy score of candidate layout ``idx``, and its upper bound."""
     e = pb.illuminance(idx)
     em = float(e.mean()) if len(e) else 0.0
     u0 = float(e.min()) / em if em > 0 else 0.0
     tiles = np.concatenate([pb.existing, pb.tiles(idx)]).reshape(-1, 2)
-    n = len(tiles)
-    spec = pb.room.room_spec
-    lpd = lpd_w_m2(pb.room, n)
-    rules = fixture_rules(pb.room, tiles)
-    reg = regularity(pb.room, tiles, rules.wall_ok)
-    ok = bool(pb.violation(e, margin=0.0) <= 0) and n > 0 and bool(rules.gap_ok.all())
-    return lighting_score(ok, em, u0, lpd, reg.score, reg.regular, spec.target_lux, spec.target_u0,
-                          spec.lpd_limit_w_m2).score
+    lpd = lpd_w_m2(pb.room, len(tiles))
+    reg = regularity(pb.room, tiles, np.ones(len(tiles), dtype=bool))  # wall_ok only sets wall_offset_ok
+    l3 = bool(pb.violation(e, margin=0.0) <= 0) and len(tiles) > 0
+    return _Proxy(pb, tiles, l3, em, u0, lpd, reg, _score(pb, l3, em, u0, lpd, reg))
+
+
+def _best_by_proxy(pb: _Problem, cands: list[np.ndarray], k: int) -> list[int]:
+    """Indices of the ``k`` best ``cands`` by proxy score (ties: fewer fixtures, then earlier), best first.
+
+    Branch and bound: full scores are computed in order of the cheap upper bounds, until the k-th best so
+    far beats every bound left (a candidate layout's L4 check costs several times its bound)."""
+    proxies = [_proxy(pb, c) for c in cands]
+    order = sorted(range(len(cands)), key=lambda i: (-proxies[i].bound, len(cands[i]), i))
+    scores: dict[int, float] = {}
+    for pos, i in enumerate(order):
+        scores[i] = proxies[i].score()
+        if len(scores) >= k and pos + 1 < len(order):
+            if sorted(scores.values(), reverse=True)[k - 1] > proxies[order[pos + 1]].bound:
+                break
+    return [i for _, _, i in sorted((-sc, len(cands[i]), i) for i, sc in scores.items())][:k]
 
 
 def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[str, Any],
@@ -217,9 +257,8 @@ def _finish(model: str, pb: _Problem, candidates: list[np.ndarray], diag: dict[s
         keep = np.unique(np.concatenate([np.arange(3), np.linspace(0, len(cands) - 1, DEFAULT_MAX_LEVELS_SCORED)
                                          .round().astype(int)]))
         cands = [cands[i] for i in keep]
-    scored = sorted(((-_proxy_score(pb, c), len(c), i) for i, c in enumerate(cands)))
     best_grid, best_report, best_idx = grid, None, np.zeros(0, dtype=np.int64)
-    for _, _, i in scored[:5]:
+    for i in _best_by_proxy(pb, cands, _JUDGED):
         tiles = footprint_tiles(pb.tiles(cands[i]), pb.room.light_size)
         new_grid = grid.with_components(Component.LIGHT, [tuple(t) for t in tiles.tolist()])
         report = judge(new_grid)
