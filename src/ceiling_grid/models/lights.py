@@ -237,9 +237,9 @@ def _best_by_proxy(pb: _Problem, cands: list[np.ndarray], k: int) -> list[int]:
     scores: dict[int, float] = {}
     for pos, i in enumerate(order):
         scores[i] = proxies[i].score()
-        if len(scores) >= k and pos + 1 < len(order):
-            if sorted(scores.values(), reverse=True)[k - 1] > proxies[order[pos + 1]].bound:
-                break
+        if (len(scores) >= k and pos + 1 < len(order)
+                and sorted(scores.values(), reverse=True)[k - 1] > proxies[order[pos + 1]].bound):
+            break
     return [i for _, _, i in sorted((-sc, len(cands[i]), i) for i, sc in scores.items())][:k]
 
 
