@@ -298,3 +298,23 @@ def test_a_troffer_office_on_a_2ft_grid_is_a_regular_symmetric_array(rotation: i
     centres = anchors[:, long_axis] + 1.0  # the boundary between the troffer's two tiles
     span = grid.width if long_axis == 0 else grid.height
     assert sorted(centres.tolist()) == sorted((span - centres).tolist())  # mirror-symmetric along the long axis
+
+
+def test_branch_and_bound_ranks_candidate_layouts_as_scoring_them_all_would() -> None:
+    """The models' proxy ranking: every cheap bound is >= the full proxy score, and the five best by bound and
+    bound-guided full scores are the five best of all full scores, in order (ties: fewer fixtures, earlier)."""
+    from ceiling_grid.models.lights import _best_by_proxy, _problem, _proxy
+
+    rng = np.random.default_rng(5)
+    for grid in (make_room(30, 20), l_shaped_room(30, 24, 12, 10)):
+        pb = _problem(grid)
+        full = LightModelA().place(grid, lambda g: evaluate_lighting(g, include_reference=False)).grid
+        base = pb.ensure(full.light_anchors()[0])
+        cands = [base] + [np.delete(base, rng.choice(len(base), size=k, replace=False)) for k in (1, 1, 2, 3, 5)]
+        cands += [rng.choice(pb.n_base, size=len(base) + k, replace=False) for k in (-2, 0, 3, 8)]
+        proxies = [_proxy(pb, c) for c in cands]
+        scores = [p.score() for p in proxies]
+        assert all(p.bound >= s - 1e-12 for p, s in zip(proxies, scores, strict=True))
+        assert any(p.bound > s + 1.0 for p, s in zip(proxies, scores, strict=True))  # the bound is not exact
+        every = [i for _, _, i in sorted((-s, len(cands[i]), i) for i, s in enumerate(scores))][:5]
+        assert _best_by_proxy(pb, cands, 5) == every
