@@ -271,3 +271,19 @@ def test_a_mistyped_enum_value_says_what_was_meant(tmp_path: Path) -> None:
     with pytest.raises(RoomValidationError) as err:
         load_room(path)
     assert "did you mean" not in str(err.value) and "use one of the listed values" in str(err.value)
+
+
+def test_component_codes_land_only_on_tiles_inside_the_room() -> None:
+    """with_component_codes gives the grid those codes describe; a code off the room or out of range is refused."""
+    from ceiling_grid.grid import COMPONENT_CODES
+
+    grid = make_room(6, 5, outside=[(5, 4)], states={(2, 2): "column"})
+    placed = grid.with_components(Component.LIGHT, [(1, 1)]).with_components(Component.SMOKE_DETECTOR, [(4, 3)])
+    again = grid.with_component_codes(placed.arrays.component)
+    assert dump_room(again) == dump_room(placed) and again == placed
+    bad = np.array(placed.arrays.component)
+    bad[4, 5] = COMPONENT_CODES[Component.LIGHT]
+    with pytest.raises(ValueError, match="outside the room"):
+        grid.with_component_codes(bad)
+    with pytest.raises(ValueError, match="component codes must be"):
+        grid.with_component_codes(np.full((5, 6), 99, dtype=np.int8))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import pickle
 import time
 from typing import Any, ClassVar
 
@@ -442,3 +443,27 @@ def test_beamed_room_keeps_its_beams_through_the_worker_processes() -> None:
     assert any(x < 10 for x in xs) and any(x > 10 for x in xs)
     cells = json.loads(dumps_grid(final))["cells"]
     assert sum(1 for c in cells if c.get("beam_depth_m") == 0.45) == 10
+
+
+def test_forked_layouts_come_back_as_codes_and_land_on_the_parents_room() -> None:
+    """A forked worker sends its layout as one byte a tile, not a pickled 200 x 200 grid; landed on the room the
+    parent holds it equals the in-process result, cell for cell. A result on another room comes back whole."""
+    from ceiling_grid import executor as ex
+    from ceiling_grid.grid import dump_room
+    from ceiling_grid.models.lights import LightModelA
+
+    room = make_room(24, 14)
+    ex._FORKED_GRID = room
+    try:
+        sent = ex._execute_forked(LightModelA())
+    finally:
+        ex._FORKED_GRID = None
+    assert isinstance(sent, ex._Shipped) and sent.run.result is None and len(sent.codes) == 24 * 14
+    assert len(pickle.dumps(sent)) < 24 * 14 + 4_000
+    landed = ex._land(pickle.loads(pickle.dumps(sent)), room)
+    direct = ex._execute(LightModelA(), room)
+    assert landed.result is not None and direct.result is not None
+    assert dump_room(landed.result.grid) == dump_room(direct.result.grid)
+    assert landed.result.score == direct.result.score and landed.result.count == direct.result.count > 0
+    other = make_room(24, 14, ceiling_height_m=3.2)
+    assert not ex._same_room(direct.result.grid, other) and ex._same_room(direct.result.grid, room)

@@ -6,6 +6,7 @@ call. A model error never raises here: it comes back as a failed :class:`~ceilin
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+import numpy as np
 
 from .grid import RoomGrid
 from .logs import get_logger
@@ -110,11 +113,42 @@ def _execute(model: PlacementModel, grid: RoomGrid) -> ModelRun:
 _FORKED_GRID: RoomGrid | None = None  # the room a per-room fork inherits (no pickling of the grid to workers)
 
 
-def _execute_forked(model: PlacementModel) -> ModelRun:
-    """:func:`_execute` on the room the worker was forked with."""
+@dataclasses.dataclass(frozen=True)
+class _Shipped:
+    """A forked worker's run sent back without its result's grid: the result's other fields, and the layout as
+    component codes (1 byte a tile) against the room that both processes hold (:func:`_land`)."""
+
+    run: ModelRun  # result=None
+    result: dict[str, Any]  # the ModelResult's fields but its grid
+    codes: bytes
+
+
+def _execute_forked(model: PlacementModel) -> ModelRun | _Shipped:
+    """:func:`_execute` on the room the worker was forked with; a layout on that room comes back as codes."""
     if _FORKED_GRID is None:
         raise RuntimeError("no room in this worker: it was not forked by ModelExecutor._run_forked")
-    return _execute(model, _FORKED_GRID)
+    run = _execute(model, _FORKED_GRID)
+    res = run.result
+    if res is None or not _same_room(res.grid, _FORKED_GRID):
+        return run
+    fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res) if f.name != "grid"}
+    return _Shipped(dataclasses.replace(run, result=None), fields, res.grid.arrays.component.tobytes())
+
+
+def _same_room(a: RoomGrid, b: RoomGrid) -> bool:
+    """Whether ``a`` differs from ``b`` in its components only."""
+    return (all(getattr(a, f) == getattr(b, f) for f in type(a).model_fields if f != "cells")
+            and np.array_equal(a.arrays.state, b.arrays.state)
+            and np.array_equal(a.arrays.beam_depth, b.arrays.beam_depth))
+
+
+def _land(sent: ModelRun | _Shipped, grid: RoomGrid) -> ModelRun:
+    """The run a worker sent, its grid rebuilt on ``grid`` (the room it was forked with) where it came as codes."""
+    if isinstance(sent, ModelRun):
+        return sent
+    codes = np.frombuffer(sent.codes, dtype=np.int8).reshape(grid.height, grid.width)
+    result = ModelResult(grid=grid.with_component_codes(codes), **sent.result)
+    return dataclasses.replace(sent.run, result=result)
 
 
 def _failed_run(model: PlacementModel, error: str, tb: str | None = None) -> ModelRun:
@@ -258,20 +292,23 @@ class ModelExecutor:
             "fork"), initializer=_init_worker)
         try:
             futures = {i: pool.submit(_execute_forked, models[i]) for i in order}  # the workers fork here
-            runs, _broken = _collect(models, [futures[i] for i in range(len(models))])
+            runs, _broken = _collect(models, [futures[i] for i in range(len(models))], grid)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             _FORKED_GRID = None
         return runs
 
 
-def _collect(models: Sequence[PlacementModel], futures: Sequence[Future[ModelRun]]) -> tuple[list[ModelRun], bool]:
-    """Each future's run, in the models' order, and whether a worker died (its model is a failed run)."""
+def _collect(models: Sequence[PlacementModel], futures: Sequence[Future[Any]],
+             grid: RoomGrid | None = None) -> tuple[list[ModelRun], bool]:
+    """Each future's run, in the models' order, and whether a worker died (its model is a failed run);
+    ``grid``: the room forked workers were given, on which their layouts land (:func:`_land`)."""
     runs: list[ModelRun] = []
     broken = False
     for model, fut in zip(models, futures, strict=True):
         try:
-            runs.append(fut.result())
+            sent = fut.result()
+            runs.append(_land(sent, grid) if grid is not None else sent)
         except BrokenProcessPool as exc:  # a worker died (os._exit, segfault, OOM kill)
             broken = True
             runs.append(_failed_run(model, f"worker process died: {exc}"))

@@ -479,6 +479,25 @@ class RoomGrid(BaseModel):
             codes[y, x] = code
         return self._same_states(cells, codes)
 
+    def with_component_codes(self, codes: np.ndarray) -> RoomGrid:
+        """A new grid whose (height, width) component codes are ``codes`` (``COMPONENT_CODES``): only the
+        tiles that differ get new cells, so a worker can send a layout as 1 byte a tile against a room both
+        sides hold (rebuilding every cell of a 200 x 200 room costs 0.2 s)."""
+        arrays = self.arrays
+        codes = np.array(codes, dtype=np.int8).reshape(arrays.component.shape)
+        if ((codes < 0) | (codes >= len(COMPONENTS))).any():
+            raise ValueError(f"{self.grid_id}: component codes must be 0..{len(COMPONENTS) - 1}")
+        changed = np.nonzero((codes != arrays.component) & (arrays.state != STATE_CODES[TileState.OUTSIDE]))
+        if (codes[arrays.state == STATE_CODES[TileState.OUTSIDE]] != COMPONENT_CODES[Component.EMPTY]).any():
+            raise ValueError(f"{self.grid_id}: a component code on a tile outside the room")
+        cells = list(self.cells)
+        for y, x in zip(*(a.tolist() for a in changed), strict=True):
+            i = int(arrays.index[y, x])
+            old = cells[i]
+            cells[i] = Cell.model_construct(x=x, y=y, component=COMPONENTS[codes[y, x]], state=old.state,
+                                            beam_depth_m=old.beam_depth_m)
+        return self._same_states(cells, codes)
+
     def _same_states(self, cells: list[Cell], component: np.ndarray) -> RoomGrid:
         """A copy with ``cells`` whose component codes are ``component``: its tile arrays are this grid's
         (the states, cell order and beams are unchanged) with that component array, not rebuilt from cells."""

@@ -429,12 +429,12 @@ class SmokeDetectorModel:
                 log.info("detectors_infeasible", grid_id=grid.grid_id, rule=infeasible.rule)
                 return ModelResult(self.name, self.stage, grid, report.score, False, 0, count=len(existing),
                                    infeasible=infeasible, diagnostics=details)
-            d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)
-            anchors = np.nonzero(d_vertex < 1e-6)[0]
             cap = min(self.limits.ilp_max_candidates, self.max_ilp_candidates)
             use_ilp = len(sites.centres) <= cap
             pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius)
             if use_ilp:
+                d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)  # the room's corners start the ILP's rows
+                anchors = np.nonzero(d_vertex < 1e-6)[0]
                 cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius,
                                     time_limit=self.limits.ilp_time_limit_s, anchors=anchors, incumbent=pattern,
                                     node_budget=self.node_budget)
