@@ -80,3 +80,21 @@ def test_a_perimeter_column_keeps_the_wall_line_behind_it() -> None:
     assert geo.in_column(np.array([[0.5 * t, 5.5 * t], [9.5 * t, 0.5 * t]])).all()  # their interiors are
     lattice = {tuple(p) for p in np.round(prepare(grid).lattice.points, 6).tolist()}
     assert (0.0, round(5.5 * t, 6)) in lattice
+
+
+def test_lattice_lookup_agrees_with_the_point_lookup() -> None:
+    """inside_lattice(xs, ys) is inside() of every lattice point, in meshgrid order, on the walls included."""
+    from ceiling_grid.prepared import prepare
+
+    for grid in (l_shaped_room(14, 11, 6, 5), make_room(9, 6, outside=[(0, 0), (8, 5)])):
+        geo = prepare(grid).geometry
+        x0, y0, x1, y1 = geo.bbox
+        xs, ys = np.linspace(x0 - 0.3, x1 + 0.3, 97), np.linspace(y0 - 0.3, y1 + 0.3, 71)
+        xs[10] = geo.tile * 3  # exactly on tile edges
+        gx, gy = np.meshgrid(xs, ys)
+        points = np.stack([gx.ravel(), gy.ravel()], axis=1)
+        for eps in (1e-9, 0.0, 0.2):
+            lattice = geo.inside_lattice(xs, ys, eps)
+            assert lattice.shape == (71, 97)
+            assert np.array_equal(lattice.ravel(), geo.inside(points, eps))
+            assert 0 < lattice.sum() < lattice.size

@@ -130,6 +130,21 @@ class RoomGeometry:
         """Points inside or on the boundary of the room polygon."""
         return self._tile_lookup(self.in_room, points, eps)
 
+    def inside_lattice(self, xs: np.ndarray, ys: np.ndarray, eps: float = 1e-9) -> np.ndarray:
+        """(len(ys), len(xs)): :meth:`inside` for every point (x, y) of the lattice ``xs`` x ``ys``, from one
+        tile lookup per axis instead of one per point."""
+        h, w = self.in_room.shape
+        hit = np.zeros((len(ys), len(xs)), dtype=bool)
+        shifts = (-eps, eps) if eps else (0.0,)
+        for dx in shifts:
+            ix = np.floor((np.asarray(xs, dtype=float) + dx) / self.tile).astype(np.int64)
+            in_x = (ix >= 0) & (ix < w)
+            for dy in shifts:
+                iy = np.floor((np.asarray(ys, dtype=float) + dy) / self.tile).astype(np.int64)
+                in_y = (iy >= 0) & (iy < h)
+                hit |= self.in_room[np.ix_(np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1))] & in_y[:, None] & in_x
+        return hit
+
     def in_column(self, points: np.ndarray, eps: float = 1e-9) -> np.ndarray:
         """Points strictly inside a column footprint (all four neighbourhoods are column tiles)."""
         col = self.in_room & ~self.ceiling

@@ -266,9 +266,9 @@ def _coverage_lattice(room: PreparedRoom) -> CoverageLattice:
         pts = np.ascontiguousarray(pts[geo.inside(pts)])  # a beam that is a wall cuts the centreline
         pts.setflags(write=False)
         return CoverageLattice(pts, BS_CORRIDOR_RADIUS_M, True)
-    gx, gy = np.meshgrid(_axis(x0, x1, h), _axis(y0, y1, h))
-    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    pts = pts[geo.inside(pts)]
+    xs, ys = _axis(x0, x1, h), _axis(y0, y1, h)
+    iy, ix = np.nonzero(geo.inside_lattice(xs, ys))  # row by row, as a meshgrid's ravel
+    pts = np.stack([xs[ix], ys[iy]], axis=1)
     vertices = np.unique(np.concatenate([geo.walls[:, 0:2], geo.walls[:, 2:4]]), axis=0)
     pts = np.concatenate([pts, vertices])
     pts = np.ascontiguousarray(pts[~geo.in_column(pts)])

@@ -323,9 +323,8 @@ class AirSupplyModel:
         if len(tiles) < len(targets):
             infeasible = Infeasible("A1", f"only {len(tiles)} free tiles for {len(targets)} new supply diffusers; "
                                     "free ceiling tiles or use larger diffusers")
-        base_bad = _uncovered_count(grid)
         bad = _uncovered_count(grid.with_components(Component.AIR_SUPPLY, tiles))
-        if bad and not base_bad:
+        if bad and not _uncovered_count(grid):  # the diffusers, not the room, leave points no detector covers
             tiles, bad = _repair(grid, tiles, targets)
             strategy += "+moved"
             if bad:
