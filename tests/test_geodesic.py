@@ -103,3 +103,24 @@ def test_farther_than_is_the_nearest_distance_test(convex: bool, l_room) -> None
             assert np.array_equal(farther_than(geo, src, lattice, limit), expected)
             assert np.array_equal(farther_than(geo, src, lattice.copy(), limit), expected)
     assert farther_than(geo, np.zeros((0, 2)), lattice, 5.0).all()
+
+
+def test_nearest_summary_is_the_full_query_summarised() -> None:
+    """nearest_summary gives exactly the largest nearest-source distance and the count beyond a limit that
+    nearest_geodesic over every target gives: convex rooms through cell bounds, an L room directly."""
+    from ceiling_grid.geodesic import nearest_summary
+    from ceiling_grid.prepared import prepare
+    from ceiling_grid.testing import l_shaped_room, make_room
+
+    rng = np.random.default_rng(3)
+    for grid in (make_room(40, 30), l_shaped_room(30, 24, 12, 10)):
+        room = prepare(grid)
+        geo, pts = room.detection, room.lattice.points
+        for k in (1, 4, 9):
+            src = grid.tile_centres(np.argwhere(grid.arrays.in_room)[:, ::-1][rng.choice(
+                int(grid.arrays.in_room.sum()), size=k, replace=False)])
+            d = nearest_geodesic(geo, src, pts)[0]
+            for limit in (3.0, 6.4, float(np.median(d)), float(d.max())):
+                assert nearest_summary(geo, src, pts, limit) == (float(d.max()), int((d > limit).sum()))
+    assert nearest_summary(geo, np.zeros((0, 2)), pts, 1.0) == (np.inf, len(pts))
+    assert nearest_summary(geo, src, np.zeros((0, 2)), 1.0) == (0.0, 0)

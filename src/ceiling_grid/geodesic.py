@@ -9,6 +9,7 @@ a tiny tolerance so a path may touch a corner or run along a wall.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ __all__ = [
     "geodesic_index",
     "geodesic_pairs",
     "nearest_geodesic",
+    "nearest_summary",
     "visible_pairs",
 ]
 
@@ -311,6 +313,37 @@ def farther_than(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray, li
     if len(rows):
         out[rows] = nearest_geodesic(geo, src, tgt[rows])[0] > limit
     return out
+
+
+def nearest_summary(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray, limit: float,
+                    cell: float | None = None) -> tuple[float, int]:
+    """The largest distance from a target to its nearest source, and how many targets are farther than
+    ``limit``: exactly what :func:`nearest_geodesic` on every target gives, with far fewer distance queries.
+
+    In a convex room the targets are bucketed into cells as in :func:`farther_than`, with the nearest source
+    found once per cell centre (D). A target t from its cell's centre is D - t .. D + t from its nearest
+    source, so only the targets whose upper bound reaches the largest lower bound can be the farthest one,
+    and only those whose interval straddles ``limit`` need a distance of their own."""
+    src = _as_points(sources)
+    proper = isinstance(targets, np.ndarray) and targets.dtype == np.float64 and targets.shape[1:] == (2,)
+    tgt = targets if proper else _as_points(targets)
+    m = len(tgt)
+    if m == 0:
+        return 0.0, 0
+    if len(src) == 0:
+        return math.inf, m
+    cells = _cells(tgt, float(cell if cell is not None else geo.tile)) if geodesic_index(geo).convex else None
+    if cells is None:
+        d = nearest_geodesic(geo, src, tgt)[0]
+        return float(d.max()), int((d > limit).sum())
+    d = np.asarray(cKDTree(src).query(cells.centres(), workers=QUERY_WORKERS)[0])[cells.flat]
+    lo, hi = d - cells.offset, d + cells.offset
+    farthest = hi >= float(lo.max()) - DEFAULT_BOUND_MARGIN_M  # the farthest target is among these
+    beyond = lo > limit + DEFAULT_BOUND_MARGIN_M  # surely farther than limit
+    unsure = ~beyond & (hi > limit - DEFAULT_BOUND_MARGIN_M)
+    rows = np.nonzero(farthest | unsure)[0]
+    exact = nearest_geodesic(geo, src, tgt[rows])[0]
+    return float(exact[farthest[rows]].max()), int(beyond.sum()) + int((exact[unsure[rows]] > limit).sum())
 
 
 def _nearest_round_corners(

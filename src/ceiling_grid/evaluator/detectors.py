@@ -17,7 +17,7 @@ from ..coverage import (
     design_radius,
     site_clearances,
 )
-from ..geodesic import nearest_geodesic
+from ..geodesic import nearest_summary
 from ..geometry import RoomGeometry
 from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
 from ..prepared import BS_CORRIDOR_RADIUS_M, PreparedRoom, prepare
@@ -236,9 +236,7 @@ def evaluate_detectors(grid: RoomGrid) -> StageReport:
 
     # D1 coverage (geodesic, no tolerance)
     if n:
-        dist, _ = nearest_geodesic(geo, xy, pts)
-        worst = float(dist.max()) if len(dist) else 0.0
-        n_bad = int((dist > radius + TOL).sum())
+        worst, n_bad = nearest_summary(geo, xy, pts, radius + TOL)
     else:
         worst, n_bad = math.inf, len(pts)
     d1 = n_bad == 0
