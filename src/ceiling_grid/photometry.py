@@ -182,13 +182,19 @@ def sub_sources(lights_xy: np.ndarray, tile: float, k: int = DEFAULT_LUMINAIRE_S
     return ((xy[:, None, :] + local[None, :, :]) * tile).reshape(-1, 2)
 
 
-def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float, m: float) -> np.ndarray:
-    """(len(src), len(pts)) direct illuminance of cos^m point sources of ``flux_each`` lm at height ``hm``."""
+def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float, m: float,
+                   work: np.ndarray | None = None) -> np.ndarray:
+    """(len(src), len(pts)) direct illuminance of cos^m point sources of ``flux_each`` lm at height ``hm``;
+    ``work``: a (2, >= len(src), len(pts)) float array to compute in (the result is a view of it)."""
     # E = I0 cos^(m+3) / hm^2 with I0 = (m+1) flux / (2 pi) and cos = hm / d, so E = scale / d^(m+3)
     scale = (m + 1.0) * flux_each / (2.0 * math.pi) * hm ** (m + 1.0)
-    d2 = np.subtract.outer(src[:, 0], pts[:, 0])
+    if work is None:
+        work = np.empty((2, len(src), len(pts)))
+    d2, dy = work[0, : len(src)], work[1, : len(src)]
+    (sx, sy), (px, py) = np.ascontiguousarray(src.T), np.ascontiguousarray(pts.T)  # strided columns are slow
+    np.subtract(sx[:, None], px[None, :], out=d2)
     np.multiply(d2, d2, out=d2)
-    dy = np.subtract.outer(src[:, 1], pts[:, 1])
+    np.subtract(sy[:, None], py[None, :], out=dy)
     np.multiply(dy, dy, out=dy)
     d2 += dy
     d2 += hm * hm
@@ -208,12 +214,13 @@ def _file_kernel(src: np.ndarray, pts: np.ndarray, hm: float, lookup: CandelaLoo
     return np.asarray(share * lookup.illuminance(dx, dy, hm))
 
 
-def _kernel(ph: RoomPhotometry, src: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Direct illuminance of the sub-sources ``src`` (one k x k share of a luminaire each) at ``pts``."""
+def _kernel(ph: RoomPhotometry, src: np.ndarray, pts: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
+    """Direct illuminance of the sub-sources ``src`` (one k x k share of a luminaire each) at ``pts``
+    (``work``: scratch space for :func:`_direct_kernel`)."""
     per = ph.sources_per_luminaire
     if ph.candela is not None:
         return _file_kernel(src, pts, ph.hm, ph.candela, 1.0 / per)
-    return _direct_kernel(src, pts, ph.hm, ph.flux_lm / per, ph.cos_exponent)
+    return _direct_kernel(src, pts, ph.hm, ph.flux_lm / per, ph.cos_exponent, work)
 
 
 def direct_illuminance(
@@ -397,11 +404,14 @@ def contribution_matrix(grid: RoomGrid, tiles_xy: np.ndarray, points: np.ndarray
         return out
     e_ind = ph.indirect_per_luminaire(work_plane_flux(grid, xy))
     step = max(1, DEFAULT_CHUNK_ELEMENTS // (kk * len(pts)))
+    sources = sub_sources(xy, ph.tile, ph.k, ph.size)  # a luminaire's kk sources are contiguous
+    work = np.empty((2, min(step, len(xy)) * kk, len(pts)))  # one scratch space for every block
     for s in range(0, len(xy), step):
-        src = sub_sources(xy[s : s + step], ph.tile, ph.k, ph.size)
-        block = _kernel(ph, src, pts)
+        block = _kernel(ph, sources[s * kk : (s + step) * kk], pts, work)
         block = block.reshape(-1, kk, len(pts)).sum(axis=1)
-        out[s : s + step] = ph.mf * (block + e_ind[s : s + step, None])
+        block += e_ind[s : s + step, None]
+        block *= ph.mf
+        out[s : s + step] = block
     return out
 
 

@@ -146,10 +146,14 @@ def _direct(grid: RoomGrid, lights: np.ndarray, points: np.ndarray) -> np.ndarra
     step = max(1, _DIRECT_CHUNK_ELEMENTS // max(1, len(points)))
     sx, sy = np.ascontiguousarray(sources.T)
     px, py = np.ascontiguousarray(points.T)
+    # two (sources, points) work arrays for every block: allocating them per block doubled the time
+    work = np.empty((2, min(step, len(sources)), len(points)))
     for lo in range(0, len(sources), step):
-        d2 = np.subtract.outer(sx[lo : lo + step], px)  # (sources, points), then worked on in place
+        k = min(step, len(sources) - lo)
+        d2, dy2 = work[0, :k], work[1, :k]
+        np.subtract(sx[lo : lo + k, None], px[None, :], out=d2)
         d2 *= d2
-        dy2 = np.subtract.outer(sy[lo : lo + step], py)
+        np.subtract(sy[lo : lo + k, None], py[None, :], out=dy2)
         dy2 *= dy2
         d2 += dy2
         d2 += hm * hm
