@@ -467,3 +467,49 @@ def test_forked_layouts_come_back_as_codes_and_land_on_the_parents_room() -> Non
     assert landed.result.score == direct.result.score and landed.result.count == direct.result.count > 0
     other = make_room(24, 14, ceiling_height_m=3.2)
     assert not ex._same_room(direct.result.grid, other) and ex._same_room(direct.result.grid, room)
+
+
+def test_meanwhile_runs_in_the_parent_while_forked_workers_run_the_models(room: RoomGrid) -> None:
+    """The caller's meanwhile work runs once, in this process, while worker processes run the models; in-process
+    runs skip it (nothing to overlap), and its failure is logged, not raised."""
+    calls: list[int] = []
+
+    def meanwhile() -> None:
+        calls.append(os.getpid())
+
+    with PipelineRunner(max_workers=2, min_pool_tiles=0, selector=_rank) as runner:
+        outcome = runner.run_parallel_stage(_models(), room, meanwhile=meanwhile)
+        assert calls == [os.getpid()]
+        assert all(r.pid != os.getpid() for r in outcome.runs)
+
+        def failing() -> None:
+            raise RuntimeError("no reference today")
+
+        outcome = runner.run_parallel_stage(_models(), room, meanwhile=failing)  # logged, not raised
+        assert outcome.selected.model == "FakeB"
+    with PipelineRunner(max_workers=1, selector=_rank) as runner:
+        runner.run_parallel_stage(_models(), room, meanwhile=meanwhile)
+    assert len(calls) == 1
+
+
+def test_room_checks_done_ahead_serve_the_final_check_of_any_layout_of_the_room() -> None:
+    """room_checks caches the L5 reference for the room (any layout of it finds it), and a forked pipeline run,
+    which computes it while the light models run, reports exactly what an in-process run does."""
+    from types import MappingProxyType
+
+    from ceiling_grid.evaluator import lighting as checker
+    from ceiling_grid.evaluator import room_checks
+    from ceiling_grid.grid import room_key
+
+    grid = make_room(100, 100, grid_id="room-checks-ahead", ceiling_height_m=2.9)
+    key = (room_key(grid), "l5_reference")
+    assert checker._L5_CACHE.get(key, MappingProxyType) is None
+    with PipelineRunner(max_workers=3) as runner:
+        forked = runner.run_full_pipeline(grid)
+    cached = checker._L5_CACHE.get(key, MappingProxyType)
+    assert cached is not None and cached["count"] > 0
+    assert room_key(forked.final_grid) == room_key(grid)  # the final layout's check found it
+    room_checks(grid)  # a second call is a cache hit: the same frozen value
+    assert checker._L5_CACHE.get(key, MappingProxyType) is cached
+    alone = PipelineRunner(max_workers=1).run_full_pipeline(grid)
+    assert forked.report.to_dict() == alone.report.to_dict()

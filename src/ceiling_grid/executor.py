@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -247,8 +247,12 @@ class ModelExecutor:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def run_all(self, models: Sequence[PlacementModel], grid: RoomGrid) -> list[ModelRun]:
-        """One run per model, in the models' order; a dead worker or an unpicklable result is a failed run."""
+    def run_all(self, models: Sequence[PlacementModel], grid: RoomGrid,
+                meanwhile: Callable[[], object] | None = None) -> list[ModelRun]:
+        """One run per model, in the models' order; a dead worker or an unpicklable result is a failed run.
+
+        ``meanwhile`` runs in this process while worker processes run the models (not when they run in-process
+        or on threads): work the caller needs next. Its errors are logged, never raised."""
         if self.max_workers == 1 or len(models) == 1:
             return [_execute(m, grid) for m in models]
         if not pool_pays(grid, self.min_pool_tiles):
@@ -257,17 +261,21 @@ class ModelExecutor:
             return [_execute(m, grid) for m in models]
         self.start()
         if self._pool is None and self._forks_per_room:
-            return self._run_forked(models, grid)
+            return self._run_forked(models, grid, meanwhile)
         pool = self._pool
         if pool is None:  # pragma: no cover - start() creates it unless workers fork per room
             raise RuntimeError("the model pool did not start")
-        runs, broken = _collect(models, [pool.submit(_execute, m, grid) for m in models])
+        futures = [pool.submit(_execute, m, grid) for m in models]
+        if isinstance(pool, ProcessPoolExecutor):
+            _run_meanwhile(meanwhile, grid)
+        runs, broken = _collect(models, futures)
         if broken:
             pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         return runs
 
-    def _run_forked(self, models: Sequence[PlacementModel], grid: RoomGrid) -> list[ModelRun]:
+    def _run_forked(self, models: Sequence[PlacementModel], grid: RoomGrid,
+                    meanwhile: Callable[[], object] | None = None) -> list[ModelRun]:
         """Build the room's shared data once (each model's ``warm``), then fork one worker per core and start
         the costliest model first: the workers read the parent's data instead of each building its own.
 
@@ -294,12 +302,26 @@ class ModelExecutor:
         try:
             futures = {i: pool.submit(_execute_forked, models[i]) for i in order}  # the workers fork here
             gc.unfreeze()
+            _run_meanwhile(meanwhile, grid)
             runs, _broken = _collect(models, [futures[i] for i in range(len(models))], grid)
         finally:
             gc.unfreeze()
             pool.shutdown(wait=True, cancel_futures=True)
             _FORKED_GRID = None
         return runs
+
+
+def _run_meanwhile(meanwhile: Callable[[], object] | None, grid: RoomGrid) -> None:
+    """Run the caller's ``meanwhile`` work; a failure is logged (the caller redoes that work and sees it)."""
+    if meanwhile is None:
+        return
+    t0 = time.perf_counter()
+    try:
+        meanwhile()
+    except Exception as exc:  # noqa: BLE001 - an optimisation only: the caller's own call raises it properly
+        log.warning("meanwhile_failed", grid_id=grid.grid_id, error=f"{type(exc).__name__}: {exc}")
+        return
+    log.debug("meanwhile_done", grid_id=grid.grid_id, seconds=round(time.perf_counter() - t0, 4))
 
 
 def _collect(models: Sequence[PlacementModel], futures: Sequence[Future[Any]],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -129,25 +130,28 @@ class PipelineRunner:
             self.close()
 
     # ----- stages ---------------------------------------------------------------------------
-    def run_parallel_stage(self, models: Sequence[PlacementModel], grid: RoomGrid) -> StageOutcome:
-        """Run ``models`` concurrently on ``grid`` and select the best with the §8 rules."""
+    def run_parallel_stage(self, models: Sequence[PlacementModel], grid: RoomGrid,
+                           meanwhile: Callable[[], object] | None = None) -> StageOutcome:
+        """Run ``models`` concurrently on ``grid`` and select the best with the §8 rules; ``meanwhile`` runs in
+        this process while worker processes run the models (see :meth:`ModelExecutor.run_all`)."""
         if not models:
             raise ValueError("run_parallel_stage needs at least one model")
         stage = str(models[0].stage)
         if any(str(m.stage) != stage for m in models):
             raise ValueError(f"all models of one stage must share it, got {[str(m.stage) for m in models]}")
-        return self._stage(stage, list(models), grid)
+        return self._stage(stage, list(models), grid, meanwhile)
 
     def run_sequential_stage(self, model: PlacementModel, grid: RoomGrid) -> StageOutcome:
         """Run one model in-process on ``grid``."""
         return self._stage(str(model.stage), [model], grid)
 
-    def _stage(self, stage: str, models: list[PlacementModel], grid: RoomGrid) -> StageOutcome:
+    def _stage(self, stage: str, models: list[PlacementModel], grid: RoomGrid,
+               meanwhile: Callable[[], object] | None = None) -> StageOutcome:
         with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id), self.observer.stage(
             grid, stage, len(models)
         ):
             t0 = time.perf_counter()
-            runs = self.executor.run_all(models, grid)
+            runs = self.executor.run_all(models, grid, meanwhile=meanwhile)
             for run in runs:
                 _log_run(grid.grid_id, run)
                 self.observer.model_finished(grid.grid_id, run)
@@ -171,14 +175,15 @@ class PipelineRunner:
     # ----- whole room -----------------------------------------------------------------------
     def run_full_pipeline(self, grid: RoomGrid) -> PipelineResult:
         """Lights (best of the light models) -> air supply -> detectors, then the combined §7 check."""
-        from .evaluator import evaluate
+        from .evaluator import evaluate, room_checks
 
         t0 = time.perf_counter()
         with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id), self.observer.room(grid):
             stages: dict[str, StageOutcome] = {}
             current = grid
             try:
-                lights = self.run_parallel_stage(self.light_models, current)
+                # while worker processes run the light models, this one does the final check's room-only part
+                lights = self.run_parallel_stage(self.light_models, current, meanwhile=partial(room_checks, grid))
                 stages[lights.stage] = lights
                 current = lights.selected.grid
                 for model in (self.air_model, self.detector_model):
