@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,22 +150,23 @@ def fixture_rules(room: PreparedRoom, lights_xy: np.ndarray, shr_max: float = DE
     spacing_ok = shr <= shr_max + 1e-9
     if n == 0:
         return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
-    for w, ahead, away in _cones(room, tiles, rel):
-        nearer_than_wall = ahead.any(axis=1)
-        faces = ~nearer_than_wall
-        if dist.shape[1]:
-            gap = _cone_gap(ahead, dist)
-            seen = np.isfinite(gap)
-            if seen.any():
-                max_gap = max(max_gap, float(gap[seen].max()))
-            gap_ok &= ~_too_long(gap, gap_limit)
-        s_away = np.where(away, dist, np.inf).min(axis=1) if dist.shape[1] else np.full(n, np.inf)
-        has_s = np.isfinite(s_away)
-        lo, hi = _offset_window(s_away, t)
-        lo = np.where(has_s, lo, 0.0)
-        hi = np.where(has_s, hi, 0.5 * shr_max * hm + t)  # a single row or column: only w <= 0.5 SHR_max Hm + t
-        ok = (w >= lo - 1e-9) & (w <= hi + 1e-9)
-        wall_ok &= ~faces | ok
+    w, ahead, away = _cones(room, tiles, rel)  # (4, n) and (4, n, k): +x, -x, +y, -y
+    faces = ~ahead.any(axis=2)  # no neighbour in the cone before the wall: the fixture faces that wall
+    if dist.shape[1]:
+        gap = _cone_gap(ahead, dist)
+        seen = np.isfinite(gap)
+        if seen.any():
+            max_gap = float(gap[seen].max())
+        gap_ok = np.asarray(~_too_long(gap, gap_limit).any(axis=0))
+        s_away = np.where(away, dist[None], np.inf).min(axis=2)
+    else:
+        s_away = np.full(w.shape, np.inf)
+    has_s = np.isfinite(s_away)
+    lo, hi = _offset_window(s_away, t)
+    lo = np.where(has_s, lo, 0.0)
+    hi = np.where(has_s, hi, 0.5 * shr_max * hm + t)  # a single row or column: only w <= 0.5 SHR_max Hm + t
+    ok = (w >= lo - 1e-9) & (w <= hi + 1e-9)
+    wall_ok = np.asarray((~faces | ok).all(axis=0))
     return FixtureRules(shr, spacing_ok, wall_ok, gap_ok, max_gap, gap_limit)
 
 
@@ -195,19 +195,17 @@ def _neighbours(centres: np.ndarray, tree: cKDTree | None = None,
 def _gap_failures(room: PreparedRoom, tiles: np.ndarray, dist: np.ndarray, rel: np.ndarray,
                   limit: float) -> np.ndarray:
     """(n,) hard L4 fails: some neighbour ahead along a row or column, before the wall, is farther than ``limit``."""
-    bad = np.zeros(len(tiles), dtype=bool)
-    for _w, ahead, _away in _cones(room, tiles, rel):
-        bad |= _too_long(_cone_gap(ahead, dist), limit)
-    return bad
+    _w, ahead, _away = _cones(room, tiles, rel)
+    return np.asarray(_too_long(_cone_gap(ahead, dist), limit).any(axis=0))
 
 
 def _cone_gap(ahead: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """(n,) distance to the nearest neighbour ahead in a cone (inf where there is none)."""
-    return np.asarray(np.where(ahead, dist, np.inf).min(axis=1, initial=np.inf))
+    """(4, n) distance to the nearest neighbour ahead in each direction's cone (inf where there is none)."""
+    return np.asarray(np.where(ahead, dist[None], np.inf).min(axis=2, initial=np.inf))
 
 
 def _too_long(gap: np.ndarray, limit: float) -> np.ndarray:
-    """(n,) a neighbour ahead, farther than the L4 gap limit."""
+    """A neighbour ahead, farther than the L4 gap limit."""
     return np.asarray(np.isfinite(gap) & (gap > limit + 1e-9))
 
 
@@ -216,20 +214,23 @@ def _offset_window(s: np.ndarray | float, t: float) -> tuple[np.ndarray | float,
     return 0.25 * s, 0.5 * s + t
 
 
-def _cones(room: PreparedRoom, tiles: np.ndarray,
-           rel: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per direction (+x, -x, +y, -y): each fixture's distance to the wall (m), and which of its neighbours
-    (``rel``: (n, k, 2) offsets) lie ahead in the 90° cone before that wall, and which in the opposite cone."""
-    runs = room.wall_runs
+_AXES = np.array([0, 0, 1, 1])  # the four directions +x, -x, +y, -y: the axis of each
+_SIGNS = np.array([1.0, -1.0, 1.0, -1.0])  # and its sign
+
+
+def _cones(room: PreparedRoom, tiles: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the four directions +x, -x, +y, -y at once: each fixture's distance to the wall (m), (4, n), and which
+    of its neighbours (``rel``: (n, k, 2) offsets) lie ahead in the 90° cone before that wall, and which in the
+    opposite cone, (4, n, k)."""
     half_extra = (np.array(room.light_size, dtype=float) - 1.0) / 2.0  # centre beyond the anchor tile's centre
+    w = (room.wall_runs[:, tiles[:, 1], tiles[:, 0]] - 0.5 - (_SIGNS * half_extra[_AXES])[:, None]) * room.tile
+    by_axis = np.moveaxis(rel, 2, 0)  # (2, n, k)
     # direction d: axis a, sign s. cone: s*rel[a] > 0 and |rel[other]| <= s*rel[a]
-    for d_i, (axis, sign) in enumerate(((0, 1), (0, -1), (1, 1), (1, -1))):
-        other = 1 - axis
-        w = (runs[d_i, tiles[:, 1], tiles[:, 0]] - 0.5 - sign * half_extra[axis]) * room.tile
-        along = sign * rel[:, :, axis]
-        toward = (along > 1e-9) & (np.abs(rel[:, :, other]) <= along + 1e-9)
-        away = (along < -1e-9) & (np.abs(rel[:, :, other]) <= -along + 1e-9)
-        yield w, toward & (along < w[:, None]), away  # ahead: neighbours along this row/column, before the wall
+    along = _SIGNS[:, None, None] * by_axis[_AXES]
+    across = np.abs(by_axis[1 - _AXES])
+    toward = (along > 1e-9) & (across <= along + 1e-9)
+    away = (along < -1e-9) & (across <= -along + 1e-9)
+    return w, toward & (along < w[:, :, None]), away  # ahead: neighbours along this row/column, before the wall
 
 
 class GrowingGaps:
