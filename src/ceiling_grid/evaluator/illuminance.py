@@ -224,16 +224,17 @@ def _boundary(grid: RoomGrid, merge: bool) -> np.ndarray:
     clockwise. With ``merge``, collinear edges that continue each other become one.
     """
     mask = np.asarray(geometry_of(grid).ceiling, dtype=bool)
-    edges: set[tuple[int, int, int, int]] = set()
-    ys, xs = np.nonzero(mask)
-    for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-        for e in ((x, y, x + 1, y), (x + 1, y, x + 1, y + 1), (x + 1, y + 1, x, y + 1), (x, y + 1, x, y)):
-            back = (e[2], e[3], e[0], e[1])
-            if back in edges:
-                edges.remove(back)
-            else:
-                edges.add(e)
-    ordered = sorted(edges)
+    inside = np.pad(mask, 1)  # a False ring: the grid's edge is a boundary
+    core = inside[1:-1, 1:-1]
+    parts = []
+    # each tile's edge in its counter-clockwise order survives where the tile across it is not work plane
+    for (dy, dx), corners in (((-1, 0), (0, 0, 1, 0)), ((0, 1), (1, 0, 1, 1)),
+                              ((1, 0), (1, 1, 0, 1)), ((0, -1), (0, 1, 0, 0))):
+        ys, xs = np.nonzero(core & ~inside[1 + dy : inside.shape[0] - 1 + dy, 1 + dx : inside.shape[1] - 1 + dx])
+        parts.append(np.stack([xs + corners[0], ys + corners[1], xs + corners[2], ys + corners[3]], axis=1))
+    unit = np.concatenate(parts) if parts else np.zeros((0, 4), dtype=np.int64)
+    unit = unit[np.lexsort(unit.T[::-1])]  # sorted as tuples: by x0, then y0, x1, y1
+    ordered = [(x0, y0, x1, y1) for x0, y0, x1, y1 in unit.tolist()]
     if merge:
         ordered = _merge_collinear(ordered)
     return np.array(ordered, dtype=float).reshape(-1, 4) * grid.tile_size_m
