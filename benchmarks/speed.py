@@ -191,7 +191,7 @@ def run_series(
     return out
 
 
-def startup_times(room: Path, repeats: int = 3, repo: Path = REPO) -> dict[str, Any]:
+def startup_times(room: Path, repeats: int = 5, repo: Path = REPO) -> dict[str, Any]:
     """Whole-process seconds (medians of ``repeats``): ``import ceiling_grid.cli``, and ``ceiling-grid run`` on
     the one ``room`` (a fresh output folder each time), with the code of ``repo``."""
     import statistics
