@@ -360,7 +360,10 @@ def _speed_md(summary: Sequence[dict[str, Any]], imgs: dict[str, Path], doc_dir:
                  "workers while they competed for the 2 cores (so it over-states the serial cost); *sequential* is "
                  "the same three models run one after another in-process (`max_workers=1`) in a separate fresh "
                  "subprocess started right after each pipeline run, with the same pre-imports as the pool — the "
-                 "serial baseline. Medians of "
+                 "serial baseline. In rooms where the pool runs (100×100 tiles and more) the pooled stage also "
+                 "computes the final check's room-only part (L5's reference array) in the parent while the "
+                 "workers run, so the sequential figure adds that work (`evaluator.room_checks`) after the "
+                 "models: the same work both ways. Medians of "
                  "the same runs.\n\n" + markdown_table(
                      ["room", "parallel stage wall s", "sum of model times in pool s", "sequential s",
                       "speed-up (sequential / parallel)"], rows))
