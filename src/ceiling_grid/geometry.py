@@ -108,20 +108,25 @@ class RoomGeometry:
     def distance_to_walls(self, points: np.ndarray) -> np.ndarray:
         return point_segment_distance(points, self.walls)
 
+    def _axis_tiles(self, values: np.ndarray, eps: float, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each shift of ``values`` (metres along one axis) by -``eps`` and +``eps`` (once when 0): the tile
+        index, clipped to the grid, and whether it is on the grid."""
+        out = []
+        for d in ((-eps, eps) if eps else (0.0,)):
+            i = np.floor((np.asarray(values, dtype=float) + d) / self.tile).astype(np.int64)
+            out.append((np.clip(i, 0, size - 1), (i >= 0) & (i < size)))
+        return out
+
     def _tile_lookup(self, mask: np.ndarray, points: np.ndarray, eps: float, off_grid: bool = False) -> np.ndarray:
         """Points within ``eps`` of a ``mask`` tile; beyond the grid's edge counts as ``off_grid``."""
         h, w = mask.shape
         pts = np.asarray(points, dtype=float).reshape(-1, 2)
         hit = np.zeros(len(pts), dtype=bool)
-        shifts = (-eps, eps) if eps else (0.0,)
-        cols = [np.floor((pts[:, 0] + d) / self.tile).astype(np.int64) for d in shifts]
-        rows = [np.floor((pts[:, 1] + d) / self.tile).astype(np.int64) for d in shifts]
-        for ix in cols:
-            in_x = (ix >= 0) & (ix < w)
-            cx = np.clip(ix, 0, w - 1)
-            for iy in rows:
-                ok = in_x & (iy >= 0) & (iy < h)
-                hit |= mask[np.clip(iy, 0, h - 1), cx] & ok
+        rows = self._axis_tiles(pts[:, 1], eps, h)
+        for cx, in_x in self._axis_tiles(pts[:, 0], eps, w):
+            for cy, in_y in rows:
+                ok = in_x & in_y
+                hit |= mask[cy, cx] & ok
                 if off_grid:
                     hit |= ~ok
         return hit
@@ -135,14 +140,10 @@ class RoomGeometry:
         tile lookup per axis instead of one per point."""
         h, w = self.in_room.shape
         hit = np.zeros((len(ys), len(xs)), dtype=bool)
-        shifts = (-eps, eps) if eps else (0.0,)
-        for dx in shifts:
-            ix = np.floor((np.asarray(xs, dtype=float) + dx) / self.tile).astype(np.int64)
-            in_x = (ix >= 0) & (ix < w)
-            for dy in shifts:
-                iy = np.floor((np.asarray(ys, dtype=float) + dy) / self.tile).astype(np.int64)
-                in_y = (iy >= 0) & (iy < h)
-                hit |= self.in_room[np.ix_(np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1))] & in_y[:, None] & in_x
+        rows = self._axis_tiles(ys, eps, h)
+        for cx, in_x in self._axis_tiles(xs, eps, w):
+            for cy, in_y in rows:
+                hit |= self.in_room[np.ix_(cy, cx)] & in_y[:, None] & in_x
         return hit
 
     def in_column(self, points: np.ndarray, eps: float = 1e-9) -> np.ndarray:
