@@ -165,7 +165,9 @@ def _via_corners_from(index: GeodesicIndex, sources: np.ndarray) -> np.ndarray:
 
 
 def _as_points(p: np.ndarray) -> np.ndarray:
-    return np.asarray(p, dtype=float).reshape(-1, 2)
+    """(n, 2) float points: the caller's own array when it is one already (so its cached cells stay found)."""
+    a = np.asarray(p, dtype=float)
+    return a if a.ndim == 2 and a.shape[1] == 2 else a.reshape(-1, 2)
 
 
 def geodesic_distances(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -293,9 +295,7 @@ def farther_than(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray, li
     D + t from its nearest source (triangle inequality), so it is settled when that whole interval lies on
     one side of ``limit`` (by more than ``DEFAULT_BOUND_MARGIN_M``); only the others are queried one by one.
     Behind a corner the straight-line bound still settles "farther" (a path is never shorter than a line)."""
-    src = _as_points(sources)
-    proper = isinstance(targets, np.ndarray) and targets.dtype == np.float64 and targets.shape[1:] == (2,)
-    tgt = targets if proper else _as_points(targets)  # the caller's array itself: its cells may be cached
+    src, tgt = _as_points(sources), _as_points(targets)
     m = len(tgt)
     if len(src) == 0:
         return np.ones(m, dtype=bool)
@@ -324,9 +324,7 @@ def nearest_summary(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray,
     found once per cell centre (D). A target t from its cell's centre is D - t .. D + t from its nearest
     source, so only the targets whose upper bound reaches the largest lower bound can be the farthest one,
     and only those whose interval straddles ``limit`` need a distance of their own."""
-    src = _as_points(sources)
-    proper = isinstance(targets, np.ndarray) and targets.dtype == np.float64 and targets.shape[1:] == (2,)
-    tgt = targets if proper else _as_points(targets)
+    src, tgt = _as_points(sources), _as_points(targets)
     m = len(tgt)
     if m == 0:
         return 0.0, 0
