@@ -464,20 +464,16 @@ class RoomGrid(BaseModel):
 
     def with_components(self, component: Component, tiles: Iterable[tuple[int, int]]) -> RoomGrid:
         """A new grid with ``component`` placed on ``tiles`` (each must be empty and in the room)."""
-        cells = list(self.cells)
         arrays = self.arrays
         codes = arrays.component.copy()
-        code = COMPONENT_CODES[component]
+        empty, code = COMPONENT_CODES[Component.EMPTY], COMPONENT_CODES[component]
+        outside = STATE_CODES[TileState.OUTSIDE]
         for x, y in tiles:
             x, y = int(x), int(y)
-            i = int(arrays.index[y, x])
-            old = cells[i]
-            if old.component is not Component.EMPTY or old.state is TileState.OUTSIDE:
+            if codes[y, x] != empty or arrays.state[y, x] == outside:
                 raise ValueError(f"{self.grid_id}: tile ({x}, {y}) is not free for {component.value}")
-            cells[i] = Cell.model_construct(x=x, y=y, component=component, state=old.state,
-                                            beam_depth_m=old.beam_depth_m)
             codes[y, x] = code
-        return self._same_states(cells, codes)
+        return self.with_component_codes(codes)
 
     def with_component_codes(self, codes: np.ndarray) -> RoomGrid:
         """A new grid whose (height, width) component codes are ``codes`` (``COMPONENT_CODES``): only the
@@ -509,15 +505,9 @@ class RoomGrid(BaseModel):
 
     def without_components(self, component: Component) -> RoomGrid:
         """A new grid with every ``component`` removed (tiles become empty)."""
-        cells = [
-            Cell.model_construct(x=c.x, y=c.y, component=Component.EMPTY, state=c.state, beam_depth_m=c.beam_depth_m)
-            if c.component is component
-            else c
-            for c in self.cells
-        ]
         codes = self.arrays.component.copy()
         codes[codes == COMPONENT_CODES[component]] = COMPONENT_CODES[Component.EMPTY]
-        return self._same_states(cells, codes)
+        return self.with_component_codes(codes)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> RoomGrid:
         new = super().model_copy(update=update, deep=deep)
