@@ -93,9 +93,8 @@ def _mib(kib: int) -> float:
 def sequential_lights(grid: Any) -> dict[str, Any]:
     """The three light models one after another in this (fresh) process, no pool, same pre-imports as the pool."""
     from ceiling_grid.evaluator import air, detectors, lighting  # noqa: F401  (the pool imports these before forking)
-    from ceiling_grid.runner import PipelineRunner
-
     from ceiling_grid.executor import pool_pays
+    from ceiling_grid.runner import PipelineRunner
 
     runner = PipelineRunner(max_workers=1)
     models = runner.light_models

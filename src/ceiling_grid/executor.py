@@ -30,10 +30,11 @@ __all__ = ["DEFAULT_MAX_WORKERS", "DEFAULT_POOL_MIN_TILES", "START_METHOD_ENV", 
 
 DEFAULT_MAX_WORKERS = 3
 # Below this many in-room tiles the models run in-process, one after another. Measured on 2 cores with the
-# workers forked per room after its light problem is built: 50 x 50 is slower forked (0.38 vs 0.29 s:
-# forking and collecting cost more than models A and B take); 100 x 100 and 200 x 200 were 1.01x and 1.15x
-# faster in make bench (docs/benchmarks.md) and 1.3x and 1.45x in runs alone (model C, the longest, starts
-# first and sets the stage's time).
+# workers forked per room after its light problem is built, in fresh processes: 50 x 50 gains too little to
+# pay for the fork (0.16-0.21 s forked against 0.18-0.28 s in turn: the light problem comes first, and model
+# A + B take as long as C); 100 x 100 and 200 x 200 were 1.15x and 1.08x faster in make bench
+# (docs/benchmarks.md) and 1.2-1.4x in back-to-back pairs (model C, the longest, starts first and sets the
+# stage's time).
 DEFAULT_POOL_MIN_TILES = 10_000
 START_METHOD_ENV = "CEILING_GRID_MP_START_METHOD"  # fork (Linux default), forkserver or spawn
 
