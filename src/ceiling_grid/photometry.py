@@ -405,7 +405,8 @@ def contribution_matrix(grid: RoomGrid, tiles_xy: np.ndarray, points: np.ndarray
     e_ind = ph.indirect_per_luminaire(work_plane_flux(grid, xy))
     step = max(1, DEFAULT_CHUNK_ELEMENTS // (kk * len(pts)))
     sources = sub_sources(xy, ph.tile, ph.k, ph.size)  # a luminaire's kk sources are contiguous
-    work = np.empty((2, min(step, len(xy)) * kk, len(pts)))  # one scratch space for every block
+    # one scratch space for every block of the cos^m kernel (a photometric file's kernel computes its own)
+    work = np.empty((2, min(step, len(xy)) * kk, len(pts))) if ph.candela is None else None
     for s in range(0, len(xy), step):
         block = _kernel(ph, sources[s * kk : (s + step) * kk], pts, work)
         block = block.reshape(-1, kk, len(pts)).sum(axis=1)
