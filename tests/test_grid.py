@@ -287,3 +287,18 @@ def test_component_codes_land_only_on_tiles_inside_the_room() -> None:
         grid.with_component_codes(bad)
     with pytest.raises(ValueError, match="component codes must be"):
         grid.with_component_codes(np.full((5, 6), 99, dtype=np.int8))
+
+
+def test_a_component_the_room_file_put_outside_the_room_survives_placing_and_is_cleared_with_its_kind() -> None:
+    """A room file may put a luminaire on a tile outside the room (the checker reports it): placing other
+    components keeps it, and removing luminaires clears it, as before codes carried layouts."""
+    payload = room_payload(4, 3, outside=[(3, 2)])
+    payload["cells"] = [dict(c, component="light") if (c["x"], c["y"]) == (3, 2) else c for c in payload["cells"]]
+    grid = parse_room(payload)
+    assert grid.cell(3, 2).state is TileState.OUTSIDE and grid.cell(3, 2).component is Component.LIGHT
+    placed = grid.with_components(Component.SMOKE_DETECTOR, [(1, 1)])
+    assert placed.cell(3, 2).component is Component.LIGHT and placed.count(Component.SMOKE_DETECTOR) == 1
+    assert grid.with_component_codes(placed.arrays.component) == placed
+    cleared = placed.without_components(Component.LIGHT)
+    assert cleared.count(Component.LIGHT) == 0 and cleared.cell(3, 2).component is Component.EMPTY
+    assert dump_room(parse_room(json.loads(dump_room(cleared)))) == dump_room(cleared)

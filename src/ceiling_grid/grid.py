@@ -483,9 +483,12 @@ class RoomGrid(BaseModel):
         codes = np.array(codes, dtype=np.int8).reshape(arrays.component.shape)
         if ((codes < 0) | (codes >= len(COMPONENTS))).any():
             raise ValueError(f"{self.grid_id}: component codes must be 0..{len(COMPONENTS) - 1}")
-        changed = np.nonzero((codes != arrays.component) & (arrays.state != STATE_CODES[TileState.OUTSIDE]))
-        if (codes[arrays.state == STATE_CODES[TileState.OUTSIDE]] != COMPONENT_CODES[Component.EMPTY]).any():
+        differ = codes != arrays.component
+        # a tile outside the room may keep what the room file put there, or be cleared, never get a component
+        outside = arrays.state == STATE_CODES[TileState.OUTSIDE]
+        if (differ & outside & (codes != COMPONENT_CODES[Component.EMPTY])).any():
             raise ValueError(f"{self.grid_id}: a component code on a tile outside the room")
+        changed = np.nonzero(differ)
         cells = list(self.cells)
         for y, x in zip(*(a.tolist() for a in changed), strict=True):
             i = int(arrays.index[y, x])
