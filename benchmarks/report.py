@@ -122,8 +122,6 @@ def quality_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     small = [r for r in det if max(r["width"], r["height"]) <= OPTIMUM_SIDE_LIMIT]
     equal = [r for r in small if r["detectors"]["n"] == r["detectors"]["n_optimal"]]
     within = [r for r in det if r["detectors"]["n"] <= TARGETS["detector_ratio_large"] * r["detectors"]["n_optimal"]]
-    margin_explained = [r for r in small if r["detectors"]["n"] != r["detectors"]["n_optimal"]
-                        and r["detectors"].get("n_optimal_design_radius") == r["detectors"]["n"]]
     lights = [r for r in ok if r["lights"]["n"]]
     plain = [r for r in lights if r["rectangle"] and not r["blocked"]]
     obstructed = [r for r in lights if r["blocked"]]
@@ -142,7 +140,6 @@ def quality_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "detector_small_rooms": len(small),
         "detector_equal_optimum": len(equal),
         "detector_within_1_1": len(within),
-        "detector_margin_explained": len(margin_explained),
         "detector_above_square": sum(1 for r in det if r["detectors"]["n"] > r["detectors"]["n_square_spacing"]),
         "lights_le_lumen": sum(1 for r in lights if r["lights"]["n"] <= r["lights"]["lumen_method"]),
         "lights_le_regular": sum(1 for r in lights if r["lights"]["regular_array"] is not None
@@ -499,8 +496,7 @@ def _quality_md(records: Sequence[dict[str, Any]], q: dict[str, Any], imgs: dict
             f"{li['u0']:.2f} / {li['target_u0']:g}" if li["u0"] is not None else "–",
             f"{_fmt(li['lpd_w_m2'], 1)} / {_fmt(li['lpd_limit_w_m2'], 1)}",
             f"{d['n']} / {d['n_optimal'] if d['n_optimal'] is not None else '–'}"
-            + ("" if d["optimal_proven"] or d["n_optimal"] is None else "?")
-            + (f" ({d['n_optimal_design_radius']})" if d.get("n_optimal_design_radius") is not None else ""),
+            + ("" if d["optimal_proven"] or d["n_optimal"] is None else "?"),
             f"{d['n_square_spacing']} / {d['n_lower_bound']}",
             f"{_fmt(d['worst_coverage_m'])} / {d['radius_m']:.2f}" if d["radius_m"] else "–",
             f"{_fmt(d['min_air_terminal_m'])} / {d['air_terminal_limit_m']:.2f}",
@@ -509,7 +505,7 @@ def _quality_md(records: Sequence[dict[str, Any]], q: dict[str, Any], imgs: dict
     parts.append(markdown_table(
         ["room", "tiles", "type", "standard", "status", "lights N / lumen / regular",
          "array (rows×cols, sym x/y, aligned, gap dev)", "Em / target lx",
-         "U0 / target", "W/m² / limit", "det N / ILP opt (opt at design R)", "square / ⌈A/πR²⌉",
+         "U0 / target", "W/m² / limit", "det N / D6 optimum (R − 0.05 m)", "square / ⌈A/πR²⌉",
          "worst cover / R m", "min to diffuser / limit m", "s"], rows))
     errors = [r for r in records if "error" in r]
     if errors:
@@ -618,7 +614,6 @@ def render_markdown(
                      f"(median N / N_regular {_fmt(q['lights_ratio_regular_median'])})"],
                     [f"detectors = ILP optimum (≤ {OPTIMUM_SIDE_LIMIT}×{OPTIMUM_SIDE_LIMIT})",
                      f"{q['detector_equal_optimum']}/{q['detector_small_rooms']}"],
-                    ["… of the rest, = optimum at the model's design radius", q["detector_margin_explained"]],
                     ["detectors ≤ 1.1 × optimum", f"{q['detector_within_1_1']}/{q['detector_rooms_with_optimum']}"],
                     ["detectors > NFPA square-spacing count", q["detector_above_square"]],
                     ["diffusers with a luminaire along a jet (A4)", f"{q['air_beside_luminaires']} in "

@@ -300,3 +300,16 @@ def test_half_spacing_crossings_step_one_tile_around_a_luminaire() -> None:
     result = place(SmokeDetectorModel(), room)
     assert result.count == 16 and result.diagnostics["solver"] == "nfpa_half_spacing"
     assert evaluate_detectors(result.grid).compliant
+
+
+def test_above_the_weighted_ilp_limit_local_search_shrinks_the_pattern_cover() -> None:
+    """Past ``max_weighted_candidates`` the model skips the optimum ILP: the pattern's 6 detectors in an
+    18 x 18 m CEN/TS room come down to the ILP's proven 5 by local search, and the layout passes the checker."""
+    room = make_room(30, 30, detector_standard="cen_ts_54_14")
+    exact = place(SmokeDetectorModel(), room)
+    assert exact.diagnostics["solver"] == "highs" and exact.diagnostics["optimal"] and exact.count == 5
+    searched = place(SmokeDetectorModel(max_weighted_candidates=0), room)
+    d = searched.diagnostics
+    assert d["solver"] == "pattern+local_search" and d["local_search"]["dropped"] == 1
+    assert searched.count == exact.count and not d["optimal"]
+    assert searched.compliant and evaluate_detectors(searched.grid).compliant

@@ -138,3 +138,71 @@ def test_the_work_budget_stops_the_ilp_before_a_mip_that_would_pass_it() -> None
     greedy = solve_cover(geo, sites, pts, radius, replace(DESIGN, work_budget=0))
     assert greedy.chosen is not None and not greedy.from_ilp and greedy.work == 0
     assert not uncovered(geo, sites[greedy.chosen], pts, radius).any()
+
+
+@pytest.mark.parametrize("convex", [True, False], ids=["rectangle", "l_shape"])
+@pytest.mark.parametrize("seed", range(6))
+def test_local_search_shrinks_a_wasteful_cover_and_never_beats_the_minimum(seed: int, convex: bool) -> None:
+    """From every site, local search drops sites while every point stays covered: never below the brute-force
+    minimum, never above the start, the same on every call."""
+    from ceiling_grid.setcover import improve_cover, uncovered
+
+    geo, sites, pts, radius, a = _instance(seed, convex)
+    best = min_cover(a.astype(float))
+    assert best is not None
+    start = np.arange(len(sites))
+    out = improve_cover(geo, sites, pts, radius, start)
+    assert best <= len(out.chosen) < len(start) and out.dropped == len(start) - len(out.chosen)
+    assert not uncovered(geo, sites[out.chosen], pts, radius).any()
+    assert improve_cover(geo, sites, pts, radius, start).chosen.tolist() == out.chosen.tolist()
+
+
+def test_local_search_moves_sites_to_close_the_gap_a_dropped_site_leaves() -> None:
+    """Three detectors in a 12 x 4.8 m strip where two suffice only once they move apart: dropping any one
+    leaves a gap that only moving the other two closes."""
+    from ceiling_grid.setcover import improve_cover, uncovered
+    from ceiling_grid.testing import make_room
+
+    room = make_room(20, 8)  # 12.0 x 4.8 m
+    geo = geometry_of(room)
+    xs, ys = np.meshgrid(np.arange(0.05, 12.0, 0.1), np.arange(0.05, 4.8, 0.1))
+    pts = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    sites = room.tile_centres(np.argwhere(room.arrays.ceiling_area)[:, ::-1])
+    radius = 4.3  # two tiles, at x = 3.3 and 8.7 (y = 2.1), reach every corner of both halves (4.27 m)
+    start = np.array([int(np.argmin(np.hypot(*(sites - c).T))) for c in ((1.5, 2.1), (6.3, 2.7), (10.5, 2.1))])
+    assert not uncovered(geo, sites[start], pts, radius).any()
+    out = improve_cover(geo, sites, pts, radius, start)
+    assert len(out.chosen) == 2 and not uncovered(geo, sites[out.chosen], pts, radius).any()
+    assert not set(out.chosen.tolist()) <= set(start.tolist())  # the survivors moved
+    skipped = improve_cover(geo, sites, pts, radius, start, replace_search(max_entries=10))
+    assert skipped.skipped is not None and "skipped" in skipped.skipped and skipped.chosen.tolist() == sorted(start)
+
+
+def replace_search(**changes: object) -> object:
+    from dataclasses import replace
+
+    from ceiling_grid.setcover import LOCAL_SEARCH
+
+    return replace(LOCAL_SEARCH, **changes)
+
+
+@pytest.mark.parametrize("convex", [True, False], ids=["rectangle", "l_shape"])
+@pytest.mark.parametrize("seed", range(6))
+def test_the_decision_ilp_proves_the_minimum_or_finds_it_from_a_worse_cover(seed: int, convex: bool) -> None:
+    """prove_cover proves an optimal incumbent; from every site it walks down to the minimum and proves it;
+    with no budget it proves nothing and says which budget stopped it."""
+    from ceiling_grid.setcover import DECIDE, prove_cover, solve_cover, uncovered
+
+    geo, sites, pts, radius, a = _instance(seed, convex)
+    best = min_cover(a.astype(float))
+    optimal = solve_cover(geo, sites, pts, radius).chosen
+    assert optimal is not None and len(optimal) == best
+    proof = prove_cover(geo, sites, pts, radius, optimal)
+    assert proof.proven and proof.count == best == proof.lower_bound and not proof.from_ilp
+    walked = prove_cover(geo, sites, pts, radius, np.arange(len(sites)))
+    assert walked.proven and walked.count == best and (walked.from_ilp or len(sites) == best)
+    assert walked.chosen is not None and not uncovered(geo, sites[walked.chosen], pts, radius).any()
+    if best > 1:
+        stopped = prove_cover(geo, sites, pts, radius, optimal, DECIDE.with_budget(0))
+        assert not stopped.proven and stopped.budget_exhausted and stopped.lower_bound is None
+        assert stopped.reason is not None and "budget used up" in stopped.reason

@@ -6,6 +6,8 @@ they never change the minimum number of sites. :func:`solve_cover` solves the pr
 HiGHS (``scipy.optimize.milp``) and lazy row generation: solve on a coarse subset of the points, check
 every point, add the uncovered ones, repeat. Its work is a deterministic node budget; how it searches
 is a :class:`CoverSearch` (the model's ``DESIGN`` and the checker's ``PROOF`` are the two in use).
+Where that budget runs out, :func:`improve_cover` shrinks a known cover by local search (drop a site,
+move the others to close the gap); it never proves anything, it only finds smaller covers.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
-from .geodesic import QUERY_WORKERS, farther_than, geodesic_index, geodesic_pairs
+from .geodesic import QUERY_WORKERS, farther_than, geodesic_index, geodesic_pairs, nearest_geodesic
 from .geometry import RoomGeometry
 
 __all__ = [
@@ -29,12 +31,17 @@ __all__ = [
     "DEFAULT_NODE_BUDGET",
     "DEFAULT_WORK_BUDGET",
     "DESIGN",
+    "LOCAL_SEARCH",
     "PROOF",
     "CoverSearch",
     "CoverSolution",
+    "ImprovedCover",
+    "LocalSearch",
     "cover_rows",
     "dominated",
     "greedy_cover",
+    "improve_cover",
+    "prove_cover",
     "reduce_cover",
     "solve_cover",
     "uncovered",
@@ -214,6 +221,8 @@ class CoverSearch:
 
 DESIGN = CoverSearch(tie_break=0.25, initial_cell=4.0, gap_fraction=0.7)  # the detector model: weighted ties
 PROOF = CoverSearch(prove=True, presolve_passes=2, dedupe=True)  # the D6 check: unit costs, prove the count
+DECIDE = CoverSearch(prove=True, initial_cell=2.0, new_rows_per_radius=1.0, max_rounds=60,
+                     presolve_passes=2)  # prove_cover: is there a cover with one site fewer?
 
 
 @dataclass(frozen=True)
@@ -369,3 +378,318 @@ def solve_cover(  # noqa: C901 - one row-generation loop with its budget, proof 
     elif reason is None and search.prove:
         reason = budget_reason  # HiGHS stopped at the node limit without a proof
     return CoverSolution(best, bool(optimal), lb, best_from_ilp, rounds, rows, nodes, exhausted, safety, reason, work)
+
+
+# ----- local search: shrink a known cover -------------------------------------------------------------
+
+DEFAULT_SEARCH_STEP_M = 0.3  # the local search scores coverage on this lattice (plus every point it missed)
+DEFAULT_MOVE_WINDOWS_M = (1.9, 3.2)  # a site moves within the first distance; the second when the first is stuck
+DEFAULT_REPAIR_BUDGET = 14  # repair runs over the whole search: the deterministic work budget
+DEFAULT_MAX_MOVES = 200  # moves in one repair run
+DEFAULT_CHECKS_PER_REPAIR = 3  # full-lattice checks per repair: each adds the points the search lattice missed
+DEFAULT_SEARCH_ENTRIES = 3_500_000  # the search lattice's coverage matrix may hold this many entries, or no search
+DEFAULT_ALIGN_GAP_M = 2.5  # after a search, sites whose y (or x) differ by at most this try to share one line
+DEFAULT_ALIGN_PASSES = 3  # rows then columns, this many times while something moves
+
+
+@dataclass(frozen=True)
+class LocalSearch:
+    """How :func:`improve_cover` searches. The answer depends only on these and the problem, never on time.
+
+    A *repair* moves one site at a time, within ``windows[i]`` of where it is, to the site that leaves the
+    fewest search points uncovered (ties: the lower weight, then the lower index), until nothing is left
+    uncovered, no move helps, or ``max_moves``. A cover it finds is checked on every point; the points the
+    search lattice missed join it and the repair goes on (``checks`` times at most). ``repair_budget``
+    caps the repair runs; ``max_entries`` the search lattice's coverage matrix (bigger rooms are left as
+    they are, estimated from the site density before anything is built). A cover the search shrank is then
+    lined up: sites within ``align_gap`` of each other in y (then x) move onto one line where every point
+    stays covered, ``align_passes`` times at most.
+    """
+
+    search_step: float = DEFAULT_SEARCH_STEP_M
+    windows: tuple[float, ...] = DEFAULT_MOVE_WINDOWS_M
+    repair_budget: int = DEFAULT_REPAIR_BUDGET
+    max_moves: int = DEFAULT_MAX_MOVES
+    checks: int = DEFAULT_CHECKS_PER_REPAIR
+    max_entries: int = DEFAULT_SEARCH_ENTRIES
+    align_gap: float = DEFAULT_ALIGN_GAP_M
+    align_passes: int = DEFAULT_ALIGN_PASSES
+
+
+LOCAL_SEARCH = LocalSearch()
+
+
+@dataclass(frozen=True)
+class ImprovedCover:
+    """What :func:`improve_cover` did: the cover (every point checked), the sites it dropped, the work."""
+
+    chosen: np.ndarray
+    dropped: int
+    repairs: int
+    search_points: int
+    skipped: str | None = None  # why no search ran (too big), else None
+
+
+class _SearchCover:
+    """Coverage of the search lattice by every site (CSC: a site's column lists the points it covers)."""
+
+    def __init__(self, geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, points: np.ndarray, radius: float):
+        self._geo, self._tree, self._sites, self._radius = geo, tree, sites, radius
+        self.a = cover_rows(geo, tree, sites, points, radius).tocsc()
+
+    def add(self, points: np.ndarray) -> None:
+        """Score these points too (points the search lattice missed)."""
+        more = cover_rows(self._geo, self._tree, self._sites, points, self._radius)
+        self.a = sparse.vstack([self.a, more]).tocsc()
+
+    def covered_by(self, j: int) -> np.ndarray:
+        """Search points that site ``j`` covers."""
+        out: np.ndarray = self.a.indices[self.a.indptr[j] : self.a.indptr[j + 1]]
+        return out
+
+    def counts(self, chosen: list[int]) -> np.ndarray:
+        """(points,) how many chosen sites cover each search point."""
+        cnt = np.zeros(self.a.shape[0], dtype=np.int32)
+        for j in chosen:
+            cnt[self.covered_by(j)] += 1
+        return cnt
+
+
+def _repair(cov: _SearchCover, tree: cKDTree, sites: np.ndarray, tie: np.ndarray, chosen: list[int],
+            window: float, max_moves: int, frozen: frozenset[int] = frozenset()) -> tuple[list[int], int]:
+    """Move single sites (within ``window``; not the positions in ``frozen``) while it shrinks the uncovered
+    search points; (sites, left)."""
+    chosen = list(chosen)
+    cnt = cov.counts(chosen)
+    left = int((cnt == 0).sum())
+    a = cov.a
+    for _ in range(max_moves):
+        if not left:
+            break
+        best: tuple[float, int, int] | None = None  # (uncovered after - tie, position in chosen, new site)
+        taken = set(chosen)
+        for i, j in enumerate(chosen):
+            if i in frozen:
+                continue
+            near = np.asarray([k for k in tree.query_ball_point(sites[j], window, return_sorted=True)
+                               if k not in taken], dtype=np.int64)
+            if not len(near):
+                continue
+            mine = cov.covered_by(j)
+            zero = cnt == 0
+            zero[mine[cnt[mine] == 1]] = True  # uncovered once j leaves
+            starts, ends = a.indptr[near], a.indptr[near + 1]
+            idx = np.concatenate([a.indices[s:e] for s, e in zip(starts, ends, strict=True)])
+            gain = np.bincount(np.repeat(np.arange(len(near)), ends - starts), weights=zero[idx], minlength=len(near))
+            after = zero.sum() - gain + tie[near]
+            m = int(np.argmin(after))
+            if after[m] < left and (best is None or after[m] < best[0]):
+                best = (float(after[m]), i, int(near[m]))
+        if best is None:
+            break
+        _, i, k = best
+        cnt[cov.covered_by(chosen[i])] -= 1
+        cnt[cov.covered_by(k)] += 1
+        chosen[i] = k
+        left = int((cnt == 0).sum())
+    return chosen, left
+
+
+def improve_cover(geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radius: float, chosen: np.ndarray,
+                  search: LocalSearch = LOCAL_SEARCH, *, weights: np.ndarray | None = None) -> ImprovedCover:
+    """A cover of ``points`` by fewer of ``sites`` than ``chosen`` (a full cover), when local search finds one.
+
+    Drop the site whose points are least often covered by it alone, repair the gap by moving the others
+    (:class:`LocalSearch`), check every point; repeat while it works, trying the other sites to drop when
+    one fails. Deterministic; ``weights`` (lower preferred, in [0, 1]) break ties between moves.
+    """
+    sites = np.asarray(sites, dtype=float).reshape(-1, 2)
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    best = np.unique(np.asarray(chosen, dtype=np.int64))
+    if len(best) <= 1 or len(points) == 0:
+        return ImprovedCover(best, 0, 0, 0)
+    keys = np.floor(points / search.search_step).astype(np.int64)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    per_point = len(sites) * min(math.pi * radius * radius / max(geo.area_m2, 1e-9), 1.0)  # sites per point
+    if len(first) * per_point > search.max_entries:
+        return ImprovedCover(best, 0, 0, len(first), skipped=(
+            f"local search skipped: about {len(first) * per_point:,.0f} coverage entries > {search.max_entries:,}"))
+    tree = cKDTree(sites)
+    w = np.zeros(len(sites)) if weights is None else np.asarray(weights, dtype=float)
+    tie = 0.5 * w / (w.max(initial=0.0) + 1.0)  # < 1: only breaks ties between equal counts
+    cov = _SearchCover(geo, tree, sites, points[np.sort(first)], radius)
+    current = [int(j) for j in best]
+    spent = [0]  # repair runs so far
+    while spent[0] < search.repair_budget and len(current) > 1:
+        found = _one_fewer(geo, cov, tree, sites, points, radius, tie, current, search, spent)
+        if found is None:
+            break
+        current = found
+    if len(current) < len(best):
+        current = _align(geo, cov, tree, sites, points, radius, tie, current, search)
+    return ImprovedCover(np.array(sorted(current), dtype=np.int64), len(best) - len(current), spent[0],
+                         cov.a.shape[0])
+
+
+def _one_fewer(geo: RoomGeometry, cov: _SearchCover, tree: cKDTree, sites: np.ndarray, points: np.ndarray,
+               radius: float, tie: np.ndarray, current: list[int], search: LocalSearch,
+               spent: list[int]) -> list[int] | None:
+    """A full cover with one site fewer than ``current``, or None within the budget (``spent`` counts repairs).
+
+    Sites are dropped in turn, the one that alone covers the fewest search points first; each gap is repaired
+    in the nearer window, then the wider one."""
+    cnt = cov.counts(current)
+    alone = [int((cnt[cov.covered_by(j)] == 1).sum()) for j in current]
+    for drop in np.argsort(alone, kind="stable"):
+        trial = [j for i, j in enumerate(current) if i != drop]
+        for window in search.windows:
+            for _ in range(search.checks):
+                if spent[0] >= search.repair_budget:
+                    return None
+                spent[0] += 1
+                trial, left = _repair(cov, tree, sites, tie, trial, window, search.max_moves)
+                if left:
+                    break
+                missed = np.nonzero(uncovered(geo, sites[trial], points, radius))[0]
+                if not len(missed):
+                    return trial
+                cov.add(points[missed])  # the search lattice missed these: score them from now on
+    return None
+
+
+def _line_groups(values: np.ndarray, gap: float) -> list[np.ndarray]:
+    """Positions (indices into ``values``) grouped where sorted neighbours are at most ``gap`` apart."""
+    order = np.argsort(values, kind="stable")
+    breaks = np.nonzero(np.diff(values[order]) > gap)[0] + 1
+    return [g for g in np.split(order, breaks) if len(g) > 1]
+
+
+def _align(geo: RoomGeometry, cov: _SearchCover, tree: cKDTree, sites: np.ndarray, points: np.ndarray,
+           radius: float, tie: np.ndarray, chosen: list[int], search: LocalSearch) -> list[int]:
+    """Line the sites up where coverage allows: sites whose y (then x) lie within ``align_gap`` of each other
+    move onto one shared line, the member's line nearest the group's mean first, and the other sites may move
+    (nearer window) to close a gap it opens; a move stands only when every point stays covered. A local-search
+    cover comes out scattered; a designer draws rows and columns."""
+    index = {(round(float(x), 6), round(float(y), 6)): j for j, (x, y) in enumerate(sites)}
+    current = list(chosen)
+    for _ in range(search.align_passes):
+        moved = False
+        for axis in (1, 0):
+            for group in _line_groups(sites[current, axis], search.align_gap):
+                coords = sites[current, axis]
+                lines = np.unique(np.round(coords[group], 6)).tolist()
+                mean = float(coords[group].mean())
+                for line in sorted(lines, key=lambda v: (abs(v - mean), v)) if len(lines) > 1 else ():
+                    trial = _on_line(index, sites, current, group, axis, line)
+                    if trial is None:
+                        continue
+                    if (cov.counts(trial) == 0).any():
+                        trial, left = _repair(cov, tree, sites, tie, trial, search.windows[0], search.max_moves,
+                                              frozen=frozenset(int(i) for i in group))
+                        if left:
+                            continue
+                    if not uncovered(geo, sites[trial], points, radius).any():
+                        current, moved = trial, True
+                        break
+        if not moved:
+            break
+    return current
+
+
+def _on_line(index: dict[tuple[float, float], int], sites: np.ndarray, current: list[int], group: np.ndarray,
+             axis: int, line: float) -> list[int] | None:
+    """``current`` with the sites at positions ``group`` moved onto ``line`` (None: a target is no site, or taken)."""
+    trial = list(current)
+    for i in group:
+        at = sites[current[i]].copy()
+        at[axis] = line
+        j = index.get((round(float(at[0]), 6), round(float(at[1]), 6)))
+        if j is None:
+            return None
+        trial[i] = j
+    return trial if len(set(trial)) == len(trial) else None
+
+
+# ----- decision: is there a cover with one site fewer? ----------------------------------------------------
+
+
+def _feasible(a: sparse.csr_matrix, k: int, *, node_limit: int, time_limit_s: float) -> _Milp:
+    """A cover of ``a``'s rows by at most ``k`` columns (HiGHS stops at the first one), or None."""
+    n = a.shape[1]
+    options: dict[str, Any] = {"time_limit": max(0.05, time_limit_s), "disp": False, "presolve": True,
+                               "node_limit": max(1, int(node_limit))}
+    cons = [LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf),
+            LinearConstraint(sparse.csr_matrix(np.ones((1, n))), lb=0, ub=k)]
+    res = milp(np.zeros(n), constraints=cons, integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
+    nodes = int(getattr(res, "mip_node_count", 0) or 0)
+    x = np.nonzero(res.x > 0.5)[0] if res.x is not None else None
+    infeasible = res.status == 2  # proven: no cover of these rows with k columns
+    return _Milp(x, float(k + 1) if infeasible else None, nodes, res.status == 1)
+
+
+def prove_cover(geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radius: float, chosen: np.ndarray,
+                search: CoverSearch = DECIDE, *, anchors: np.ndarray | None = None) -> CoverSolution:
+    """Prove that ``chosen`` (a full cover) has the fewest sites, or find a smaller cover on the way.
+
+    Each round asks HiGHS for a cover of a subset of the points with one site fewer than the best known.
+    None exists: no smaller cover of the subset, so none of all the points, and the count is proven.
+    One exists and covers every point: it is the new best, and the question is asked again one lower.
+    It misses points: the farthest missed point of each cell (side radius / ``new_rows_per_radius``) joins
+    the subset. A feasibility question is much cheaper than an optimum on the same rows: HiGHS stops at
+    the first cover, and only the last round has to exhaust the search. Same budgets as :func:`solve_cover`.
+    """
+    sites = np.asarray(sites, dtype=float).reshape(-1, 2)
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    best = np.unique(np.asarray(chosen, dtype=np.int64))
+    if len(points) == 0 or len(best) == 0:
+        return CoverSolution(best, True, len(best), False, 0, 0, 0, False, False, None, 0)
+    deadline = time.perf_counter() + search.time_limit_s
+    tree = cKDTree(sites)
+    subset = _initial_subset(points, radius, search.initial_cell,
+                             np.zeros(0, dtype=np.int64) if anchors is None else np.asarray(anchors))
+    nodes_left = max(0, int(search.node_budget))
+    rounds = rows = nodes = work = 0
+    proven = from_ilp = exhausted = safety = False
+    reason: str | None = None
+    while len(best) > 1:
+        if nodes_left <= 0 or rounds >= search.max_rounds:
+            exhausted, reason = True, (f"deterministic ILP budget used up ({search.node_budget} nodes, "
+                                       f"{search.max_rounds} rounds) before the count was proven")
+            break
+        if time.perf_counter() >= deadline:
+            exhausted = safety = True
+            reason = f"wall-clock safety net ({search.time_limit_s:g} s) expired; raise Limits.ilp_time_limit_s"
+            break
+        rounds += 1
+        a = unique_rows(cover_rows(geo, tree, sites, points[subset], radius))
+        rows = a.shape[0]
+        ar, kept = reduce_cover(a, max_passes=search.presolve_passes, dedupe=True)
+        if work + ar.nnz > search.work_budget:
+            exhausted, reason = True, (f"deterministic ILP work budget used up ({search.work_budget} "
+                                       "coverage-matrix entries) before the count was proven")
+            break
+        work += ar.nnz
+        out = _feasible(ar, len(best) - 1, node_limit=nodes_left, time_limit_s=deadline - time.perf_counter())
+        nodes += out.nodes
+        nodes_left -= max(1, out.nodes)
+        if out.bound is not None:
+            proven = True
+            break
+        if out.x is None:  # a limit stopped HiGHS before it decided
+            safety = out.safety_hit
+            exhausted, reason = True, ("wall-clock safety net expired" if safety else
+                                       f"deterministic ILP budget used up ({search.node_budget} nodes)")
+            break
+        x = kept[out.x]
+        bad = np.nonzero(uncovered(geo, sites[x], points, radius))[0]
+        if not len(bad):
+            best, from_ilp = np.unique(x), True
+            continue
+        d, _ = nearest_geodesic(geo, sites[x], points[bad])
+        order = np.argsort(-d, kind="stable")  # the farthest missed point of each cell
+        keys = np.floor(points[bad[order]] / max(radius / search.new_rows_per_radius, 1e-3)).astype(np.int64)
+        _, first = np.unique(keys, axis=0, return_index=True)
+        subset = np.union1d(subset, bad[order[first]])
+    proven = proven or len(best) <= 1
+    return CoverSolution(best, proven, len(best) if proven else None, from_ilp, rounds, rows, nodes,
+                         exhausted and not proven, safety, None if proven else reason, work)

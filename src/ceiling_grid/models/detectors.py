@@ -51,6 +51,9 @@ DEFAULT_ILP_NODE_BUDGET = setcover.DEFAULT_NODE_BUDGET  # B&B nodes over all rou
 # Above this many candidates the ILP is skipped (pattern + greedy): a deterministic cost cap. 50 x 50 tiles
 # (2304-2500 sites) NFPA/CEN ran into the wall-clock net (> 20 s CPU) with it; 40 x 40 (<= 1600) stays <= ~9 s.
 DEFAULT_MODEL_ILP_MAX_CANDIDATES = 2000
+# Up to this many candidates the weighted optimum ILP (solve_cover) runs; above it, where that ILP spent its whole
+# budget without a proof (33 x 40 to 60 x 40 tiles, 3-4 s each), local search shrinks the pattern cover instead.
+DEFAULT_WEIGHTED_MAX_CANDIDATES = 1000
 DEFAULT_GRID_MOVE_MARGIN_M = 0.001  # a half-spacing grid with moved crossings must cover every D1 point within R - this
 EPS = 1e-9
 
@@ -388,6 +391,7 @@ class SmokeDetectorModel:
     limits: Limits = DEFAULT_LIMITS
     node_budget: int = DEFAULT_ILP_NODE_BUDGET  # deterministic ILP work budget (B&B nodes over all rounds)
     max_ilp_candidates: int = DEFAULT_MODEL_ILP_MAX_CANDIDATES  # deterministic cost cap (also Limits')
+    max_weighted_candidates: int = DEFAULT_WEIGHTED_MAX_CANDIDATES  # above: local search + decision ILP
 
     def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         """Add the fewest detectors that cover every ceiling point; pre-placed ones are kept; ``judge`` scores it."""
@@ -432,16 +436,28 @@ class SmokeDetectorModel:
             cap = min(self.limits.ilp_max_candidates, self.max_ilp_candidates)
             use_ilp = len(sites.centres) <= cap
             pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius)
-            if use_ilp:
-                d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)  # the room's corners start the ILP's rows
-                anchors = np.nonzero(d_vertex < 1e-6)[0]
+            d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)  # the room's corners start the ILP's rows
+            anchors = np.nonzero(d_vertex < 1e-6)[0]
+            if use_ilp and len(sites.centres) <= self.max_weighted_candidates:
                 cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius,
                                     time_limit=self.limits.ilp_time_limit_s, anchors=anchors, incumbent=pattern,
                                     node_budget=self.node_budget)
                 reason = cover.reason
+            elif use_ilp:
+                cover = _Cover(pattern, "pattern", False, None, 0, 0)
+                reason = (f"{len(sites.centres)} candidates > {self.max_weighted_candidates}: pattern and local "
+                          "search (the checker's D6 proves the count when it can)")
             else:
                 cover = _Cover(pattern, "pattern+greedy", False, None, 1, 0)
                 reason = f"{len(sites.centres)} candidates > ILP candidate limit {cap}"
+            if not cover.optimal:  # the ILP's budget ran out (or it was skipped): shrink the cover by local search
+                better = setcover.improve_cover(geo, sites.centres, pts, problem.radius, cover.chosen,
+                                                weights=sites.weights)
+                details["local_search"] = {"dropped": better.dropped, "repairs": better.repairs,
+                                           "search_points": better.search_points, "skipped": better.skipped}
+                if better.dropped:
+                    proven = cover.lower_bound is not None and len(better.chosen) <= cover.lower_bound
+                    cover = replace(cover, chosen=better.chosen, solver=f"{cover.solver}+local_search", optimal=proven)
             grid_layout = (half_spacing_layout(prepare(grid), sites, pts, problem.r_cover - DEFAULT_GRID_MOVE_MARGIN_M)
                            if not len(existing) else None)
             if grid_layout is not None and len(grid_layout) < len(cover.chosen):
