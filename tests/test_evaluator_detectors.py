@@ -197,3 +197,22 @@ def test_bs_detector_keeps_half_a_metre_from_a_deep_beam() -> None:
     beside = _rule(evaluate_detectors(_beamed("bs5839_1", 0.4, comps)), "D2")
     assert not beside.passed and beside.values["failing"] == [[11, 5]] and beside.values["min_m"] == pytest.approx(0.3)
     assert _rule(evaluate_detectors(_beamed("bs5839_1", 0.2, comps)), "D2").passed
+
+
+def test_d6_walks_a_wasteful_layout_down_to_the_proven_optimum() -> None:
+    """Nine detectors in a 14.4 x 12 m CEN/TS office: D6's decision ILP (a cover with one fewer?) finds smaller
+    covers until none exists, and reports the same proven optimum as the optimum ILP without a layout."""
+    from ceiling_grid.evaluator import detectors as ev
+    from ceiling_grid.models.detectors import cover_problem
+
+    empty = make_room(24, 20, detector_standard="cen_ts_54_14")
+    pts, radius = prepare(empty).lattice.points, cover_problem(empty).radius
+    sites = empty.tile_centres(ev.legal_detector_sites(empty, luminaire_rule=True))
+    ev._OPTIMUM_CACHE.clear()
+    optimum, proven = ev.optimal_detector_count(empty, sites, pts, radius)
+    assert proven and optimum is not None and 1 < optimum < 9
+    nine = {(x, y): "smoke_detector" for x in (4, 12, 19) for y in (3, 10, 16)}
+    report = evaluate_detectors(make_room(24, 20, detector_standard="cen_ts_54_14", components=nine))
+    d6 = _rule(report, "D6")
+    assert report.metrics["n_optimal"] == optimum and d6.values["optimal_proven"] and d6.values["n"] == 9
+    assert not d6.passed  # 9 > optimum + 1: over-provisioned
