@@ -12,9 +12,12 @@ import numpy as np
 
 __all__ = ["DEFAULT_REFERENCE_TIME_LIMIT_S", "quality_record", "reference_optimum", "run_quality"]
 
-DEFAULT_REFERENCE_TIME_LIMIT_S = 60.0  # the evaluator gives its ILP 5 s; the benchmark allows more
+# The pipeline's D6 stops at its work budget (about 1-2 s); the benchmark's reference allows far more. Measured on
+# this machine from the model's layouts: 44 x 44 CEN/TS proven 10 in 54-64 s, the L 10 in 66 s, 60 x 40 BS 9 in
+# 71 s, 59 x 39 CEN/TS 12 in 90 s (decision ILP, 27-39 rounds of 380-480 points).
+DEFAULT_REFERENCE_TIME_LIMIT_S = 180.0
 DEFAULT_REFERENCE_MAX_CANDIDATES = 3000
-DEFAULT_REFERENCE_WORK_BUDGET = 3_000_000  # coverage-matrix entries: 75x the evaluator's, for the reference
+DEFAULT_REFERENCE_WORK_BUDGET = 8_000_000  # coverage-matrix entries (the decision ILP gets half): 200x D6's
 DEFAULT_REFERENCE_NODE_BUDGET = 100_000  # branch-and-bound nodes: the time limit decides first
 
 

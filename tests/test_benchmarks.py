@@ -115,3 +115,21 @@ def test_airflow_figures_become_a_table_and_target_rows() -> None:
     assert "XCom payload too large" in rows[-1][2] and "failed after 9.0" in table
     assert rows[1][1] == "≤ 1.3 × in-process + 20 s" and "limit 98.0 s" in rows[1][2]
     assert _airflow_targets(None) == []
+
+
+def test_the_reference_optimum_is_d6s_design_problem_proven_from_the_layout() -> None:
+    """The benchmark's reference solves D6's problem (R - 0.05 m, the reference sites) with the layout as
+    incumbent: nine detectors in a 14.4 x 12 m CEN/TS office come down to the optimum D6 proves without one."""
+    from benchmarks.quality import reference_optimum
+    from ceiling_grid.evaluator import detectors as ev
+    from ceiling_grid.models.detectors import cover_problem
+    from ceiling_grid.prepared import prepare
+    from ceiling_grid.testing import make_room
+
+    empty = make_room(24, 20, detector_standard="cen_ts_54_14")
+    pts, radius = prepare(empty).lattice.points, cover_problem(empty).radius
+    sites = empty.tile_centres(ev.legal_detector_sites(empty, luminaire_rule=True))
+    optimum, proven = ev.optimal_detector_count(empty, sites, pts, radius)
+    nine = {(x, y): "smoke_detector" for x in (4, 12, 19) for y in (3, 10, 16)}
+    ref = reference_optimum(make_room(24, 20, detector_standard="cen_ts_54_14", components=nine), time_limit_s=60.0)
+    assert proven and ref["proven"] and ref["n"] == optimum < 9 and ref["candidates"] == len(sites)
