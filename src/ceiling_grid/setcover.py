@@ -435,12 +435,20 @@ class _SearchCover:
 
     def __init__(self, geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, points: np.ndarray, radius: float):
         self._geo, self._tree, self._sites, self._radius = geo, tree, sites, radius
-        self.a = cover_rows(geo, tree, sites, points, radius).tocsc()
+        self.a = self._matrix(points)
+
+    def _matrix(self, points: np.ndarray) -> sparse.csc_matrix:
+        """(points, sites) int8 coverage, the pairs found in C (no Python list per point: 3M entries fit ~60 MB)."""
+        pairs = self._tree.sparse_distance_matrix(cKDTree(points), self._radius + TOL, output_type="coo_matrix")
+        si, pi = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
+        if not geodesic_index(self._geo).convex and len(si):
+            ok = geodesic_pairs(self._geo, self._sites, points, si, pi) <= self._radius + TOL
+            si, pi = si[ok], pi[ok]
+        return sparse.csc_matrix((np.ones(len(si), dtype=np.int8), (pi, si)), shape=(len(points), len(self._sites)))
 
     def add(self, points: np.ndarray) -> None:
         """Score these points too (points the search lattice missed)."""
-        more = cover_rows(self._geo, self._tree, self._sites, points, self._radius)
-        self.a = sparse.vstack([self.a, more]).tocsc()
+        self.a = sparse.vstack([self.a, self._matrix(points)]).tocsc()
 
     def covered_by(self, j: int) -> np.ndarray:
         """Search points that site ``j`` covers."""
