@@ -516,12 +516,13 @@ def improve_cover(geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radi
     best = np.unique(np.asarray(chosen, dtype=np.int64))
     if len(best) <= 1 or len(points) == 0:
         return ImprovedCover(best, 0, 0, 0)
+    per_point = len(sites) * min(math.pi * radius * radius / max(geo.area_m2, 1e-9), 1.0)  # sites per point
+    n_search = min(len(points), math.ceil(geo.area_m2 / search.search_step**2))  # estimated before any work
+    if n_search * per_point > search.max_entries:
+        return ImprovedCover(best, 0, 0, n_search, skipped=(
+            f"local search skipped: about {n_search * per_point:,.0f} coverage entries > {search.max_entries:,}"))
     keys = np.floor(points / search.search_step).astype(np.int64)
     _, first = np.unique(keys, axis=0, return_index=True)
-    per_point = len(sites) * min(math.pi * radius * radius / max(geo.area_m2, 1e-9), 1.0)  # sites per point
-    if len(first) * per_point > search.max_entries:
-        return ImprovedCover(best, 0, 0, len(first), skipped=(
-            f"local search skipped: about {len(first) * per_point:,.0f} coverage entries > {search.max_entries:,}"))
     tree = cKDTree(sites)
     w = np.zeros(len(sites)) if weights is None else np.asarray(weights, dtype=float)
     tie = 0.5 * w / (w.max(initial=0.0) + 1.0)  # < 1: only breaks ties between equal counts

@@ -436,9 +436,9 @@ class SmokeDetectorModel:
             cap = min(self.limits.ilp_max_candidates, self.max_ilp_candidates)
             use_ilp = len(sites.centres) <= cap
             pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius)
-            d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)  # the room's corners start the ILP's rows
-            anchors = np.nonzero(d_vertex < 1e-6)[0]
             if use_ilp and len(sites.centres) <= self.max_weighted_candidates:
+                d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)  # the room's corners start the ILP's rows
+                anchors = np.nonzero(d_vertex < 1e-6)[0]
                 cover = solve_cover(geo, sites.centres, sites.weights, pts, problem.radius,
                                     time_limit=self.limits.ilp_time_limit_s, anchors=anchors, incumbent=pattern,
                                     node_budget=self.node_budget)
