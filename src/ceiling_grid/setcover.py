@@ -259,13 +259,21 @@ class _Milp:
     safety_hit: bool  # the wall-clock net stopped HiGHS
 
 
+def _highs(a: sparse.csr_matrix, cost: np.ndarray, *, node_limit: int, time_limit_s: float,
+           at_most: int | None = None, **options: Any) -> Any:
+    """HiGHS on "cover every row of ``a`` with 0/1 columns" (and at most ``at_most`` of them); scipy's result."""
+    n = a.shape[1]
+    opts: dict[str, Any] = {"time_limit": max(0.05, time_limit_s), "disp": False, "presolve": True,
+                            "node_limit": max(1, int(node_limit)), **options}
+    cons = [LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf)]
+    if at_most is not None:
+        cons.append(LinearConstraint(sparse.csr_matrix(np.ones((1, n))), lb=0, ub=at_most))
+    return milp(cost, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, 1), options=opts)
+
+
 def _milp(a: sparse.csr_matrix, cost: np.ndarray, *, node_limit: int, upper: int, gap_fraction: float,
           time_limit_s: float) -> _Milp:
-    n = a.shape[1]
-    options: dict[str, Any] = {"time_limit": max(0.05, time_limit_s), "disp": False, "presolve": True,
-                               "node_limit": max(1, int(node_limit)), "mip_rel_gap": gap_fraction / (upper + 1.0)}
-    cons = [LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf)]
-    res = milp(cost, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
+    res = _highs(a, cost, node_limit=node_limit, time_limit_s=time_limit_s, mip_rel_gap=gap_fraction / (upper + 1.0))
     nodes = int(getattr(res, "mip_node_count", 0) or 0)
     b = getattr(res, "mip_dual_bound", None)
     bound = float(b) if b is not None and np.isfinite(b) else None
@@ -624,12 +632,7 @@ def _on_line(index: dict[tuple[float, float], int], sites: np.ndarray, current: 
 
 def _feasible(a: sparse.csr_matrix, k: int, *, node_limit: int, time_limit_s: float) -> _Milp:
     """A cover of ``a``'s rows by at most ``k`` columns (HiGHS stops at the first one), or None."""
-    n = a.shape[1]
-    options: dict[str, Any] = {"time_limit": max(0.05, time_limit_s), "disp": False, "presolve": True,
-                               "node_limit": max(1, int(node_limit))}
-    cons = [LinearConstraint(a, lb=np.ones(a.shape[0]), ub=np.inf),
-            LinearConstraint(sparse.csr_matrix(np.ones((1, n))), lb=0, ub=k)]
-    res = milp(np.zeros(n), constraints=cons, integrality=np.ones(n), bounds=Bounds(0, 1), options=options)
+    res = _highs(a, np.zeros(a.shape[1]), node_limit=node_limit, time_limit_s=time_limit_s, at_most=k)
     nodes = int(getattr(res, "mip_node_count", 0) or 0)
     x = np.nonzero(res.x > 0.5)[0] if res.x is not None else None
     infeasible = res.status == 2  # proven: no cover of these rows with k columns
