@@ -12,7 +12,6 @@ move the others to close the gap); it never proves anything, it only finds small
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass, replace
@@ -23,7 +22,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
-from .geodesic import QUERY_WORKERS, farther_than, geodesic_index, geodesic_pairs, nearest_geodesic
+from .geodesic import farther_than, geodesic_index, geodesic_pairs, nearest_geodesic
 from .geometry import RoomGeometry
 
 __all__ = [
@@ -56,22 +55,29 @@ DEFAULT_TIME_LIMIT_S = 120.0  # wall-clock safety net only; the node and work bu
 DEFAULT_NEW_ROWS_PER_RADIUS = 8.0  # one new point per cell of side radius / this in each round
 
 
+def _cover_pairs(geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, points: np.ndarray,
+                 radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """(point index, site index) of every pair within geodesic ``radius``: straight-line neighbours from
+    ``tree`` (a KD-tree of ``sites``, pairs found in C, no Python list per point), then, in a non-convex room,
+    the pairs whose path must bend round a corner are checked geodesically."""
+    pairs = tree.sparse_distance_matrix(cKDTree(points), radius + TOL, output_type="coo_matrix")
+    cols, rows = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
+    if not geodesic_index(geo).convex and len(rows):
+        ok = geodesic_pairs(geo, sites, points, cols, rows) <= radius + TOL
+        rows, cols = rows[ok], cols[ok]
+    return rows, cols
+
+
 def cover_rows(geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, points: np.ndarray,
                radius: float) -> sparse.csr_matrix:
     """Coverage matrix (len(points), len(sites)): 1 where the geodesic distance is <= ``radius``.
 
-    ``tree`` is a KD-tree of ``sites``; straight-line neighbours are found with it, then, in a
-    non-convex room, pairs whose path must bend round a corner are checked geodesically.
+    ``tree`` is a KD-tree of ``sites`` (see :func:`_cover_pairs`); each row's columns are sorted.
     """
-    lists = tree.query_ball_point(points, radius + TOL, workers=QUERY_WORKERS)
-    lens = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    cols = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(lens.sum()))
-    rows = np.repeat(np.arange(len(points)), lens)
-    if not geodesic_index(geo).convex and len(rows):
-        ok = geodesic_pairs(geo, sites, points, cols, rows) <= radius + TOL
-        rows, cols = rows[ok], cols[ok]
-    data = np.ones(len(rows), dtype=np.float64)
-    return sparse.csr_matrix((data, (rows, cols)), shape=(len(points), len(sites)))
+    rows, cols = _cover_pairs(geo, tree, sites, points, radius)
+    a = sparse.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(len(points), len(sites)))
+    a.sort_indices()
+    return a
 
 
 def unique_rows(a: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -439,24 +445,27 @@ class ImprovedCover:
 
 
 class _SearchCover:
-    """Coverage of the search lattice by every site (CSC: a site's column lists the points it covers)."""
+    """One local search's problem, and the coverage of its search lattice by every site (CSC: a site's column
+    lists the search points it covers). ``tie`` (< 1) breaks ties between moves that leave equal counts."""
 
-    def __init__(self, geo: RoomGeometry, tree: cKDTree, sites: np.ndarray, points: np.ndarray, radius: float):
-        self._geo, self._tree, self._sites, self._radius = geo, tree, sites, radius
-        self.a = self._matrix(points)
+    def __init__(self, geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radius: float, tie: np.ndarray,
+                 search_points: np.ndarray):
+        self.geo, self.sites, self.points, self.radius, self.tie = geo, sites, points, radius, tie
+        self.tree = cKDTree(sites)
+        self.a = self._matrix(search_points)
 
     def _matrix(self, points: np.ndarray) -> sparse.csc_matrix:
-        """(points, sites) int8 coverage, the pairs found in C (no Python list per point: 3M entries fit ~60 MB)."""
-        pairs = self._tree.sparse_distance_matrix(cKDTree(points), self._radius + TOL, output_type="coo_matrix")
-        si, pi = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
-        if not geodesic_index(self._geo).convex and len(si):
-            ok = geodesic_pairs(self._geo, self._sites, points, si, pi) <= self._radius + TOL
-            si, pi = si[ok], pi[ok]
-        return sparse.csc_matrix((np.ones(len(si), dtype=np.int8), (pi, si)), shape=(len(points), len(self._sites)))
+        """(points, sites) int8 coverage: 3M entries fit in about 60 MB."""
+        pi, si = _cover_pairs(self.geo, self.tree, self.sites, points, self.radius)
+        return sparse.csc_matrix((np.ones(len(si), dtype=np.int8), (pi, si)), shape=(len(points), len(self.sites)))
 
-    def add(self, points: np.ndarray) -> None:
-        """Score these points too (points the search lattice missed)."""
-        self.a = sparse.vstack([self.a, self._matrix(points)]).tocsc()
+    def missed(self, chosen: list[int]) -> np.ndarray:
+        """Indices of the problem's points (all of them) that ``chosen`` leaves uncovered."""
+        return np.nonzero(uncovered(self.geo, self.sites[chosen], self.points, self.radius))[0]
+
+    def add(self, missed: np.ndarray) -> None:
+        """Score these of the problem's points too (points the search lattice missed)."""
+        self.a = sparse.vstack([self.a, self._matrix(self.points[missed])]).tocsc()
 
     def covered_by(self, j: int) -> np.ndarray:
         """Search points that site ``j`` covers."""
@@ -471,8 +480,8 @@ class _SearchCover:
         return cnt
 
 
-def _repair(cov: _SearchCover, tree: cKDTree, sites: np.ndarray, tie: np.ndarray, chosen: list[int],
-            window: float, max_moves: int, frozen: frozenset[int] = frozenset()) -> tuple[list[int], int]:
+def _repair(cov: _SearchCover, chosen: list[int], window: float, max_moves: int,
+            frozen: frozenset[int] = frozenset()) -> tuple[list[int], int]:
     """Move single sites (within ``window``; not the positions in ``frozen``) while it shrinks the uncovered
     search points; (sites, left)."""
     chosen = list(chosen)
@@ -487,7 +496,7 @@ def _repair(cov: _SearchCover, tree: cKDTree, sites: np.ndarray, tie: np.ndarray
         for i, j in enumerate(chosen):
             if i in frozen:
                 continue
-            near = np.asarray([k for k in tree.query_ball_point(sites[j], window, return_sorted=True)
+            near = np.asarray([k for k in cov.tree.query_ball_point(cov.sites[j], window, return_sorted=True)
                                if k not in taken], dtype=np.int64)
             if not len(near):
                 continue
@@ -497,7 +506,7 @@ def _repair(cov: _SearchCover, tree: cKDTree, sites: np.ndarray, tie: np.ndarray
             starts, ends = a.indptr[near], a.indptr[near + 1]
             idx = np.concatenate([a.indices[s:e] for s, e in zip(starts, ends, strict=True)])
             gain = np.bincount(np.repeat(np.arange(len(near)), ends - starts), weights=zero[idx], minlength=len(near))
-            after = zero.sum() - gain + tie[near]
+            after = zero.sum() - gain + cov.tie[near]
             m = int(np.argmin(after))
             if after[m] < left and (best is None or after[m] < best[0]):
                 best = (float(after[m]), i, int(near[m]))
@@ -531,26 +540,23 @@ def improve_cover(geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radi
             f"local search skipped: about {n_search * per_point:,.0f} coverage entries > {search.max_entries:,}"))
     keys = np.floor(points / search.search_step).astype(np.int64)
     _, first = np.unique(keys, axis=0, return_index=True)
-    tree = cKDTree(sites)
     w = np.zeros(len(sites)) if weights is None else np.asarray(weights, dtype=float)
     tie = 0.5 * w / (w.max(initial=0.0) + 1.0)  # < 1: only breaks ties between equal counts
-    cov = _SearchCover(geo, tree, sites, points[np.sort(first)], radius)
+    cov = _SearchCover(geo, sites, points, radius, tie, points[np.sort(first)])
     current = [int(j) for j in best]
     spent = [0]  # repair runs so far
     while spent[0] < search.repair_budget and len(current) > 1:
-        found = _one_fewer(geo, cov, tree, sites, points, radius, tie, current, search, spent)
+        found = _one_fewer(cov, current, search, spent)
         if found is None:
             break
         current = found
     if len(current) < len(best):
-        current = _align(geo, cov, tree, sites, points, radius, tie, current, search)
+        current = _align(cov, current, search)
     return ImprovedCover(np.array(sorted(current), dtype=np.int64), len(best) - len(current), spent[0],
                          cov.a.shape[0])
 
 
-def _one_fewer(geo: RoomGeometry, cov: _SearchCover, tree: cKDTree, sites: np.ndarray, points: np.ndarray,
-               radius: float, tie: np.ndarray, current: list[int], search: LocalSearch,
-               spent: list[int]) -> list[int] | None:
+def _one_fewer(cov: _SearchCover, current: list[int], search: LocalSearch, spent: list[int]) -> list[int] | None:
     """A full cover with one site fewer than ``current``, or None within the budget (``spent`` counts repairs).
 
     Sites are dropped in turn, the one that alone covers the fewest search points first; each gap is repaired
@@ -564,13 +570,13 @@ def _one_fewer(geo: RoomGeometry, cov: _SearchCover, tree: cKDTree, sites: np.nd
                 if spent[0] >= search.repair_budget:
                     return None
                 spent[0] += 1
-                trial, left = _repair(cov, tree, sites, tie, trial, window, search.max_moves)
+                trial, left = _repair(cov, trial, window, search.max_moves)
                 if left:
                     break
-                missed = np.nonzero(uncovered(geo, sites[trial], points, radius))[0]
+                missed = cov.missed(trial)
                 if not len(missed):
                     return trial
-                cov.add(points[missed])  # the search lattice missed these: score them from now on
+                cov.add(missed)  # the search lattice missed these: score them from now on
     return None
 
 
@@ -581,12 +587,12 @@ def _line_groups(values: np.ndarray, gap: float) -> list[np.ndarray]:
     return [g for g in np.split(order, breaks) if len(g) > 1]
 
 
-def _align(geo: RoomGeometry, cov: _SearchCover, tree: cKDTree, sites: np.ndarray, points: np.ndarray,
-           radius: float, tie: np.ndarray, chosen: list[int], search: LocalSearch) -> list[int]:
+def _align(cov: _SearchCover, chosen: list[int], search: LocalSearch) -> list[int]:
     """Line the sites up where coverage allows: sites whose y (then x) lie within ``align_gap`` of each other
     move onto one shared line, the member's line nearest the group's mean first, and the other sites may move
     (nearer window) to close a gap it opens; a move stands only when every point stays covered. A local-search
     cover comes out scattered; a designer draws rows and columns."""
+    sites = cov.sites
     index = {(round(float(x), 6), round(float(y), 6)): j for j, (x, y) in enumerate(sites)}
     current = list(chosen)
     for _ in range(search.align_passes):
@@ -601,11 +607,11 @@ def _align(geo: RoomGeometry, cov: _SearchCover, tree: cKDTree, sites: np.ndarra
                     if trial is None:
                         continue
                     if (cov.counts(trial) == 0).any():
-                        trial, left = _repair(cov, tree, sites, tie, trial, search.windows[0], search.max_moves,
+                        trial, left = _repair(cov, trial, search.windows[0], search.max_moves,
                                               frozen=frozenset(int(i) for i in group))
                         if left:
                             continue
-                    if not uncovered(geo, sites[trial], points, radius).any():
+                    if not len(cov.missed(trial)):
                         current, moved = trial, True
                         break
         if not moved:
