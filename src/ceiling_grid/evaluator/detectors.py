@@ -200,7 +200,7 @@ def _optimal_detector_count(
     else:
         search = replace(PROOF, node_budget=node_budget, work_budget=work_budget, time_limit_s=time_limit_s,
                          max_rounds=DEFAULT_OPTIMUM_MAX_ROUNDS, presolve_passes=DEFAULT_PRESOLVE_PASSES)
-        out = solve_cover(geo, sites_xy, points, radius, search, incumbent=incumbent)
+        out = solve_cover(geo, sites_xy, points, radius, search)
     if out.proven and out.count is not None:
         return (out.count, True, None), False
     return (None, False, out.reason), out.safety_hit

@@ -391,7 +391,7 @@ class SmokeDetectorModel:
     limits: Limits = DEFAULT_LIMITS
     node_budget: int = DEFAULT_ILP_NODE_BUDGET  # deterministic ILP work budget (B&B nodes over all rounds)
     max_ilp_candidates: int = DEFAULT_MODEL_ILP_MAX_CANDIDATES  # deterministic cost cap (also Limits')
-    max_weighted_candidates: int = DEFAULT_WEIGHTED_MAX_CANDIDATES  # above: local search + decision ILP
+    max_weighted_candidates: int = DEFAULT_WEIGHTED_MAX_CANDIDATES  # above: the pattern cover + local search
 
     def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
         """Add the fewest detectors that cover every ceiling point; pre-placed ones are kept; ``judge`` scores it."""
