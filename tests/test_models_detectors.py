@@ -250,7 +250,9 @@ def test_big_nfpa_rectangle_never_needs_more_than_the_square_spacing_count() -> 
     room = make_room(60, 60, detector_standard="nfpa72")
     result = place(SmokeDetectorModel(), room)
     assert result.diagnostics["solver"] == "nfpa_half_spacing"
-    assert "half-spacing grid: 16 detectors against 20" in result.diagnostics["solver_reason"]
+    # no local search follows at this size, so the pattern cover only had to be ruled out below 17
+    assert "half-spacing grid: 16 detectors against no pattern+greedy cover of 16 or fewer" in (
+        result.diagnostics["solver_reason"])
     report = evaluate_detectors(result.grid)
     assert report.compliant
     assert result.count == report.metrics["n_square_spacing"] == 16
@@ -263,6 +265,43 @@ def test_big_nfpa_rectangle_never_needs_more_than_the_square_spacing_count() -> 
         assert gaps[1:-1].max() <= 9.144 and max(gaps[0], gaps[-1]) <= 4.572
     bs = make_room(60, 60, detector_standard="bs5839_1")
     assert half_spacing_layout(prepare(bs), candidate_sites(bs)) is None  # an NFPA method only
+
+
+@pytest.mark.parametrize(("width", "height", "standard"), [(60, 60, "nfpa72"), (40, 30, "bs5839_1"),
+                                                          (33, 21, "cen_ts_54_14")])
+def test_pattern_cover_below_a_bound_is_the_same_cover_or_none(width: int, height: int, standard: str) -> None:
+    """``below=k`` skips the layouts that cannot end under k (snapped count, or a packing bound on the gaps):
+    the cover is the unbounded one when that has fewer than k sites, and empty otherwise."""
+    from ceiling_grid.models.detectors import pattern_cover
+
+    room = make_room(width, height, detector_standard=standard)
+    geo, sites, problem = prepare(room).detection, candidate_sites(room), cover_problem(room)
+    free = pattern_cover(geo, sites.centres, sites.weights, problem.points, problem.radius)
+    assert len(free) and (nearest_geodesic(geo, sites.centres[free], problem.points)[0] <= problem.radius + 1e-9).all()
+    for k in (len(free) + 1, len(free) + 5):
+        bounded = pattern_cover(geo, sites.centres, sites.weights, problem.points, problem.radius, below=k)
+        assert bounded.tolist() == free.tolist()
+    for k in (len(free), len(free) - 1, 1):
+        assert len(pattern_cover(geo, sites.centres, sites.weights, problem.points, problem.radius, below=k)) == 0
+
+
+def test_packing_bound_never_exceeds_the_fewest_sites() -> None:
+    """Points more than 2R apart need a site each; the bound counts such points, so it is at most the optimum
+    (here a brute-force minimum over a small site set)."""
+    from ceiling_grid.models.detectors import _packing_bound
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        points = rng.uniform(0, 12, size=(25, 2))
+        sites = rng.uniform(0, 12, size=(12, 2))
+        radius = 3.0
+        near = np.hypot(*(points[:, None, :] - sites[None, :, :]).transpose(2, 0, 1)) <= radius
+        need = next((k for k in range(1, 13) for c in itertools.combinations(range(12), k)
+                     if near[:, list(c)].any(axis=1).all()), None)
+        lb = _packing_bound(points, radius)
+        assert lb >= 1
+        if need is not None:
+            assert lb <= need
 
 
 def test_half_spacing_grid_runs_between_the_luminaire_rows() -> None:

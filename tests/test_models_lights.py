@@ -318,3 +318,40 @@ def test_branch_and_bound_ranks_candidate_layouts_as_scoring_them_all_would() ->
         assert any(p.bound > s + 1.0 for p, s in zip(proxies, scores, strict=True))  # the bound is not exact
         every = [i for _, _, i in sorted((-s, len(cands[i]), i) for i, s in enumerate(scores))][:5]
         assert _best_by_proxy(pb, cands, 5) == every
+
+
+@pytest.mark.parametrize("room", ["office_24x14", "l_shaped", "columns_sprinklers", "us_2ft_grid", "blocked",
+                                  "max_tries"])
+def test_model_a_skips_summing_only_arrays_that_fail_anyway(room: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An array whose Em (from the rows' means) is short of the target is not summed: the chosen array, the
+    near-miss edges and the shapes tried are what summing every array gives, and so is the least-violating
+    array when none passes (a room almost all sprinklers; a search cut short by ``max_tries``)."""
+    from ceiling_grid.models import lights as lights_mod
+
+    tries = lights_mod.DEFAULT_MAX_ARRAY_TRIES
+    if room == "blocked":  # four free tiles: no array passes
+        grid = make_room(12, 10, states={(x, y): "sprinkler" for x in range(12) for y in range(10) if x % 6 or y % 5})
+    elif room == "max_tries":  # two shapes of each kind are too few to reach the target
+        grid, tries = make_room(40, 30), 2
+    else:
+        grid = ROOMS[room]()
+
+    def lumen(skip: bool) -> tuple[list[int], dict[str, object], list[list[int]], int]:
+        pb = lights_mod._problem(grid)
+        skipped = [0]
+        real = pb.dimmer_than
+
+        def dimmer(idx: np.ndarray, em: float) -> bool:
+            out = skip and real(idx, em)
+            skipped[0] += out
+            return out
+
+        monkeypatch.setattr(pb, "dimmer_than", dimmer)
+        edges: list[np.ndarray] = []
+        idx, diag = lights_mod._lumen_array(pb, max_tries=tries, edges=edges)
+        return sorted(idx.tolist()), diag, [sorted(e.tolist()) for e in edges], skipped[0]
+
+    fast, slow = lumen(True), lumen(False)
+    assert fast[:3] == slow[:3]
+    assert ("infeasible_reason" in fast[1]) == (room in ("blocked", "max_tries"))
+    assert fast[3] > 0 and slow[3] == 0  # the shortcut was taken, and the check without it summed every array

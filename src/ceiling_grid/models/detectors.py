@@ -265,9 +265,13 @@ def _staggered_targets(box: tuple[float, float, float, float], r: float) -> list
 
 
 def pattern_cover(
-    geo: RoomGeometry, cands: np.ndarray, weights: np.ndarray, points: np.ndarray, radius: float
+    geo: RoomGeometry, cands: np.ndarray, weights: np.ndarray, points: np.ndarray, radius: float,
+    below: int | None = None,
 ) -> np.ndarray:
-    """Regular square / staggered layouts snapped to candidates, gaps filled greedily; the smallest wins."""
+    """Regular square / staggered layouts snapped to candidates, gaps filled greedily; the smallest wins.
+
+    With ``below``, only a cover of fewer sites counts: layouts that snap to ``below`` or more are not
+    checked, and the result is empty when none is smaller (what a caller with a ``below``-site cover needs)."""
     tree = cKDTree(cands)
     snap = math.sqrt(2.0) * geo.tile / 2
     best: np.ndarray | None = None
@@ -278,16 +282,33 @@ def pattern_cover(
                 continue
             _, idx = tree.query(layout)
             chosen = np.unique(np.asarray(idx, dtype=np.int64))
-            if best is not None and len(chosen) >= len(best):
+            if (best is not None and len(chosen) >= len(best)) or (below is not None and len(chosen) >= below):
                 continue
             bad = np.nonzero(uncovered(geo, cands[chosen], points, radius))[0]
+            limit = min(len(best) if best is not None else math.inf, below if below is not None else math.inf)
+            if len(bad) and limit < math.inf and len(chosen) + _packing_bound(points[bad], radius) >= limit:
+                continue  # filling the gaps needs at least that many more sites: it cannot win
             if len(bad):
                 a = cover_rows(geo, tree, cands, points[bad], radius)
                 extra = greedy_cover(a, weights)
                 chosen = np.union1d(chosen, extra)
-            if best is None or len(chosen) < len(best):
+            if (best is None or len(chosen) < len(best)) and (below is None or len(chosen) < below):
                 best = chosen
     return best if best is not None else np.zeros(0, dtype=np.int64)
+
+
+def _packing_bound(points: np.ndarray, radius: float) -> int:
+    """A lower bound on the sites any cover of ``points`` needs: how many of them, taken greedily in order, lie
+    more than 2 ``radius`` apart (one site's geodesic disc, never wider than its straight-line one, holds at
+    most one such point)."""
+    tree = cKDTree(points)
+    free = np.ones(len(points), dtype=bool)
+    picked = 0
+    for i in range(len(points)):
+        if free[i]:
+            picked += 1
+            free[tree.query_ball_point(points[i], 2.0 * radius + 1e-9)] = False
+    return picked
 
 
 def _axis_lines(lo: float, hi: float, coords: np.ndarray, s: float) -> np.ndarray | None:
@@ -435,7 +456,16 @@ class SmokeDetectorModel:
                                    infeasible=infeasible, diagnostics=details)
             cap = min(self.limits.ilp_max_candidates, self.max_ilp_candidates)
             use_ilp = len(sites.centres) <= cap
-            pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius)
+            grid_layout = (half_spacing_layout(prepare(grid), sites, pts, problem.r_cover - DEFAULT_GRID_MOVE_MARGIN_M)
+                           if not len(existing) else None)
+            # Where neither the ILP nor the local search follows, a pattern matters only if it is no larger than
+            # NFPA's grid (a tie keeps the pattern), so larger ones are not checked
+            below = (len(grid_layout) + 1 if grid_layout is not None
+                     and len(sites.centres) > self.max_weighted_candidates
+                     and setcover.local_search_skipped(geo, len(sites.centres), len(pts), problem.radius) else None)
+            pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius, below=below)
+            if grid_layout is not None and below is not None and not len(pattern):
+                pattern = grid_layout  # no pattern as small as the grid: the grid below takes its place
             if use_ilp and len(sites.centres) <= self.max_weighted_candidates:
                 d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)  # the room's corners start the ILP's rows
                 anchors = np.nonzero(d_vertex < 1e-6)[0]
@@ -458,13 +488,12 @@ class SmokeDetectorModel:
                 if better.dropped:
                     proven = cover.lower_bound is not None and len(better.chosen) <= cover.lower_bound
                     cover = replace(cover, chosen=better.chosen, solver=f"{cover.solver}+local_search", optimal=proven)
-            grid_layout = (half_spacing_layout(prepare(grid), sites, pts, problem.r_cover - DEFAULT_GRID_MOVE_MARGIN_M)
-                           if not len(existing) else None)
-            if grid_layout is not None and len(grid_layout) < len(cover.chosen):
+            if grid_layout is not None and (len(grid_layout) < len(cover.chosen) or cover.chosen is grid_layout):
                 # NFPA's own square-spacing method (D1-alt) needs fewer: the lattice optimum is the
                 # R - 0.05 m disc cover on 0.6 m tiles, which can exceed the S x S grid count
                 reason = (f"NFPA 72 half-spacing grid: {len(grid_layout)} detectors against "
-                          f"{len(cover.chosen)} from the {cover.solver} cover")
+                          + (f"{len(cover.chosen)} from the {cover.solver} cover" if cover.chosen is not grid_layout
+                             else f"no {cover.solver} cover of {len(grid_layout)} or fewer"))
                 cover = replace(cover, chosen=grid_layout, solver="nfpa_half_spacing", optimal=False, lower_bound=None)
             placed_tiles = sites.tiles[cover.chosen]
             lower = cover.lower_bound + len(existing) if cover.lower_bound is not None else None

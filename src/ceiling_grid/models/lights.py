@@ -66,12 +66,13 @@ class _Prepared:
     free: np.ndarray  # (nf, 2) candidate first tiles (every free one, or a lattice of them in huge rooms)
     index: np.ndarray  # (h, w) candidate index, -1 elsewhere
     v: np.ndarray  # (nf, P) lx each candidate luminaire adds at each point
+    v_mean: np.ndarray  # (nf,) each row's mean: what the candidate adds to Em
     e0: np.ndarray  # (P,) lx of the pre-placed lights
     free_mask: np.ndarray  # (h, w) every tile a light may cover
     stride: int  # candidate lattice step in tiles (1 = every free tile)
 
     def __post_init__(self) -> None:
-        for name in ("points", "existing", "free", "index", "v", "e0", "free_mask"):
+        for name in ("points", "existing", "free", "index", "v", "v_mean", "e0", "free_mask"):
             getattr(self, name).setflags(write=False)
 
 
@@ -89,10 +90,12 @@ class _Problem:
         self.free_mask = prepared.free_mask
         self.stride = prepared.stride
         self.e0 = prepared.e0
+        self.e0_mean = float(prepared.e0.mean()) if len(prepared.e0) else 0.0
         self.n_base = len(prepared.free)  # rows of the lattice itself; rows after it were added by ensure
         self.free = prepared.free
         self.index = prepared.index
         self.v = prepared.v
+        self.v_mean = prepared.v_mean
 
     def ensure(self, tiles: np.ndarray) -> np.ndarray:
         """Candidate indices of free ``tiles``, adding rows (to this run's copy) for tiles off the lattice."""
@@ -108,6 +111,7 @@ class _Problem:
             self.index = index
             self.free = np.concatenate([self.free, missing])
             self.v = np.concatenate([self.v, rows])
+            self.v_mean = np.concatenate([self.v_mean, rows.mean(axis=1, dtype=np.float64)])
         return np.asarray(self.index[tiles[:, 1], tiles[:, 0]])
 
     def tiles(self, idx: np.ndarray) -> np.ndarray:
@@ -136,6 +140,11 @@ class _Problem:
     def illuminance(self, idx: np.ndarray) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64)
         return np.asarray(self.e0 + (self.v[idx].sum(axis=0, dtype=np.float64) if len(idx) else 0.0))
+
+    def dimmer_than(self, idx: np.ndarray, em: float) -> bool:
+        """Whether layout ``idx``'s Em is surely below ``em``: from the rows' means, without summing the rows
+        (the two sums differ only by rounding, far inside the 1e-9 kept here)."""
+        return self.e0_mean + float(self.v_mean[idx].sum()) < em * (1.0 - 1e-9)
 
     def violation(self, e: np.ndarray, margin: float = DEFAULT_DESIGN_MARGIN) -> np.ndarray:
         """Relative shortfall against L3 (0 = passes with margin); ``e`` is (P,) or (k, P)."""
@@ -186,7 +195,8 @@ def _prepare(grid: RoomGrid, room: PreparedRoom, existing: np.ndarray, free_mask
     e0 = contribution_matrix(grid, existing, points).sum(axis=0) if len(existing) else np.zeros(len(points))
     if stride > 1:
         log.info("light_candidates_thinned", grid_id=grid.grid_id, stride=stride, candidates=len(free))
-    return _Prepared(np.array(points), np.array(existing), free, index, v, np.asarray(e0), free_mask, stride)
+    return _Prepared(np.array(points), np.array(existing), free, index, v, v.mean(axis=1, dtype=np.float64),
+                     np.asarray(e0), free_mask, stride)
 
 
 @dataclass(frozen=True)
@@ -340,39 +350,70 @@ def _lumen_array(pb: _Problem, shr_max: float = DEFAULT_SHR_MAX, max_tries: int 
     return idx, diag
 
 
+def _array_violation(pb: _Problem, idx: np.ndarray, edges: list[np.ndarray] | None) -> float:
+    """Array ``idx``'s L3 violation (``_L4_VIOLATION`` when only L4's gap fails); the first near miss (passes
+    without the design margin) goes to ``edges``."""
+    e = pb.illuminance(idx)
+    viol = float(pb.violation(e))
+    if viol <= 0 and not _gaps_ok(pb, idx):
+        return _L4_VIOLATION  # obstacles pushed a fixture past the L4 gap: try the next shape
+    if viol > 0 and edges is not None and not edges and float(pb.violation(e, margin=0.0)) <= 0:
+        edges.append(idx)
+    return viol
+
+
+_Tried = tuple[float, int, np.ndarray, tuple[int, int]]  # (violation, try number, candidate indices, shape)
+
+
+def _least_violating(pb: _Problem, best: _Tried | None, dim: list[tuple[int, np.ndarray, tuple[int, int]]],
+                     ) -> tuple[float, np.ndarray, tuple[int, int]] | None:
+    """The least-violating array tried, the earliest on a tie, as if the ``dim`` ones had been summed too."""
+    out = best
+    for order, idx, shape in dim:
+        viol = float(pb.violation(pb.illuminance(idx)))
+        if out is None or (viol, order) < (out[0], out[1]):
+            out = (viol, order, idx, shape)
+    return None if out is None else (out[0], out[2], out[3])
+
+
 def _first_passing(pb: _Problem, shapes: list[tuple[int, int]], occupied: np.ndarray, max_tries: int,
                    edges: list[np.ndarray] | None = None,
                    ) -> tuple[tuple[float, np.ndarray, tuple[int, int]] | None, int]:
-    """(the first of ``shapes`` whose array passes L3, else the least-violating; shapes tried)."""
-    best: tuple[float, np.ndarray, tuple[int, int]] | None = None
+    """(the first of ``shapes`` whose array passes L3, else the least-violating; shapes tried).
+
+    An array whose Em is surely short of the target (:meth:`_Problem.dimmer_than`) fails without its
+    illuminance being summed; its violation is computed only if the least-violating array is asked for."""
+    best: _Tried | None = None
+    dim: list[tuple[int, np.ndarray, tuple[int, int]]] = []  # (try, idx, shape) of the arrays surely too dim
     tries = 0
+    n_free = int(pb.free_mask.sum())
     for nx, ny in shapes:
         variants = array_variants(pb.room, nx, ny)
         passing: tuple[float, np.ndarray, tuple[int, int]] | None = None
         for inward in variants:  # the other symmetric snapping when one misses L3 or L6
             tiles = regular_array(pb.room, nx, ny, free=pb.free_mask, occupied=occupied, inward=inward)
             idx = pb.ensure(tiles)
-            e = pb.illuminance(idx)
-            viol = float(pb.violation(e))
-            if viol <= 0 and not _gaps_ok(pb, idx):
-                viol = _L4_VIOLATION  # obstacles pushed a fixture past the L4 gap: try the next shape
-            elif viol > 0 and edges is not None and not edges and float(pb.violation(e, margin=0.0)) <= 0:
-                edges.append(idx)
             tries += 1
-            if best is None or viol < best[0]:
-                best = (viol, idx, (nx, ny))
-            if viol <= 0:
-                if len(variants) == 1 or regularity(pb.room, tiles).regular:
-                    return (viol, idx, (nx, ny)), tries
-                if inward == variants[0]:
-                    passing = (viol, idx, (nx, ny))  # an L's wings unevenly snapped: try the other snapping
-                elif edges is not None:
-                    edges.append(idx)  # the other snapping passes only unevenly: the judge weighs it, A goes on
-            if tries >= max_tries or len(idx) >= int(pb.free_mask.sum()):
-                return passing or best, tries
+            # below this Em the array fails L3, and (without the margin) cannot be the near-miss edge either
+            em_floor = pb.target * (1.0 if edges is not None and not edges else 1.0 + DEFAULT_DESIGN_MARGIN)
+            if pb.dimmer_than(idx, em_floor):
+                dim.append((tries, idx, (nx, ny)))
+            else:
+                viol = _array_violation(pb, idx, edges)
+                if best is None or viol < best[0]:
+                    best = (viol, tries, idx, (nx, ny))
+                if viol <= 0:
+                    if len(variants) == 1 or regularity(pb.room, tiles).regular:
+                        return (viol, idx, (nx, ny)), tries
+                    if inward == variants[0]:
+                        passing = (viol, idx, (nx, ny))  # an L's wings unevenly snapped: try the other snapping
+                    elif edges is not None:
+                        edges.append(idx)  # the other snapping passes only unevenly: the judge weighs it, A goes on
+            if tries >= max_tries or len(idx) >= n_free:
+                return passing or _least_violating(pb, best, dim), tries
         if passing is not None:
             return passing, tries
-    return best, tries
+    return _least_violating(pb, best, dim), tries
 
 
 @dataclass(frozen=True)
