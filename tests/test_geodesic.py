@@ -105,6 +105,30 @@ def test_farther_than_is_the_nearest_distance_test(convex: bool, l_room) -> None
     assert farther_than(geo, np.zeros((0, 2)), lattice, 5.0).all()
 
 
+def test_targets_bucketed_ahead_answer_as_on_first_use(monkeypatch) -> None:
+    """bucket_targets caches a read-only lattice's cells (a writable array is left alone), and the coverage test
+    over them answers as without it, on one query thread or on all of them."""
+    from ceiling_grid import geodesic
+    from ceiling_grid.prepared import prepare
+
+    grid = make_room(40, 30)
+    geo = geometry_of(grid)
+    lattice = prepare(grid).lattice.points
+    geodesic._CELL_CACHE.pop(id(lattice), None)
+    src = np.random.default_rng(3).uniform(0, 18, (9, 2))
+    cold = geodesic.farther_than(geo, src, lattice, 4.0)
+    geodesic._CELL_CACHE.pop(id(lattice), None)
+    geodesic.bucket_targets(geo, lattice)
+    assert geodesic._CELL_CACHE[id(lattice)][0]() is lattice
+    copy = lattice.copy()
+    geodesic.bucket_targets(geo, copy)
+    assert id(copy) not in geodesic._CELL_CACHE
+    assert np.array_equal(geodesic.farther_than(geo, src, lattice, 4.0), cold)
+    monkeypatch.setattr(geodesic, "DEFAULT_THREADED_QUERY_MIN", 1)  # every query threaded: the same answer
+    assert np.array_equal(geodesic.farther_than(geo, src, lattice, 4.0), cold)
+    assert np.array_equal(geodesic.nearest_geodesic(geo, src, lattice)[0] > 4.0, cold)
+
+
 def test_nearest_summary_is_the_full_query_summarised() -> None:
     """nearest_summary gives exactly the largest nearest-source distance and the count beyond a limit that
     nearest_geodesic over every target gives: convex rooms through cell bounds, an L room directly."""

@@ -497,9 +497,11 @@ def test_room_checks_done_ahead_serve_the_final_check_of_any_layout_of_the_room(
     which computes it while the light models run, reports exactly what an in-process run does."""
     from types import MappingProxyType
 
+    from ceiling_grid import geodesic
     from ceiling_grid.evaluator import lighting as checker
     from ceiling_grid.evaluator import room_checks
     from ceiling_grid.grid import room_key
+    from ceiling_grid.prepared import prepare
 
     grid = make_room(100, 100, grid_id="room-checks-ahead", ceiling_height_m=2.9)
     key = (room_key(grid), "l5_reference")
@@ -509,6 +511,8 @@ def test_room_checks_done_ahead_serve_the_final_check_of_any_layout_of_the_room(
     cached = checker._L5_CACHE.get(key, MappingProxyType)
     assert cached is not None and cached["count"] > 0
     assert room_key(forked.final_grid) == room_key(grid)  # the final layout's check found it
+    lattice = prepare(grid).lattice.points  # bucketed ahead too, for the air and detector stages' coverage checks
+    assert geodesic._CELL_CACHE[id(lattice)][0]() is lattice
     room_checks(grid)  # a second call is a cache hit: the same frozen value
     assert checker._L5_CACHE.get(key, MappingProxyType) is cached
     alone = PipelineRunner(max_workers=1).run_full_pipeline(grid)

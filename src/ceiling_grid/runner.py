@@ -19,9 +19,11 @@ import structlog
 
 from .errors import StageFailedError
 from .executor import DEFAULT_MAX_WORKERS, DEFAULT_POOL_MIN_TILES, START_METHOD_ENV, ModelExecutor, judge_for, place
+from .geodesic import bucket_targets
 from .grid import RoomGrid
 from .logs import get_logger
 from .models.base import ModelResult, PlacementModel
+from .prepared import prepare
 from .records import (
     ModelRun,
     NullObserver,
@@ -175,15 +177,16 @@ class PipelineRunner:
     # ----- whole room -----------------------------------------------------------------------
     def run_full_pipeline(self, grid: RoomGrid) -> PipelineResult:
         """Lights (best of the light models) -> air supply -> detectors, then the combined §7 check."""
-        from .evaluator import evaluate, room_checks
+        from .evaluator import evaluate
 
         t0 = time.perf_counter()
         with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id), self.observer.room(grid):
             stages: dict[str, StageOutcome] = {}
             current = grid
             try:
-                # while worker processes run the light models, this one does the final check's room-only part
-                lights = self.run_parallel_stage(self.light_models, current, meanwhile=partial(room_checks, grid))
+                # while worker processes run the light models, this one does the room-only part of the later
+                # stages and of the final check
+                lights = self.run_parallel_stage(self.light_models, current, meanwhile=partial(_room_ahead, grid))
                 stages[lights.stage] = lights
                 current = lights.selected.grid
                 for model in (self.air_model, self.detector_model):
@@ -204,6 +207,16 @@ class PipelineRunner:
                      failed_rules=report.failed_rules(), duration_s=round(duration, 4),
                      **{k: v for k, v in headline.items() if v is not None})
             return result
+
+
+def _room_ahead(grid: RoomGrid) -> None:
+    """Compute now, and cache, what the stages after the lights and the final check need of ``grid``'s room
+    alone: the check's room-only part, and the D1 lattice bucketed for the coverage checks."""
+    from .evaluator import room_checks
+
+    room_checks(grid)
+    room = prepare(grid)
+    bucket_targets(room.detection, room.lattice.points)
 
 
 def _log_run(grid_id: str, run: ModelRun) -> None:
