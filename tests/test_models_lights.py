@@ -255,6 +255,38 @@ def test_cached_search_problem_is_frozen_and_each_run_gets_its_own(monkeypatch: 
     assert len(second.free) == second.n_base < len(first.free)
 
 
+@pytest.mark.parametrize("room", ["office_24x14", "l_shaped", "columns_sprinklers"])
+def test_model_b_starts_from_model_a_s_kept_array_search(room: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model A's array search is kept per process and room (frozen): model B after A in one worker does not
+    search again, and both place exactly what they place in a fresh process (search kept or not)."""
+    import ceiling_grid.models.lights as lights_mod
+
+    grid = ROOMS[room]()
+    judge = lambda g: evaluate_lighting(g, include_reference=False)  # noqa: E731
+    searches = [0]
+    search = lights_mod._search_lumen_array
+
+    def counted(*args: object) -> object:
+        searches[0] += 1
+        return search(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lights_mod, "_search_lumen_array", counted)
+    lights_mod.LUMEN_CACHE.data.clear()
+    a, b = LightModelA().place(grid, judge), LightModelB().place(grid, judge)
+    assert searches[0] == 1
+    kept = next(iter(lights_mod.LUMEN_CACHE.data.values()))
+    assert isinstance(kept, lights_mod._LumenArray)
+    with pytest.raises(ValueError, match="read-only"):
+        kept.idx[0] = 0
+    with pytest.raises(TypeError):
+        kept.diag["shape"] = None  # type: ignore[index]
+    lights_mod.LUMEN_CACHE.data.clear()
+    b_alone = LightModelB().place(grid, judge)
+    assert searches[0] == 2
+    assert _light_tiles(b.grid) == _light_tiles(b_alone.grid) and b.diagnostics == b_alone.diagnostics
+    assert a.diagnostics["shape"] == list(kept.diag["shape"]) and isinstance(a.diagnostics["shape"], list)
+
+
 # ----- 2x4 troffers -----------------------------------------------------------------------------------
 
 def _troffer_room(rotation: int, **kwargs: object) -> RoomGrid:
@@ -337,6 +369,7 @@ def test_model_a_skips_summing_only_arrays_that_fail_anyway(room: str, monkeypat
         grid = ROOMS[room]()
 
     def lumen(skip: bool) -> tuple[list[int], dict[str, object], list[list[int]], int]:
+        lights_mod.LUMEN_CACHE.data.clear()  # search again, not the kept answer
         pb = lights_mod._problem(grid)
         skipped = [0]
         real = pb.dimmer_than

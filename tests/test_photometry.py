@@ -150,6 +150,21 @@ def test_illuminance_is_sum_of_contributions() -> None:
     np.testing.assert_allclose(rows.sum(axis=0), illuminance(grid, lights, pts), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_contribution_matrix_on_threads_is_the_same_bit_for_bit(dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows split between threads (uneven block counts included) give exactly the one-thread matrix."""
+    import ceiling_grid.photometry as photometry
+
+    monkeypatch.setattr(photometry, "DEFAULT_THREADED_MATRIX_MIN", 1)
+    grid = make_room(37, 23)
+    ys, xs = np.nonzero(np.ones((23, 37), dtype=bool))
+    tiles = np.stack([xs, ys], axis=1)
+    pts = np.random.default_rng(2).uniform(0, 13, (211, 2))
+    one = contribution_matrix(grid, tiles, pts, dtype=dtype)
+    for threads in (2, 3, 7):
+        assert np.array_equal(contribution_matrix(grid, tiles, pts, dtype=dtype, threads=threads), one)
+
+
 def test_indirect_term_matches_split_flux_formula() -> None:
     """E(P) = MF (E_dir + Φ1 / (A_s (1 - ρm))) with Φ1 from the work-plane flux, for one panel."""
     grid = make_room(10, 8)  # 6.0 x 4.8 m, H = 2.7, Hm = 1.95

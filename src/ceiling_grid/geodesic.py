@@ -263,6 +263,7 @@ class _Cells:
     shape: tuple[int, int]
     flat: np.ndarray  # (n,) cell of each target, ix * ny + iy
     offset: np.ndarray  # (n,) distance from each target to its cell's centre
+    spread: np.ndarray  # (nx * ny,) the largest offset in each cell (0 where a cell holds no target)
 
     def centres(self) -> np.ndarray:
         nx, ny = self.shape
@@ -288,7 +289,10 @@ def _cells(tgt: np.ndarray, side: float) -> _Cells | None:
     cells = None
     if nx * ny * DEFAULT_POINTS_PER_CELL <= len(tgt):
         offset = np.hypot(x - ((ix + 0.5) * side + x0), y - ((iy + 0.5) * side + y0))
-        cells = _Cells((x0, y0), side, (nx, ny), ix * ny + iy, offset)
+        flat = ix * ny + iy
+        spread = np.zeros(nx * ny)
+        np.maximum.at(spread, flat, offset)
+        cells = _Cells((x0, y0), side, (nx, ny), flat, offset, spread)
     if frozen:
         key = id(tgt)
         _CELL_CACHE[key] = (weakref.ref(tgt, lambda _ref: _CELL_CACHE.pop(key, None)), side, cells)
@@ -323,12 +327,19 @@ def farther_than(geo: RoomGeometry, sources: np.ndarray, targets: np.ndarray, li
     reach = limit + cells.side * np.sqrt(2.0) / 2 + 2 * DEFAULT_BOUND_MARGIN_M  # beyond it: inf, and farther
     centres = cells.centres()
     d_cell = np.asarray(cKDTree(src).query(centres, distance_upper_bound=reach, workers=_workers(len(centres)))[0])
-    d = d_cell[cells.flat]
-    out: np.ndarray = d - cells.offset > limit + DEFAULT_BOUND_MARGIN_M
-    unsure = ~out
-    if geodesic_index(geo).convex:  # a straight line is the path: the upper bound settles "within" too
-        unsure &= d + cells.offset > limit - DEFAULT_BOUND_MARGIN_M
-    rows = np.nonzero(unsure)[0]
+    # whole cells first: every target of a cell is settled when its farthest one is (rounding is monotonic)
+    far = d_cell - cells.spread > limit + DEFAULT_BOUND_MARGIN_M
+    convex = geodesic_index(geo).convex  # a straight line is the path: the upper bound settles "within" too
+    mixed = ~far & (d_cell + cells.spread > limit - DEFAULT_BOUND_MARGIN_M) if convex else ~far
+    out: np.ndarray = far[cells.flat]
+    rows = np.nonzero(mixed[cells.flat])[0]  # the targets of the cells left: each on its own bounds
+    if len(rows):
+        d, off = d_cell[cells.flat[rows]], cells.offset[rows]
+        out[rows] = d - off > limit + DEFAULT_BOUND_MARGIN_M
+        unsure = ~out[rows]
+        if convex:
+            unsure &= d + off > limit - DEFAULT_BOUND_MARGIN_M
+        rows = rows[unsure]
     if len(rows):
         out[rows] = nearest_geodesic(geo, src, tgt[rows])[0] > limit
     return out

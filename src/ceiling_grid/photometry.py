@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_ELEMENTS = 131_072  # sources x points per numpy block (1 MB of float64: stays in cache)
+DEFAULT_THREADED_MATRIX_MIN = 1_000_000  # luminaires x points from which contribution_matrix's threads pay
 DEFAULT_UF_SANITY_BAND = (0.45, 1.10)  # §2.5: equivalent UF outside this band means a broken model
 _GAUSS_NODES = 32  # per angular piece, for the cos^m (m != 1) flux integral
 _CACHE_SIZE = 16
@@ -388,12 +391,14 @@ def illuminance(grid: RoomGrid, lights_xy: np.ndarray, points: np.ndarray) -> np
 
 
 def contribution_matrix(grid: RoomGrid, tiles_xy: np.ndarray, points: np.ndarray,
-                        dtype: type = np.float64) -> np.ndarray:
+                        dtype: type = np.float64, threads: int = 1) -> np.ndarray:
     """(n, m) maintained illuminance each candidate luminaire tile adds at each point.
 
     The model of §2.5 is linear in the luminaire set (E_ind is linear in Φ_tot and Φ_wp), so the
     illuminance of any layout is the sum of its rows. Used by search models; the evaluator calls
-    :func:`illuminance` directly.
+    :func:`illuminance` directly. ``threads`` > 1 splits the rows between threads (numpy lets go of the
+    GIL inside each block), where the matrix has at least ``DEFAULT_THREADED_MATRIX_MIN`` elements; every
+    row is computed alone, so the result is the same bit for bit.
     """
     ph = room_photometry(grid)
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
@@ -405,14 +410,27 @@ def contribution_matrix(grid: RoomGrid, tiles_xy: np.ndarray, points: np.ndarray
     e_ind = ph.indirect_per_luminaire(work_plane_flux(grid, xy))
     step = max(1, DEFAULT_CHUNK_ELEMENTS // (kk * len(pts)))
     sources = sub_sources(xy, ph.tile, ph.k, ph.size)  # a luminaire's kk sources are contiguous
-    # one scratch space for every block of the cos^m kernel (a photometric file's kernel computes its own)
-    work = np.empty((2, min(step, len(xy)) * kk, len(pts))) if ph.candela is None else None
-    for s in range(0, len(xy), step):
-        block = _kernel(ph, sources[s * kk : (s + step) * kk], pts, work)
-        block = block.reshape(-1, kk, len(pts)).sum(axis=1)
-        block += e_ind[s : s + step, None]
-        block *= ph.mf
-        out[s : s + step] = block
+
+    def rows(lo: int, hi: int) -> None:
+        # one scratch space for every block of the cos^m kernel (a photometric file's kernel computes its own)
+        work = np.empty((2, min(step, hi - lo) * kk, len(pts))) if ph.candela is None else None
+        for s in range(lo, hi, step):
+            e = min(s + step, hi)
+            block = _kernel(ph, sources[s * kk : e * kk], pts, work)
+            block = block.reshape(-1, kk, len(pts)).sum(axis=1)
+            block += e_ind[s:e, None]
+            block *= ph.mf
+            out[s:e] = block
+
+    blocks = -(-len(xy) // step)
+    threads = min(threads, blocks) if len(xy) * len(pts) >= DEFAULT_THREADED_MATRIX_MIN else 1
+    if threads <= 1:
+        rows(0, len(xy))
+        return out
+    cuts = [round(i * blocks / threads) * step for i in range(threads)] + [len(xy)]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="contribution") as pool:
+        for f in [pool.submit(rows, lo, hi) for lo, hi in itertools.pairwise(cuts)]:
+            f.result()
     return out
 
 
