@@ -684,7 +684,8 @@ def _lazy_greedy(pb: _Problem, need: float, e: np.ndarray, taken: np.ndarray) ->
                              for s in range(0, n_cand, _UB_ROWS)])
         floor = v.min(axis=0).astype(np.float64)
         dropped = 0.0  # every bound's fall so far
-        heap = [(-float(g), j) for j, g in enumerate(ub) if g > 0]
+        live = np.nonzero(ub > 0)[0]
+        heap = list(zip((-ub[live]).tolist(), live.tolist(), strict=True))
         heapq.heapify(heap)
         pop, push = heapq.heappop, heapq.heappush
         short = deficit.sum() > 1e-9  # changes only when a candidate is taken
