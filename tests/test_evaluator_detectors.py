@@ -216,3 +216,28 @@ def test_d6_walks_a_wasteful_layout_down_to_the_proven_optimum() -> None:
     d6 = _rule(report, "D6")
     assert report.metrics["n_optimal"] == optimum and d6.values["optimal_proven"] and d6.values["n"] == 9
     assert not d6.passed  # 9 > optimum + 1: over-provisioned
+
+
+def test_the_detector_report_is_kept_per_room_and_components_and_handed_out_as_copies() -> None:
+    """The same room and components get an equal report without a second check (a copy: changing it changes
+    nothing kept); another layout, or the same layout under another standard, is checked afresh."""
+    from ceiling_grid.evaluator import detectors as ev
+
+    comps = {(4, 3): "smoke_detector", (16, 10): "smoke_detector"}
+    room = make_room(22, 15, components=comps)
+    ev._REPORT_CACHE.data.clear()
+    first = evaluate_detectors(room)
+    checks = []
+    check = ev._check_detectors
+    ev._check_detectors = lambda g: checks.append(g) or check(g)  # type: ignore[assignment]
+    try:
+        again = evaluate_detectors(make_room(22, 15, components=comps))  # an equal grid, another object
+        assert checks == [] and again.to_dict() == first.to_dict() and again is not first
+        again.metrics["n"] = -1
+        again.rules.clear()
+        assert evaluate_detectors(room).to_dict() == first.to_dict()
+        moved = evaluate_detectors(make_room(22, 15, components={**comps, (10, 7): "smoke_detector"}))
+        other = evaluate_detectors(make_room(22, 15, components=comps, detector_standard="bs5839_1"))
+        assert len(checks) == 2 and moved.metrics != first.metrics and other.to_dict() != first.to_dict()
+    finally:
+        ev._check_detectors = check  # type: ignore[assignment]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from dataclasses import replace
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..cache import RoomCache
 from ..config import DetectorStandard
 from ..coverage import (
     DESIGN_MARGIN_M,
@@ -19,7 +21,7 @@ from ..coverage import (
 )
 from ..geodesic import nearest_summary
 from ..geometry import RoomGeometry
-from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState
+from ..grid import COMPONENT_CODES, Component, RoomGrid, TileState, room_key
 from ..prepared import BS_CORRIDOR_RADIUS_M, PreparedRoom, prepare
 from ..setcover import DECIDE, DEFAULT_WORK_BUDGET, PROOF, prove_cover, solve_cover, uncovered
 from .geometry_rules import misplaced_tiles
@@ -88,6 +90,8 @@ def _grid_cover_count(lx: float, ly: float, r: float) -> int:
 
 
 _OPTIMUM_CACHE: dict[bytes, tuple[int | None, bool, str | None]] = {}
+_REPORT_CACHE = RoomCache(16)  # the checker's own cache: (room, components) -> its detector report
+_SAFETY_NET_HITS = [0]  # D6 answers cut short by the wall clock so far (their reports are not kept either)
 _OPTIMUM_CACHE_SIZE = 64
 
 
@@ -156,6 +160,7 @@ def optimum_with_reason(
     answer, safety_hit = _optimal_detector_count(geo, sites_xy, points, radius, time_limit_s, node_budget,
                                                  incumbent, work_budget)
     if safety_hit:  # not deterministic: do not memoise
+        _SAFETY_NET_HITS[0] += 1
         return answer
     if len(_OPTIMUM_CACHE) >= _OPTIMUM_CACHE_SIZE:
         _OPTIMUM_CACHE.pop(next(iter(_OPTIMUM_CACHE)))
@@ -225,7 +230,22 @@ def _half_spacing(grid: RoomGrid, geo: RoomGeometry, xy: np.ndarray) -> tuple[bo
 
 
 def evaluate_detectors(grid: RoomGrid) -> StageReport:
-    """Check D1-D6 on the final layout and score it (§7.4, §8).
+    """Check D1-D6 on the final layout and score it (§7.4, §8); kept per process for the same room and
+    components (the detector stage's own check is the final check's detector part)."""
+    key = (room_key(grid), f"detector_report:{grid.detector_standard}:"
+           + hashlib.blake2b(np.ascontiguousarray(grid.arrays.component).tobytes(), digest_size=16).hexdigest())
+    kept = _REPORT_CACHE.get(key, StageReport)
+    if kept is not None:
+        return copy.deepcopy(kept)
+    cut_short = _SAFETY_NET_HITS[0]
+    report = _check_detectors(grid)
+    if _SAFETY_NET_HITS[0] == cut_short:  # a D6 stopped by the wall clock is not kept, as in optimal_detector_count
+        _REPORT_CACHE.put(key, copy.deepcopy(report))  # never handed out: callers get copies
+    return report
+
+
+def _check_detectors(grid: RoomGrid) -> StageReport:
+    """:func:`evaluate_detectors` itself: check D1-D6 on the final layout and score it (§7.4, §8).
 
     D1 is the exact check: every point of the prepared room's ``lattice`` within R, no tolerance. D6 compares N
     with the exact optimum of the *design problem* (``OPTIMUM_PROBLEM``), the one the detector model
