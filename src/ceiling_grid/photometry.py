@@ -189,8 +189,6 @@ def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float
                    work: np.ndarray | None = None) -> np.ndarray:
     """(len(src), len(pts)) direct illuminance of cos^m point sources of ``flux_each`` lm at height ``hm``;
     ``work``: a (2, >= len(src), len(pts)) float array to compute in (the result is a view of it)."""
-    # E = I0 cos^(m+3) / hm^2 with I0 = (m+1) flux / (2 pi) and cos = hm / d, so E = scale / d^(m+3)
-    scale = (m + 1.0) * flux_each / (2.0 * math.pi) * hm ** (m + 1.0)
     if work is None:
         work = np.empty((2, len(src), len(pts)))
     d2, dy = work[0, : len(src)], work[1, : len(src)]
@@ -199,6 +197,22 @@ def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float
     np.multiply(d2, d2, out=d2)
     np.subtract(sy[:, None], py[None, :], out=dy)
     np.multiply(dy, dy, out=dy)
+    return _spread(d2, dy, hm, flux_each, m)
+
+
+def _squared_offsets(coords: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(table, row): ``table[row[i]]`` is ``(coords[i] - targets) ** 2``, computed once per distinct coordinate
+    with the same float operations as :func:`_direct_kernel` (so a row taken from it is the same bit for bit)."""
+    unique, row = np.unique(coords, return_inverse=True)
+    table = np.subtract(unique[:, None], targets[None, :])
+    np.multiply(table, table, out=table)
+    return table, row
+
+
+def _spread(d2: np.ndarray, dy: np.ndarray, hm: float, flux_each: float, m: float) -> np.ndarray:
+    """The cos^m direct illuminance from squared offsets along x (``d2``, overwritten with the result) and y."""
+    # E = I0 cos^(m+3) / hm^2 with I0 = (m+1) flux / (2 pi) and cos = hm / d, so E = scale / d^(m+3)
+    scale = (m + 1.0) * flux_each / (2.0 * math.pi) * hm ** (m + 1.0)
     d2 += dy
     d2 += hm * hm
     if m == 1.0:
@@ -410,13 +424,22 @@ def contribution_matrix(grid: RoomGrid, tiles_xy: np.ndarray, points: np.ndarray
     e_ind = ph.indirect_per_luminaire(work_plane_flux(grid, xy))
     step = max(1, DEFAULT_CHUNK_ELEMENTS // (kk * len(pts)))
     sources = sub_sources(xy, ph.tile, ph.k, ph.size)  # a luminaire's kk sources are contiguous
+    if ph.candela is None:  # the sources share a few x and y values: square each offset once, then take rows
+        (ax, ix), (ay, iy) = (_squared_offsets(sources[:, i], np.ascontiguousarray(pts[:, i])) for i in (0, 1))
+        flux_each = ph.flux_lm / kk
 
     def rows(lo: int, hi: int) -> None:
         # one scratch space for every block of the cos^m kernel (a photometric file's kernel computes its own)
         work = np.empty((2, min(step, hi - lo) * kk, len(pts))) if ph.candela is None else None
         for s in range(lo, hi, step):
             e = min(s + step, hi)
-            block = _kernel(ph, sources[s * kk : e * kk], pts, work)
+            if work is None:
+                block = _kernel(ph, sources[s * kk : e * kk], pts)
+            else:
+                d2, dy = work[0, : (e - s) * kk], work[1, : (e - s) * kk]
+                np.take(ax, ix[s * kk : e * kk], axis=0, out=d2)
+                np.take(ay, iy[s * kk : e * kk], axis=0, out=dy)
+                block = _spread(d2, dy, ph.hm, flux_each, ph.cos_exponent)
             block = block.reshape(-1, kk, len(pts)).sum(axis=1)
             block += e_ind[s:e, None]
             block *= ph.mf
