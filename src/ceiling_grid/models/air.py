@@ -230,7 +230,8 @@ def _uncovered_count(grid: RoomGrid) -> int:
     problem = cover_problem(grid)
     pts = problem.points
     existing = grid.tile_centres(grid.positions(Component.SMOKE_DETECTOR))
-    pts = pts[uncovered(geo, existing, pts, problem.radius)]
+    if len(existing):  # else every point, as the lattice itself (its cells are kept: a copy's are not)
+        pts = pts[uncovered(geo, existing, pts, problem.radius)]
     if len(pts) == 0:
         return 0
     sites = candidate_sites(grid, luminaire_filter=False)
