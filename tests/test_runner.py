@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import multiprocessing
 import os
@@ -490,6 +491,61 @@ def test_meanwhile_runs_in_the_parent_while_forked_workers_run_the_models(room: 
     with PipelineRunner(max_workers=1, selector=_rank) as runner:
         runner.run_parallel_stage(_models(), room, meanwhile=meanwhile)
     assert len(calls) == 1
+
+
+class NiceLight(FakeLight):
+    """Records the niceness its worker runs at."""
+
+    name = "NiceLight"
+    relative_cost: ClassVar[float] = 1.0
+
+    def place(self, grid: RoomGrid, judge: Judge) -> ModelResult:
+        result = super().place(grid, judge)
+        return dataclasses.replace(result, diagnostics={**result.diagnostics,
+                                                        "nice": os.getpriority(os.PRIO_PROCESS, 0)})
+
+
+class CostlyNiceLight(NiceLight):
+    name = "CostlyNiceLight"
+    relative_cost: ClassVar[float] = 3.0
+
+
+def _pid_and_nice(grid: RoomGrid) -> tuple[int, int, str]:
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0), grid.grid_id
+
+
+def _broken_ahead(grid: RoomGrid) -> None:
+    raise RuntimeError("no reference today")
+
+
+def test_ahead_work_runs_in_a_child_from_the_start_and_its_value_is_adopted_here(room: RoomGrid) -> None:
+    """Ahead work runs once, in a forked child of its own and niced like the lesser models, and its value is
+    adopted in this process; the costliest model keeps this process's niceness. A failure is logged, not
+    raised; in-process runs skip it."""
+    from ceiling_grid.executor import DEFAULT_HELPER_NICENESS, Ahead
+
+    adopted: list[tuple[str, object]] = []
+    ahead = Ahead(_pid_and_nice, lambda g, value: adopted.append((g.grid_id, value)))
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    models = [NiceLight("cheap", 2, 100.0), CostlyNiceLight("costly", 3, 120.0)]
+    with PipelineRunner(max_workers=2, min_pool_tiles=0, selector=_rank) as runner:
+        outcome = runner.run_parallel_stage(models, room, ahead=ahead)
+        assert len(adopted) == 1
+        (grid_id, (pid, nice, seen)), = adopted
+        assert grid_id == seen == room.grid_id and pid != os.getpid()
+        assert pid not in {r.pid for r in outcome.runs}
+        assert nice == max(base, DEFAULT_HELPER_NICENESS)
+        by_name = {r.model: r.result for r in outcome.runs}
+        assert by_name["CostlyNiceLight"].diagnostics["nice"] == base
+        assert by_name["NiceLight"].diagnostics["nice"] == max(base, DEFAULT_HELPER_NICENESS)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == base  # this process keeps its own
+        with capture_logs() as logs:
+            outcome = runner.run_parallel_stage(models, room, ahead=Ahead(_broken_ahead, ahead.adopt))
+        assert outcome.selected.model == "costly" and len(adopted) == 1  # logged, not raised
+        assert any(e["event"] == "ahead_failed" and "no reference today" in e["error"] for e in logs)
+    with PipelineRunner(max_workers=1, selector=_rank) as runner:
+        runner.run_parallel_stage(models, room, ahead=ahead)
+    assert len(adopted) == 1
 
 
 def test_room_checks_done_ahead_serve_the_final_check_of_any_layout_of_the_room() -> None:

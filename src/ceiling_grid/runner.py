@@ -18,7 +18,15 @@ from typing import Any
 import structlog
 
 from .errors import StageFailedError
-from .executor import DEFAULT_MAX_WORKERS, DEFAULT_POOL_MIN_TILES, START_METHOD_ENV, ModelExecutor, judge_for, place
+from .executor import (
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_POOL_MIN_TILES,
+    START_METHOD_ENV,
+    Ahead,
+    ModelExecutor,
+    judge_for,
+    place,
+)
 from .geodesic import bucket_targets
 from .grid import RoomGrid
 from .logs import get_logger
@@ -133,27 +141,29 @@ class PipelineRunner:
 
     # ----- stages ---------------------------------------------------------------------------
     def run_parallel_stage(self, models: Sequence[PlacementModel], grid: RoomGrid,
-                           meanwhile: Callable[[], object] | None = None) -> StageOutcome:
+                           meanwhile: Callable[[], object] | None = None, ahead: Ahead | None = None
+                           ) -> StageOutcome:
         """Run ``models`` concurrently on ``grid`` and select the best with the §8 rules; ``meanwhile`` runs in
-        this process while worker processes run the models (see :meth:`ModelExecutor.run_all`)."""
+        this process while worker processes run the models, ``ahead`` in a child of its own from the start
+        (see :meth:`ModelExecutor.run_all`)."""
         if not models:
             raise ValueError("run_parallel_stage needs at least one model")
         stage = str(models[0].stage)
         if any(str(m.stage) != stage for m in models):
             raise ValueError(f"all models of one stage must share it, got {[str(m.stage) for m in models]}")
-        return self._stage(stage, list(models), grid, meanwhile)
+        return self._stage(stage, list(models), grid, meanwhile, ahead)
 
     def run_sequential_stage(self, model: PlacementModel, grid: RoomGrid) -> StageOutcome:
         """Run one model in-process on ``grid``."""
         return self._stage(str(model.stage), [model], grid)
 
     def _stage(self, stage: str, models: list[PlacementModel], grid: RoomGrid,
-               meanwhile: Callable[[], object] | None = None) -> StageOutcome:
+               meanwhile: Callable[[], object] | None = None, ahead: Ahead | None = None) -> StageOutcome:
         with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id), self.observer.stage(
             grid, stage, len(models)
         ):
             t0 = time.perf_counter()
-            runs = self.executor.run_all(models, grid, meanwhile=meanwhile)
+            runs = self.executor.run_all(models, grid, meanwhile=meanwhile, ahead=ahead)
             for run in runs:
                 _log_run(grid.grid_id, run)
                 self.observer.model_finished(grid.grid_id, run)
@@ -177,16 +187,18 @@ class PipelineRunner:
     # ----- whole room -----------------------------------------------------------------------
     def run_full_pipeline(self, grid: RoomGrid) -> PipelineResult:
         """Lights (best of the light models) -> air supply -> detectors, then the combined §7 check."""
-        from .evaluator import evaluate
+        from .evaluator import adopt_room_checks, evaluate, room_checks
 
         t0 = time.perf_counter()
         with structlog.contextvars.bound_contextvars(grid_id=grid.grid_id), self.observer.room(grid):
             stages: dict[str, StageOutcome] = {}
             current = grid
             try:
-                # while worker processes run the light models, this one does the room-only part of the later
-                # stages and of the final check
-                lights = self.run_parallel_stage(self.light_models, current, meanwhile=partial(_room_ahead, grid))
+                # the room-only part of what follows is done while the light models run: the final check's in a
+                # child of its own (from the start, while this process builds their shared data), the D1
+                # lattice of the air and detector stages here
+                lights = self.run_parallel_stage(self.light_models, current, meanwhile=partial(_lattice_ahead, grid),
+                                                 ahead=Ahead(room_checks, adopt_room_checks))
                 stages[lights.stage] = lights
                 current = lights.selected.grid
                 for model in (self.air_model, self.detector_model):
@@ -209,12 +221,9 @@ class PipelineRunner:
             return result
 
 
-def _room_ahead(grid: RoomGrid) -> None:
-    """Compute now, and cache, what the stages after the lights and the final check need of ``grid``'s room
-    alone: the check's room-only part, and the D1 lattice bucketed for the coverage checks."""
-    from .evaluator import room_checks
-
-    room_checks(grid)
+def _lattice_ahead(grid: RoomGrid) -> None:
+    """Build now, and cache, the D1 lattice of ``grid``'s room, bucketed for the air and detector stages'
+    coverage checks."""
     room = prepare(grid)
     bucket_targets(room.detection, room.lattice.points)
 

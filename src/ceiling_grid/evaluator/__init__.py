@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from ..grid import RoomGrid
 from .report import ComplianceReport, RuleResult, StageReport
 
-__all__ = ["ComplianceReport", "RuleResult", "StageReport", "evaluate", "room_checks"]
+__all__ = ["ComplianceReport", "RoomChecks", "RuleResult", "StageReport", "adopt_room_checks", "evaluate",
+           "room_checks"]
 
 
 def evaluate(grid: RoomGrid) -> ComplianceReport:
@@ -29,9 +33,24 @@ def evaluate(grid: RoomGrid) -> ComplianceReport:
     )
 
 
-def room_checks(grid: RoomGrid) -> None:
-    """Compute now, and cache, what :func:`evaluate` needs of ``grid``'s room alone, whatever is placed in it
-    (L5's smallest passing regular array), so that a runner can overlap it with the models' work."""
+@dataclass(frozen=True)
+class RoomChecks:
+    """What :func:`evaluate` needs of a room alone, whatever is placed in it (picklable: it may be computed in
+    another process and adopted here with :func:`adopt_room_checks`)."""
+
+    l5_reference: dict[str, Any] | None  # L5's smallest passing regular array (None: none passes)
+
+
+def room_checks(grid: RoomGrid) -> RoomChecks:
+    """Compute now, and cache, what :func:`evaluate` needs of ``grid``'s room alone (L5's smallest passing
+    regular array), so that a runner can overlap it with the models' work."""
     from .lighting import smallest_passing_regular_array
 
-    smallest_passing_regular_array(grid)
+    return RoomChecks(smallest_passing_regular_array(grid))
+
+
+def adopt_room_checks(grid: RoomGrid, checks: RoomChecks) -> None:
+    """Cache ``checks``, computed by :func:`room_checks` for ``grid``'s room in another process, here."""
+    from .lighting import adopt_l5_reference
+
+    adopt_l5_reference(grid, checks.l5_reference)

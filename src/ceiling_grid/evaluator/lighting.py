@@ -26,7 +26,7 @@ from .geometry_rules import evaluate_geometry, misplaced_tiles
 from .illuminance import ReferenceStats, reference_stats
 from .report import RuleResult, StageReport
 
-__all__ = ["evaluate_lighting", "smallest_passing_regular_array"]
+__all__ = ["adopt_l5_reference", "evaluate_lighting", "smallest_passing_regular_array"]
 
 _L5_MAX_ASPECT = 1.5  # L5 reference arrays: Sx/Sy within [1/1.5, 1.5]
 _L5_UF_BOUND = 1.5  # optimistic equivalent UF: no array below E A / (Φ MF 1.5) fixtures can pass
@@ -47,7 +47,7 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:  # 
     array passes, then bisection narrows it and the few levels just below are re-checked (pass/fail
     is close to, not exactly, monotone in the count). Cached per room; ``None`` when nothing passes.
     """
-    key = (room_key(grid), "l5_reference")
+    key = _l5_key(grid)
     cached = _L5_CACHE.get(key, MappingProxyType)
     if cached is not None:
         return dict(cached) if cached else None
@@ -99,6 +99,16 @@ def smallest_passing_regular_array(grid: RoomGrid) -> dict[str, Any] | None:  # 
             result = {"nx": nx, "ny": ny, "count": n, "em_lx": round(st.em_lx, 1), "u0": round(st.u0, 3)}
     _L5_CACHE.put(key, MappingProxyType(dict(result)))  # frozen: callers get copies
     return result or None
+
+
+def adopt_l5_reference(grid: RoomGrid, reference: dict[str, Any] | None) -> None:
+    """Cache the L5 reference that :func:`smallest_passing_regular_array` found for ``grid``'s room in another
+    process (frozen, as it caches its own)."""
+    _L5_CACHE.put(_l5_key(grid), MappingProxyType(dict(reference or {})))
+
+
+def _l5_key(grid: RoomGrid) -> tuple[str, str]:
+    return (room_key(grid), "l5_reference")
 
 
 def evaluate_lighting(grid: RoomGrid, *, include_reference: bool = True) -> StageReport:
