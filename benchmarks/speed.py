@@ -111,8 +111,9 @@ def sequential_lights(grid: Any) -> dict[str, Any]:
             "room_checks_s": extra}
 
 
-def measure(grid: Any, workers: int = DEFAULT_WORKERS) -> dict[str, Any]:
-    """Run ``grid`` through a fresh :class:`PipelineRunner` and return times, counts and memory."""
+def measure(grid: Any, workers: int = DEFAULT_WORKERS, sample_memory: bool = True) -> dict[str, Any]:
+    """Run ``grid`` through a fresh :class:`PipelineRunner` and return times, counts and memory; without
+    ``sample_memory`` the process tree's memory is not sampled (the tree fields are None)."""
     from ceiling_grid.evaluator import air, detectors, lighting  # noqa: F401 - as sequential_lights does
     from ceiling_grid.executor import pool_pays
     from ceiling_grid.runner import PipelineRunner
@@ -121,8 +122,9 @@ def measure(grid: Any, workers: int = DEFAULT_WORKERS) -> dict[str, Any]:
     _ = runner.light_models  # imports, as before any room
     if pool_pays(grid):  # as the CLI does: no pool where it cannot pay (a forked pool's copy-on-write
         runner.start()  # faults slow the parent's own work ~4x in a small room); its start-up is not timed
+    sampler = _TreeRssSampler() if sample_memory else contextlib.nullcontext()
     try:
-        with _TreeRssSampler() as sampler:
+        with sampler:
             result = runner.run_full_pipeline(grid)
     finally:
         runner.close()
@@ -149,20 +151,25 @@ def measure(grid: Any, workers: int = DEFAULT_WORKERS) -> dict[str, Any]:
         "headline": {k: v for k, v in result.headline.items() if isinstance(v, int | float | str) or v is None},
         "rss_parent_mib": rss_parent,
         "rss_worker_max_mib": rss_worker,
-        "rss_tree_peak_mib": round(sampler.peak_bytes / 2**20, 1),
-        "pss_tree_peak_mib": round(sampler.peak_pss_bytes / 2**20, 1),
+        "rss_tree_peak_mib": round(sampler.peak_bytes / 2**20, 1) if isinstance(sampler, _TreeRssSampler) else None,
+        "pss_tree_peak_mib": round(sampler.peak_pss_bytes / 2**20, 1)
+        if isinstance(sampler, _TreeRssSampler) else None,
     }
 
 
-def code_env(repo: Path = REPO) -> dict[str, str]:
-    """The environment of a subprocess that runs ``repo``'s code (its ``benchmarks`` and ``src``) first."""
-    path = [str(repo), str(repo / "src"), os.environ.get("PYTHONPATH", "")]
+def code_env(repo: Path = REPO, harness: Path | None = None) -> dict[str, str]:
+    """The environment of a subprocess that runs ``repo``'s code (its ``src``; its ``benchmarks`` too, unless
+    ``harness`` names the checkout whose ``benchmarks`` measure it) first."""
+    path = [str(harness or repo), str(repo / "src"), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}
 
 
-def measure_in_subprocess(args: Sequence[str], timeout_s: float = 900.0, repo: Path = REPO) -> dict[str, Any]:
-    """Run ``python -m benchmarks.speed ARGS`` of ``repo`` (another checkout: the "before") in a new interpreter."""
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.speed", *args], cwd=repo, env=code_env(repo),
+def measure_in_subprocess(args: Sequence[str], timeout_s: float = 900.0, repo: Path = REPO,
+                          harness: Path | None = None) -> dict[str, Any]:
+    """Run ``python -m benchmarks.speed ARGS`` on ``repo``'s code (another checkout: the "before"), measured by
+    ``harness``'s benchmarks (default: ``repo``'s own), in a new interpreter."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.speed", *args], cwd=harness or repo,  # -m looks here first
+                          env=code_env(repo, harness),
                           capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmarks.speed {' '.join(args)} failed (exit {proc.returncode}): "
@@ -180,7 +187,12 @@ def run_series(
     version: str = "after",
 ) -> list[dict[str, Any]]:
     """Square rooms of ``sizes`` tiles a side and the room files, ``repeats(cells)`` fresh runs each, with the
-    code of ``repo`` (records are tagged ``version``: this checkout is "after", an older one "before")."""
+    code of ``repo`` measured by this checkout's harness (records are tagged ``version``: this checkout is
+    "after", an older one "before").
+
+    The timed runs do not sample memory: the sampler (PSS of every process in the tree every 50 ms, from
+    another process) took about 0.1 s of CPU from a 1 s run on 2 cores. One more run per room samples it
+    (tagged ``memory_run``; its times are not used)."""
     out: list[dict[str, Any]] = []
     jobs: list[tuple[str, list[str], int]] = [(f"square-{n}", ["--square", str(n)], n * n) for n in sizes]
     for path in rooms:
@@ -189,14 +201,19 @@ def run_series(
         g = load_room(path)
         jobs.append((g.grid_id, ["--room", str(path)], g.width * g.height))
     for name, args, cells in jobs:
+        kind = "square" if name.startswith("square-") else "sample"
+        mem = measure_in_subprocess([*args, "--workers", str(workers)], repo=repo, harness=REPO)
+        out.append({**mem, "kind": kind, "repeat": -1, "version": version, "memory_run": True})
+        progress(f"speed {version} {name} memory: tree RSS {mem['rss_tree_peak_mib']:.0f} MiB, "
+                 f"PSS {mem['pss_tree_peak_mib']:.0f} MiB")
         for rep in range(repeats(cells)):
             t0 = time.perf_counter()
-            rec = measure_in_subprocess([*args, "--workers", str(workers)], repo=repo)
-            seq = measure_in_subprocess([*args, "--lights-only"], repo=repo)  # side by side: same room, fresh process
-            rec.update(seq, kind="square" if name.startswith("square-") else "sample", repeat=rep, version=version)
+            rec = measure_in_subprocess([*args, "--workers", str(workers), "--no-memory"], repo=repo, harness=REPO)
+            seq = measure_in_subprocess([*args, "--lights-only"], repo=repo, harness=REPO)  # same room, fresh process
+            rec.update(seq, kind=kind, repeat=rep, version=version)
             out.append(rec)
-            progress(f"speed {version} {name} #{rep + 1}: pipeline {rec['pipeline_s']:.2f} s, "
-                     f"tree RSS {rec['rss_tree_peak_mib']:.0f} MiB (wall {time.perf_counter() - t0:.1f} s)")
+            progress(f"speed {version} {name} #{rep + 1}: pipeline {rec['pipeline_s']:.2f} s "
+                     f"(wall {time.perf_counter() - t0:.1f} s)")
     return out
 
 
@@ -235,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--lights-only", action="store_true",
                         help="only the light stage, the three models one after another in-process")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="do not sample the process tree's memory (the sampler's CPU would count in the times)")
     args = parser.parse_args(argv)
 
     from ceiling_grid.observability.logging import configure_cli_logging
@@ -244,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ceiling_grid.grid import load_room
 
     grid = square_room(args.square) if args.square is not None else load_room(args.room)
-    print(json.dumps(sequential_lights(grid) if args.lights_only else measure(grid, args.workers)))
+    print(json.dumps(sequential_lights(grid) if args.lights_only
+                     else measure(grid, args.workers, sample_memory=not args.no_memory)))
     return 0
 
 

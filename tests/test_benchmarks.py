@@ -58,6 +58,18 @@ def test_measure_in_process_reports_stages_models_and_memory() -> None:
     assert rec["status"].startswith(("COMPLIANT", "NOT COMPLIANT", "INFEASIBLE"))
 
 
+def test_times_come_from_unsampled_runs_and_memory_from_the_sampled_one() -> None:
+    """A run without the memory sampler has no tree figures; the summary takes its times from such runs only and
+    the tree's memory from the sampled run (whose own times it leaves out)."""
+    plain = measure(square_room(6), workers=1, sample_memory=False)
+    assert plain["rss_tree_peak_mib"] is None and plain["pss_tree_peak_mib"] is None and plain["rss_parent_mib"] > 0
+    sampled = dict(plain, pipeline_s=9.0, rss_tree_peak_mib=321.0, pss_tree_peak_mib=123.0, memory_run=True)
+    timed = [dict(plain, pipeline_s=t, lights_sequential_s=0.05) for t in (0.2, 0.4, 0.3)]
+    (summary,) = speed_summary([sampled, *timed])
+    assert summary["pipeline_s"] == 0.3 and summary["pipeline_max_s"] == 0.4 and summary["repeats"] == 3
+    assert summary["rss_tree_peak_mib"] == 321.0 and summary["pss_tree_peak_mib"] == 123.0
+
+
 def test_subprocess_light_stage_measurement_returns_json() -> None:
     """The fresh-subprocess entry point runs the sequential light stage and prints parseable JSON."""
     rec = measure_in_subprocess(["--square", "5", "--lights-only"], timeout_s=300)
