@@ -296,8 +296,10 @@ class ModelExecutor:
 
     def _run_forked(self, models: Sequence[PlacementModel], grid: RoomGrid,
                     meanwhile: Callable[[], object] | None = None, ahead: Ahead | None = None) -> list[ModelRun]:
-        """Build the room's shared data once (each model's ``warm``), then fork one worker per core and start
-        the costliest model first: the workers read the parent's data instead of each building its own.
+        """Build the room's shared data once (each model's ``warm``; a child forked first does the ``ahead``
+        work meanwhile), then fork one worker per core and start the costliest model first: the workers read the
+        parent's data instead of each building its own, and all but that model's run niced
+        (``DEFAULT_HELPER_NICENESS``), so it keeps a core.
 
         As with any fork-context pool, a lock another thread holds at the fork stays held in the workers; they
         only run models and log (logging re-creates its handler locks after a fork), and the CLI's progress
