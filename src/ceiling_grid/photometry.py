@@ -185,13 +185,9 @@ def sub_sources(lights_xy: np.ndarray, tile: float, k: int = DEFAULT_LUMINAIRE_S
     return ((xy[:, None, :] + local[None, :, :]) * tile).reshape(-1, 2)
 
 
-def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float, m: float,
-                   work: np.ndarray | None = None) -> np.ndarray:
-    """(len(src), len(pts)) direct illuminance of cos^m point sources of ``flux_each`` lm at height ``hm``;
-    ``work``: a (2, >= len(src), len(pts)) float array to compute in (the result is a view of it)."""
-    if work is None:
-        work = np.empty((2, len(src), len(pts)))
-    d2, dy = work[0, : len(src)], work[1, : len(src)]
+def _direct_kernel(src: np.ndarray, pts: np.ndarray, hm: float, flux_each: float, m: float) -> np.ndarray:
+    """(len(src), len(pts)) direct illuminance of cos^m point sources of ``flux_each`` lm at height ``hm``."""
+    d2, dy = np.empty((2, len(src), len(pts)))
     (sx, sy), (px, py) = np.ascontiguousarray(src.T), np.ascontiguousarray(pts.T)  # strided columns are slow
     np.subtract(sx[:, None], px[None, :], out=d2)
     np.multiply(d2, d2, out=d2)
@@ -231,13 +227,12 @@ def _file_kernel(src: np.ndarray, pts: np.ndarray, hm: float, lookup: CandelaLoo
     return np.asarray(share * lookup.illuminance(dx, dy, hm))
 
 
-def _kernel(ph: RoomPhotometry, src: np.ndarray, pts: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
-    """Direct illuminance of the sub-sources ``src`` (one k x k share of a luminaire each) at ``pts``
-    (``work``: scratch space for :func:`_direct_kernel`)."""
+def _kernel(ph: RoomPhotometry, src: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Direct illuminance of the sub-sources ``src`` (one k x k share of a luminaire each) at ``pts``."""
     per = ph.sources_per_luminaire
     if ph.candela is not None:
         return _file_kernel(src, pts, ph.hm, ph.candela, 1.0 / per)
-    return _direct_kernel(src, pts, ph.hm, ph.flux_lm / per, ph.cos_exponent, work)
+    return _direct_kernel(src, pts, ph.hm, ph.flux_lm / per, ph.cos_exponent)
 
 
 def direct_illuminance(

@@ -521,12 +521,17 @@ def _repair(cov: _SearchCover, chosen: list[int], window: float, max_moves: int,
     return chosen, left
 
 
+def _search_size(geo: RoomGeometry, n_points: int, search: LocalSearch) -> int:
+    """How many points the search lattice holds, about (estimated before it is built)."""
+    return min(n_points, math.ceil(geo.area_m2 / search.search_step**2))
+
+
 def local_search_skipped(geo: RoomGeometry, n_sites: int, n_points: int, radius: float,
                          search: LocalSearch = LOCAL_SEARCH) -> str | None:
     """Why :func:`improve_cover` would leave a cover of this problem as it is (too big to search), else None;
     estimated from the room's area and site density, before any work."""
     per_point = n_sites * min(math.pi * radius * radius / max(geo.area_m2, 1e-9), 1.0)  # sites per point
-    n_search = min(n_points, math.ceil(geo.area_m2 / search.search_step**2))
+    n_search = _search_size(geo, n_points, search)
     if n_search * per_point > search.max_entries:
         return f"local search skipped: about {n_search * per_point:,.0f} coverage entries > {search.max_entries:,}"
     return None
@@ -545,10 +550,9 @@ def improve_cover(geo: RoomGeometry, sites: np.ndarray, points: np.ndarray, radi
     best = np.unique(np.asarray(chosen, dtype=np.int64))
     if len(best) <= 1 or len(points) == 0:
         return ImprovedCover(best, 0, 0, 0)
-    n_search = min(len(points), math.ceil(geo.area_m2 / search.search_step**2))
     skipped = local_search_skipped(geo, len(sites), len(points), radius, search)
     if skipped is not None:
-        return ImprovedCover(best, 0, 0, n_search, skipped=skipped)
+        return ImprovedCover(best, 0, 0, _search_size(geo, len(points), search), skipped=skipped)
     keys = np.floor(points / search.search_step).astype(np.int64)
     _, first = np.unique(keys, axis=0, return_index=True)
     w = np.zeros(len(sites)) if weights is None else np.asarray(weights, dtype=float)

@@ -282,17 +282,18 @@ def pattern_cover(
                 continue
             _, idx = tree.query(layout)
             chosen = np.unique(np.asarray(idx, dtype=np.int64))
-            if (best is not None and len(chosen) >= len(best)) or (below is not None and len(chosen) >= below):
+            # a layout counts only with fewer sites than the best so far and than ``below``
+            limit = min(len(best) if best is not None else math.inf, below if below is not None else math.inf)
+            if len(chosen) >= limit:
                 continue
             bad = np.nonzero(uncovered(geo, cands[chosen], points, radius))[0]
-            limit = min(len(best) if best is not None else math.inf, below if below is not None else math.inf)
             if len(bad) and limit < math.inf and len(chosen) + _packing_bound(points[bad], radius) >= limit:
                 continue  # filling the gaps needs at least that many more sites: it cannot win
             if len(bad):
                 a = cover_rows(geo, tree, cands, points[bad], radius)
                 extra = greedy_cover(a, weights)
                 chosen = np.union1d(chosen, extra)
-            if (best is None or len(chosen) < len(best)) and (below is None or len(chosen) < below):
+            if len(chosen) < limit:
                 best = chosen
     return best if best is not None else np.zeros(0, dtype=np.int64)
 
@@ -464,8 +465,7 @@ class SmokeDetectorModel:
                      and len(sites.centres) > self.max_weighted_candidates
                      and setcover.local_search_skipped(geo, len(sites.centres), len(pts), problem.radius) else None)
             pattern = pattern_cover(geo, sites.centres, sites.weights, pts, problem.radius, below=below)
-            if grid_layout is not None and below is not None and not len(pattern):
-                pattern = grid_layout  # no pattern as small as the grid: the grid below takes its place
+            grid_unbeaten = below is not None and not len(pattern)  # no pattern as small as the grid
             if use_ilp and len(sites.centres) <= self.max_weighted_candidates:
                 d_vertex, _ = cKDTree(geo.walls[:, 0:2]).query(pts)  # the room's corners start the ILP's rows
                 anchors = np.nonzero(d_vertex < 1e-6)[0]
@@ -488,12 +488,12 @@ class SmokeDetectorModel:
                 if better.dropped:
                     proven = cover.lower_bound is not None and len(better.chosen) <= cover.lower_bound
                     cover = replace(cover, chosen=better.chosen, solver=f"{cover.solver}+local_search", optimal=proven)
-            if grid_layout is not None and (len(grid_layout) < len(cover.chosen) or cover.chosen is grid_layout):
+            if grid_layout is not None and (grid_unbeaten or len(grid_layout) < len(cover.chosen)):
                 # NFPA's own square-spacing method (D1-alt) needs fewer: the lattice optimum is the
                 # R - 0.05 m disc cover on 0.6 m tiles, which can exceed the S x S grid count
                 reason = (f"NFPA 72 half-spacing grid: {len(grid_layout)} detectors against "
-                          + (f"{len(cover.chosen)} from the {cover.solver} cover" if cover.chosen is not grid_layout
-                             else f"no {cover.solver} cover of {len(grid_layout)} or fewer"))
+                          + (f"no {cover.solver} cover of {len(grid_layout)} or fewer" if grid_unbeaten
+                             else f"{len(cover.chosen)} from the {cover.solver} cover"))
                 cover = replace(cover, chosen=grid_layout, solver="nfpa_half_spacing", optimal=False, lower_bound=None)
             placed_tiles = sites.tiles[cover.chosen]
             lower = cover.lower_bound + len(existing) if cover.lower_bound is not None else None

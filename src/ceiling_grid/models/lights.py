@@ -84,8 +84,7 @@ class _Prepared:
 class _Problem:
     """One model run's search state over a :class:`_Prepared` room; :meth:`ensure` grows it locally."""
 
-    def __init__(self, grid: RoomGrid, room: PreparedRoom, prepared: _Prepared,
-                 key: tuple[str, str] = ("", "")) -> None:
+    def __init__(self, grid: RoomGrid, room: PreparedRoom, prepared: _Prepared, key: tuple[str, str]) -> None:
         spec = grid.room_spec
         self.key = key  # the prepared room's cache key
         self.grid = grid
